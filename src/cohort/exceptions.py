@@ -1,0 +1,85 @@
+"""Errors a user can cause, shown by the CLI as one message without a traceback.
+
+Every subclass of :class:`CohortError` carries an exit code. Messages name the file, row,
+column, value (only where it cannot identify anyone) and rule, and say what to do.
+Programming errors are *not* ``CohortError`` and keep their traceback.
+"""
+
+from __future__ import annotations
+
+
+class CohortError(Exception):
+    """Base class for errors the workbench displays without a traceback."""
+
+    exit_code = 1
+
+
+class InputNotFoundError(CohortError):
+    """A file or folder the user named does not exist."""
+
+    exit_code = 2
+
+
+class ParameterError(CohortError):
+    """A parameter file or command-line option has an unknown key or a bad value."""
+
+    exit_code = 2
+
+
+class DeliveryError(CohortError):
+    """A delivery cannot be read: missing table, unreadable file, bad encoding, ambiguous dates."""
+
+    exit_code = 3
+
+
+class ValidationError(CohortError):
+    """A delivery breaks validation rules; the full list is in ``violations``."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, violations=None):
+        super().__init__(message)
+        self.violations = violations
+
+
+class IdentifierError(CohortError):
+    """A delivery still carries direct identifiers. The message never echoes the value."""
+
+    exit_code = 5
+
+
+class KeyMissingError(CohortError):
+    """Pseudonymisation was asked for without a key."""
+
+    exit_code = 6
+
+
+class DefinitionError(CohortError):
+    """An indicator, cohort or model definition is inconsistent."""
+
+    exit_code = 7
+
+
+class DisclosureError(CohortError):
+    """A table or file would release something disclosure control forbids."""
+
+    exit_code = 8
+
+
+class ReportError(CohortError):
+    """A report build failed (for example a notebook raised); the last good report is kept."""
+
+    exit_code = 9
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return the process exit code for ``error``.
+
+    Examples
+    --------
+    >>> exit_code_for(ParameterError("unknown key 'foo'"))
+    2
+    """
+    if isinstance(error, CohortError):
+        return error.exit_code
+    return 70  # EX_SOFTWARE: a bug, not a user error
