@@ -13,4 +13,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+from cohort.io import Delivery, load  # noqa: E402  (needs __version__ above)
+
+__all__ = ["Delivery", "__version__", "load"]

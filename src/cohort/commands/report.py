@@ -1,0 +1,34 @@
+"""``cohort report PARAMS.yaml``: run the notebooks and build ``reports/<name>/``."""
+
+from __future__ import annotations
+
+import os
+
+NAME = "report"
+HELP = "run the notebooks for a parameter file and build reports/<name>/ (HTML, tables, provenance)"
+
+
+def register(parser) -> None:
+    parser.add_argument("params", metavar="PARAMS.yaml", help="parameter file, e.g. parameters/interim-2024q4.yaml")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="notebooks to run at the same time (default: 2, or 1 on a single core)",
+    )
+    parser.add_argument("--reports-dir", default=None, help="folder holding the reports (default: reports/)")
+    parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+
+
+def run(args) -> int:
+    from cohort.exceptions import ParameterError
+    from cohort.report import build_report
+
+    if args.jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
+    folder = build_report(
+        args.params, jobs=args.jobs, reports_root=args.reports_dir, progress=not args.no_progress
+    )
+    print(f"report built: {folder}/report.html (release check passed)")
+    return 0

@@ -1,0 +1,95 @@
+"""``cohort validate``: check a delivery, print a summary, quarantine rejected rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+NAME = "validate"
+HELP = "validate a delivery folder: summary per table and rule, rejected rows quarantined"
+
+#: How many violation messages are printed before pointing to the CSV.
+SHOWN = 20
+
+
+def register(parser) -> None:
+    parser.add_argument("delivery", help="delivery folder (one file per table, or a workbook)")
+    parser.add_argument(
+        "--proceed",
+        action="store_true",
+        help="exit 0 even when rows are rejected (they are quarantined and counted)",
+    )
+    parser.add_argument(
+        "--violations-csv",
+        metavar="PATH",
+        help="where to write the full list of violations (default: violations.csv in the "
+        "quarantine folder)",
+    )
+    parser.add_argument(
+        "--quarantine",
+        metavar="DIR",
+        help="folder for rejected rows (default: data/quarantine/<delivery name>/)",
+    )
+    parser.add_argument(
+        "--tolerance-days",
+        type=int,
+        default=None,
+        help="days legal measures and assessments may lie outside their episode (default 30)",
+    )
+
+
+def run(args) -> int:
+    from cohort.exceptions import ValidationError
+    from cohort.io import project_root
+    from cohort.validate import EPISODE_TOLERANCE_DAYS, validate_delivery
+
+    tol = EPISODE_TOLERANCE_DAYS if args.tolerance_days is None else args.tolerance_days
+    report = validate_delivery(args.delivery, tolerance_days=tol)
+    delivery = Path(args.delivery)
+    quarantine = (
+        Path(args.quarantine)
+        if args.quarantine
+        else project_root() / "data" / "quarantine" / delivery.resolve().name
+    )
+    written = report.write_quarantine(quarantine)
+    if args.violations_csv:
+        violations_path = report.write_violations(args.violations_csv)
+        default = quarantine / "violations.csv"
+        if default.exists() and default.resolve() != Path(violations_path).resolve():
+            default.unlink()  # one list only, where the user asked for it
+    else:
+        violations_path = written["violations"]
+    print(f"delivery {delivery.resolve().name} (fingerprint {report.fingerprint[:12]})")
+    print()
+    print("rows per table (read = accepted + rejected):")
+    print(_table(report.accounting.drop(columns="file")))
+    print()
+    summary = report.summary
+    if summary.empty:
+        print("no violations")
+    else:
+        print("violations per table and rule:")
+        print(_table(summary))
+        print()
+        shown = report.violations.head(SHOWN)
+        for message in shown["message"]:
+            print(f"  {message}")
+        if len(report.violations) > SHOWN:
+            print(f"  ... and {len(report.violations) - SHOWN} more")
+    print()
+    print(f"full list of violations: {violations_path}")
+    if len(written) > 1:
+        print(f"rejected rows: {quarantine}")
+    if not report.ok and not args.proceed:
+        raise ValidationError(
+            f"{report.n_errors} validation errors, "
+            f"{int(report.accounting['rows_rejected'].sum())} rows rejected; see "
+            f"{violations_path} (use --proceed to accept the valid rows)",
+            violations=report.violations,
+        )
+    return 0
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_string(index=False)

@@ -1,0 +1,229 @@
+"""Report-ready Kaplan-Meier and cumulative-incidence plots with a numbers-at-risk table.
+
+Every curve and number drawn passes disclosure control first: the curves are drawn from
+:func:`cohort.survival.release_km_table` / :func:`cohort.survival.release_cif_table` (a curve
+ends where fewer than ``threshold`` households are at risk; steps pool at least
+``threshold`` events) and the numbers at risk are rounded as configured, with cells below
+the threshold shown as ``<threshold``.
+
+Public API
+----------
+``plot_km(km, policy, ax=None, ...)`` -> matplotlib Figure
+``plot_cif(aj, policy, cause=1, ax=None, ...)`` -> matplotlib Figure
+``numbers_at_risk(table, times, policy, group_col=None)`` -> DataFrame (released counts)
+
+Times are in days in the fitted tables; the x axis shows months (days / 30.4375) by default.
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import pandas as pd
+>>> from cohort.disclosure import DisclosurePolicy
+>>> from cohort.survival import KaplanMeier
+>>> df = pd.DataFrame({"t": [30 * k for k in range(1, 41)], "e": [1, 0] * 20})
+>>> fig = plot_km(KaplanMeier().fit(df, "t", "e"), DisclosurePolicy(threshold=5))
+>>> len(fig.axes)
+2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cohort.disclosure import check_policy
+from cohort.survival import (
+    DAYS_PER_MONTH,
+    AalenJohansen,
+    KaplanMeier,
+    release_cif_table,
+    release_km_table,
+)
+
+#: Colour-blind-safe palette (Okabe-Ito), cycled over groups.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def numbers_at_risk(table: pd.DataFrame, times, policy, group_col: str | None = None) -> pd.DataFrame:
+    """Numbers at risk at ``times`` (first tabulated time at or after each), released.
+
+    Returns a wide table: one row per group, one column per time, values as text (rounded
+    counts, or ``<threshold`` where fewer are at risk).
+    """
+    policy = check_policy(policy)
+    times = np.asarray(times, dtype=float)
+    groups = [(None, table)] if group_col is None else list(table.groupby(group_col, sort=False))
+    rows = {}
+    for label, tab in groups:
+        tt = tab["time"].to_numpy(dtype=float)
+        nr = np.r_[tab["n_risk"].to_numpy(), 0]
+        vals = nr[np.searchsorted(tt, times, side="left")]
+        text = []
+        for v in policy.round_counts(vals) if policy.enabled else vals:
+            text.append(str(int(v)))
+        if policy.enabled:
+            small = vals < policy.threshold
+            text = [f"<{policy.threshold}" if s else t for s, t in zip(small, text, strict=True)]
+        rows["all" if label is None else str(label)] = text
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{t:g}" for t in times])
+
+
+def _default_times(max_time: float, time_scale: float) -> np.ndarray:
+    span = max_time / time_scale
+    step = 3 if span <= 18 else 6 if span <= 48 else 12
+    return np.arange(0, span + 1e-9, step) * time_scale
+
+
+def _draw(
+    released: pd.DataFrame,
+    full_table: pd.DataFrame,
+    value: str,
+    policy,
+    group_col,
+    ax,
+    title,
+    xlabel,
+    ylabel,
+    risk_times,
+    time_scale,
+    legend_title,
+    conf_note,
+):
+    import matplotlib.pyplot as plt
+
+    policy = check_policy(policy)
+    max_time = float(full_table["time"].max()) if len(full_table) else 1.0
+    times = _default_times(max_time, time_scale) if risk_times is None else np.asarray(risk_times, float)
+    if ax is None:
+        fig = plt.figure(figsize=(7.5, 5.2))
+        # room on the left for group labels of the numbers-at-risk table
+        grid = fig.add_gridspec(2, 1, height_ratios=(4, 1.2), hspace=0.35, left=0.24, right=0.97)
+        ax = fig.add_subplot(grid[0])
+        ax_risk = fig.add_subplot(grid[1], sharex=ax)
+    else:
+        fig = ax.figure
+        ax_risk = ax.inset_axes((0, -0.45, 1, 0.25), sharex=ax)
+    groups = [(None, released)] if group_col is None else list(released.groupby(group_col, sort=False))
+    for k, (label, tab) in enumerate(groups):
+        colour = PALETTE[k % len(PALETTE)]
+        x = tab["time"].to_numpy(dtype=float) / time_scale
+        y = tab[value].to_numpy(dtype=float)
+        name = "all" if label is None else str(label)
+        ax.step(x, y, where="post", color=colour, lw=1.8, label=name)
+        lo = tab["ci_lower"].to_numpy(dtype=float)
+        hi = tab["ci_upper"].to_numpy(dtype=float)
+        ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
+    ax.set_ylim(0, 1.02 if value == "survival" else None)
+    ax.set_xlim(0, times[-1] / time_scale if len(times) else None)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "")
+    ax.grid(True, color="0.9")
+    ax.spines[["top", "right"]].set_visible(False)
+    if group_col is not None:
+        ax.legend(title=legend_title, frameon=False, fontsize=8)
+    if conf_note:
+        ax.text(0.99, 0.01, conf_note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
+    risk = numbers_at_risk(full_table, times, policy, group_col)
+    ax_risk.set_ylim(-0.5, len(risk) - 0.5)
+    for i, (label, row) in enumerate(risk.iterrows()):
+        yy = len(risk) - 1 - i
+        for t, v in zip(times, row.to_numpy(), strict=True):
+            ax_risk.text(t / time_scale, yy, v, ha="center", va="center", fontsize=8)
+        colour = PALETTE[i % len(PALETTE)] if group_col is not None else "black"
+        ax_risk.text(
+            -0.03, yy, label, transform=ax_risk.get_yaxis_transform(), ha="right", va="center",
+            fontsize=8, color=colour,
+        )
+    ax_risk.set_yticks([])
+    ax_risk.set_xticks(times / time_scale)
+    ax_risk.set_xlabel(xlabel)
+    ax_risk.set_title("Number at risk", fontsize=9, loc="left")
+    for side in ("top", "right", "left"):
+        ax_risk.spines[side].set_visible(False)
+    ax.tick_params(labelbottom=False)
+    return fig
+
+
+def plot_km(
+    km: KaplanMeier,
+    policy,
+    ax=None,
+    title: str | None = None,
+    xlabel: str = "Months since closure",
+    ylabel: str = "Not re-registered",
+    risk_times=None,
+    time_scale: float = DAYS_PER_MONTH,
+    legend_title: str | None = None,
+):
+    """Kaplan-Meier curve(s) with pointwise CIs and a numbers-at-risk table underneath.
+
+    Parameters
+    ----------
+    km : KaplanMeier
+        A fitted estimator (times in days).
+    policy : DisclosurePolicy
+        Disclosure control for the curves and the numbers at risk.
+    risk_times : array of days, optional
+        Where to show numbers at risk (default every 3, 6 or 12 months).
+    time_scale : float
+        Days per x-axis unit (default months).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    released = release_km_table(km, policy)
+    group_col = "group" if km.group_col is not None else None
+    note = f"{int(round((1 - km.alpha) * 100))}% CI, {km.conf_type} transform"
+    return _draw(
+        released,
+        km.table_,
+        "survival",
+        policy,
+        group_col,
+        ax,
+        title,
+        xlabel,
+        ylabel,
+        risk_times,
+        time_scale,
+        legend_title or km.group_col,
+        note,
+    )
+
+
+def plot_cif(
+    aj: AalenJohansen,
+    policy,
+    cause: int = 1,
+    ax=None,
+    title: str | None = None,
+    xlabel: str = "Months since closure",
+    ylabel: str = "Cumulative incidence",
+    risk_times=None,
+    time_scale: float = DAYS_PER_MONTH,
+    legend_title: str | None = None,
+):
+    """Cumulative incidence of ``cause`` (Aalen-Johansen) with CIs and numbers at risk."""
+    released = release_cif_table(aj, policy, cause)
+    group_col = "group" if aj.group_col is not None else None
+    note = f"{int(round((1 - aj.alpha) * 100))}% CI, {aj.conf_type} transform"
+    fig = _draw(
+        released,
+        aj.table_,
+        "cif",
+        policy,
+        group_col,
+        ax,
+        title,
+        xlabel,
+        ylabel,
+        risk_times,
+        time_scale,
+        legend_title or aj.group_col,
+        note,
+    )
+    top = np.nanmax(released["ci_upper"].to_numpy(dtype=float)) if len(released) else 1.0
+    fig.axes[0].set_ylim(0, min(1.0, max(0.05, top * 1.1)) if np.isfinite(top) else 1.0)
+    return fig

@@ -1,0 +1,332 @@
+"""Release tables and report plots for quarterly trends and safety trajectories.
+
+Everything a report shows from :mod:`cohort.trends`, :mod:`cohort.safety` and
+:mod:`cohort.mixed` goes through a ``release_*`` function here first, which applies
+:func:`cohort.disclosure.apply_disclosure` (threshold, rounding, secondary suppression over
+an ``all`` row, values blanked where a count is suppressed). The plot functions only accept
+released tables (they check ``attrs["disclosure"]``), so a figure can never show more than
+its released figure data.
+
+Individual trajectories are never drawn. The spread of households' scores behind a fitted
+mean trajectory is shown as percentile bands per wave (:func:`trajectory_bands`), computed
+only for waves with at least ``threshold`` households and suppressed otherwise; the
+percentiles are interpolated (numpy's linear rule) and the extreme ones (minimum, maximum)
+are not offered.
+
+Public API
+----------
+``release_table(table, policy, count_columns, value_columns=None, group_columns=(), by=())``
+``release_share_table(share, policy, group_columns=(), by=())``
+``release_rate_table(rates, events_col, person_time_col, policy, per=1.0, ...)``
+``release_model_table(table, n_units, policy)``
+``fitted_mean_trajectory(model, months, profile=None, months_per_unit=12)``
+``trajectory_bands(long, policy, by=(), percentiles=(10, 25, 50, 75, 90))``
+``plot_site_trends(released, time_col, value_col, ...)`` -> Figure
+``plot_trajectories(bands, fitted, ...)`` -> Figure
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cohort.disclosure import apply_disclosure, check_policy
+from cohort.exceptions import DefinitionError, DisclosureError
+from cohort.trends import proportion_intervals
+
+__all__ = [
+    "release_table",
+    "release_share_table",
+    "release_rate_table",
+    "release_model_table",
+    "fitted_mean_trajectory",
+    "trajectory_bands",
+    "plot_site_trends",
+    "plot_trajectories",
+]
+
+#: Colour-blind-safe palette (Okabe-Ito), cycled over groups.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def _require_released(table: pd.DataFrame, what: str) -> None:
+    record = table.attrs.get("disclosure") if isinstance(table, pd.DataFrame) else None
+    if not isinstance(record, dict) or "applied" not in record:
+        raise DisclosureError(
+            f"{what} needs a table that passed disclosure control; pass it through a "
+            "cohort.trend_plots.release_* function first"
+        )
+
+
+def release_table(table: pd.DataFrame, policy, count_columns: Sequence[str],
+                  value_columns: Sequence[str] | None = None, group_columns: Sequence[str] = (),
+                  by: Sequence[str] = ()) -> pd.DataFrame:
+    """Apply disclosure control to a trend or safety table (one row per cell).
+
+    ``count_columns`` hold the numbers of households (or events) behind each row; a row with
+    a count below the threshold is suppressed and every value column in it blanked.
+    ``value_columns`` defaults to every numeric column that is not a count, group or
+    ``by`` column (means, SDs, intervals, p-values). ``group_columns`` name columns where
+    the label ``all`` marks a total row (secondary suppression).
+
+    Examples
+    --------
+    >>> from cohort.disclosure import DisclosurePolicy
+    >>> t = pd.DataFrame({"wave": ["T0", "T1"], "n_households": [25, 4], "mean": [4.2, 6.0]})
+    >>> release_table(t, DisclosurePolicy(threshold=10), ["n_households"])[["wave", "n_households", "mean"]]
+      wave  n_households  mean
+    0   T0            25   4.2
+    1   T1          <NA>  <NA>
+    """
+    policy = check_policy(policy)
+    count_columns = list(count_columns)
+    skip = set(count_columns) | set(group_columns) | set(by)
+    if value_columns is None:
+        value_columns = [c for c in table.columns if c not in skip
+                         and pd.api.types.is_numeric_dtype(table[c].dtype)
+                         and not pd.api.types.is_bool_dtype(table[c].dtype)]
+    return apply_disclosure(table, policy, count_columns=count_columns,
+                            group_columns=list(group_columns), by=list(by),
+                            value_columns=list(value_columns))
+
+
+def release_share_table(share: pd.DataFrame, policy, group_columns: Sequence[str] = (),
+                        by: Sequence[str] = ()) -> pd.DataFrame:
+    """Release :func:`cohort.safety.share_at_or_above` output.
+
+    The households at or above the threshold and those below are both cells (either could
+    be small); when either is suppressed, both are (else one could be worked back from
+    ``n_households``), and the share and its interval are blanked. After rounding, the
+    share and interval are recomputed from the released counts so that they agree with
+    what is shown. Pass ``group_columns=["site"]`` with an ``all`` row
+    (``share_at_or_above(..., total=True)``) for secondary suppression across sites.
+
+    Examples
+    --------
+    >>> from cohort.disclosure import DisclosurePolicy
+    >>> t = pd.DataFrame({"wave": ["T0", "T1"], "n_at_or_above": [12, 3], "n_households": [40, 30],
+    ...                   "ci_method": "wilson"})
+    >>> out = release_share_table(t, DisclosurePolicy(threshold=10))
+    >>> out[["wave", "n_at_or_above", "n_below", "n_households", "proportion"]]
+      wave  n_at_or_above  n_below  n_households  proportion
+    0   T0             12       28            40         0.3
+    1   T1           <NA>     <NA>            30        <NA>
+    """
+    policy = check_policy(policy)
+    t = share.drop(columns=[c for c in ("proportion", "ci_lower", "ci_upper") if c in share.columns])
+    t["n_below"] = t["n_households"] - t["n_at_or_above"]
+    method = str(t["ci_method"].iloc[0]) if len(t) and "ci_method" in t.columns else "wilson"
+    out = apply_disclosure(t, policy, count_columns=["n_at_or_above", "n_below", "n_households"],
+                           group_columns=list(group_columns), by=list(by), value_columns=[])
+    attrs = out.attrs
+    part_hidden = (out["n_at_or_above"].isna() | out["n_below"].isna()).to_numpy(dtype=bool)
+    out.loc[part_hidden, ["n_at_or_above", "n_below"]] = pd.NA
+    ok = ~part_hidden & out["n_households"].notna().to_numpy(dtype=bool)
+    num = out["n_at_or_above"].fillna(0).to_numpy(dtype=float)
+    den = num + out["n_below"].fillna(0).to_numpy(dtype=float)
+    ci = proportion_intervals(pd.DataFrame({"x": num, "n": den}), "x", "n", method=method)
+    for c in ("proportion", "ci_lower", "ci_upper"):
+        out[c] = pd.array(np.where(ok, ci[c].to_numpy(), np.nan), dtype="Float64")
+        out.loc[~ok, c] = pd.NA
+    out["suppressed"] = pd.array(~ok, dtype="boolean")
+    out = out[[c for c in out.columns if c != "suppressed"] + ["suppressed"]]
+    out.attrs = attrs
+    out.attrs["disclosure"]["value_columns"] = ["proportion", "ci_lower", "ci_upper"]
+    return out
+
+
+def release_rate_table(rates: pd.DataFrame, events_col: str, person_time_col: str, policy,
+                       per: float = 1.0, group_columns: Sequence[str] = (),
+                       by: Sequence[str] = ()) -> pd.DataFrame:
+    """Release a table of rates (:func:`cohort.trends.rate_intervals` output).
+
+    Only the group and ``by`` columns, the event count, the person-time and the rate with
+    its interval are released (other columns of the input are dropped). The event count
+    is the disclosure cell; rate and exact Poisson interval are recomputed from the
+    released (possibly rounded) count.
+    """
+    from cohort.trends import rate_intervals
+
+    policy = check_policy(policy)
+    keep = [*dict.fromkeys([*group_columns, *by]), events_col, person_time_col]
+    out = apply_disclosure(rates[keep], policy, count_columns=[events_col],
+                           group_columns=list(group_columns), by=list(by), value_columns=[])
+    ok = ~out["suppressed"].to_numpy(dtype=bool)
+    tmp = pd.DataFrame({"k": out[events_col].fillna(0).to_numpy(dtype=float),
+                        "pt": out[person_time_col].to_numpy(dtype=float)})
+    ci = rate_intervals(tmp, "k", "pt", per=per)
+    attrs = out.attrs
+    for c in ("rate", "ci_lower", "ci_upper"):
+        out[c] = pd.array(np.where(ok, ci[c].to_numpy(), np.nan), dtype="Float64")
+        out.loc[~ok, c] = pd.NA
+    out["ci_method"] = "exact Poisson"
+    out = out[[c for c in out.columns if c != "suppressed"] + ["suppressed"]]
+    out.attrs = attrs
+    out.attrs["disclosure"]["value_columns"] = ["rate", "ci_lower", "ci_upper"]
+    return out
+
+
+def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFrame:
+    """Release a model's coefficient table (e.g. :func:`cohort.safety.mixed_model_table`).
+
+    A model's estimates are aggregates over all its households; the table is released
+    with the number of households it rests on (``n_households``, rounded as the policy
+    says) and is suppressed as a whole when that number is below the threshold.
+
+    Examples
+    --------
+    >>> from cohort.disclosure import DisclosurePolicy
+    >>> t = pd.DataFrame({"term": ["Intercept"], "estimate": [4.2], "se": [0.1]})
+    >>> release_model_table(t, 8, DisclosurePolicy(threshold=10))[["estimate", "suppressed"]]
+       estimate  suppressed
+    0      <NA>        True
+    """
+    t = table.copy()
+    t["n_households"] = int(n_units)
+    return release_table(t, policy, ["n_households"], by=["term"])
+
+
+# ------------------------------------------------------------------ trajectories
+
+
+def fitted_mean_trajectory(model, months, profile: dict | None = None,
+                           months_per_unit: float = 12.0) -> pd.DataFrame:
+    """Population-average fitted trajectory of a :class:`cohort.mixed.MixedModel` with CIs.
+
+    The prediction ``x' beta`` at each time, with the other design columns at the model's
+    average profile (``model.x_mean_``: covariate means and category shares) unless
+    ``profile`` sets them (e.g. ``{"severity[T.high]": 1.0}``). ``months`` are converted
+    to the model's time unit by ``months / months_per_unit`` (12 for a model in years,
+    1 for months). Model-based aggregate: no household enters the figure individually.
+    """
+    months = np.asarray(months, dtype=float)
+    names = list(model.params_.index)
+    time_name = names[1]
+    base = model.x_mean_.copy()
+    for k, v in (profile or {}).items():
+        if k not in base.index:
+            raise DefinitionError(f"profile names {k!r}, which is not a model term ({names})")
+        base[k] = v
+    X = np.tile(base.to_numpy(), (len(months), 1))
+    X[:, 0] = 1.0
+    X[:, names.index(time_name)] = months / months_per_unit
+    est = X @ model.params_.to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, model.cov_params_.to_numpy(), X))
+    z = stats.norm.ppf(1 - model.alpha / 2)
+    out = pd.DataFrame({"months": months, "estimate": est, "se": se,
+                        "ci_lower": est - z * se, "ci_upper": est + z * se})
+    out["n_households"] = model.n_groups_
+    return out
+
+
+def trajectory_bands(long: pd.DataFrame, policy, by: Sequence[str] = (),
+                     respondent: str | None = "professional",
+                     percentiles: Sequence[float] = (10, 25, 50, 75, 90),
+                     wave_months: float = 6.0) -> pd.DataFrame:
+    """Percentile bands of household scores per wave: the released stand-in for spaghetti.
+
+    One score per household, episode and wave (the latest, as in
+    :func:`cohort.safety.trajectory_by_wave`); a wave (and group) with fewer than
+    ``threshold`` households is suppressed. ``months`` is the wave's nominal time
+    (``wave_number * wave_months``). Percentiles must lie strictly between 0 and 100.
+    """
+    from cohort.safety import _one_per_wave
+
+    policy = check_policy(policy)
+    pct = [float(p) for p in percentiles]
+    if any(not 0 < p < 100 for p in pct):
+        raise DefinitionError("percentiles must lie strictly between 0 and 100 (no minimum or maximum)")
+    d = _one_per_wave(long, respondent)
+    keys = [*by, "wave"]
+    g = d.groupby(keys, sort=True, observed=True)
+    out = g.agg(n_households=("household_id", "nunique"),
+                wave_number=("wave_number", "first")).reset_index()
+    q = g["score"].quantile([p / 100 for p in pct]).unstack()
+    q.columns = [f"p{int(p) if float(p).is_integer() else p}" for p in pct]
+    out = out.merge(q.reset_index(), on=keys)
+    out.insert(len(keys), "months", out.pop("wave_number").astype(float) * wave_months)
+    out = release_table(out, policy, ["n_households"], value_columns=list(q.columns), by=keys)
+    return out
+
+
+# ------------------------------------------------------------------ plots
+
+
+def plot_site_trends(released: pd.DataFrame, time_col: str, value_col: str,
+                     lower_col: str = "ci_lower", upper_col: str = "ci_upper",
+                     group_col: str | None = "site", ax=None, ylabel: str | None = None,
+                     title: str | None = None):
+    """Per-site trend lines with interval bands, from a released table.
+
+    Suppressed cells are gaps in the line (never drawn as 0). Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    _require_released(released, "plot_site_trends")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+    else:
+        fig = ax.figure
+    groups = released.groupby(group_col, sort=True) if group_col else [("all", released)]
+    for i, (name, g) in enumerate(groups):
+        g = g.sort_values(time_col)
+        x = g[time_col].to_numpy()
+        y = g[value_col].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        lo = g[lower_col].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        hi = g[upper_col].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        colour = PALETTE[i % len(PALETTE)]
+        ax.plot(x, y, marker="o", ms=3, color=colour, label=str(name))
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
+    ax.set_xlabel(time_col.replace("_", " "))
+    ax.set_ylabel(ylabel or value_col.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    if group_col:
+        ax.legend(fontsize="small", ncol=2, frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectories(bands: pd.DataFrame, fitted: pd.DataFrame | None = None, ax=None,
+                      ylabel: str = "safety score (0-10)", title: str | None = None):
+    """Fitted mean trajectory over percentile bands of households' scores per wave.
+
+    ``bands`` is :func:`trajectory_bands` output (released); ``fitted`` is
+    :func:`fitted_mean_trajectory` output (a model aggregate). No household's own
+    trajectory is drawn. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    _require_released(bands, "plot_trajectories")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+    else:
+        fig = ax.figure
+    pcols = [c for c in bands.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()]
+    pcols = sorted(pcols, key=lambda c: float(c[1:]))
+    x = bands["months"].to_numpy(dtype=float)
+    vals = {c: bands[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan) for c in pcols}
+    for k in range(len(pcols) // 2):
+        lo, hi = pcols[k], pcols[-1 - k]
+        ax.fill_between(x, vals[lo], vals[hi], color=PALETTE[0], alpha=0.12 + 0.12 * k, linewidth=0,
+                        label=f"households {lo[1:]}th-{hi[1:]}th percentile")
+    if len(pcols) % 2 == 1:
+        mid = pcols[len(pcols) // 2]
+        ax.plot(x, vals[mid], color=PALETTE[0], ls="--", marker="o", ms=3, label=f"{mid[1:]}th percentile")
+    if fitted is not None:
+        ax.plot(fitted["months"], fitted["estimate"], color=PALETTE[1], lw=2, label="fitted mean (mixed model)")
+        ax.fill_between(fitted["months"], fitted["ci_lower"], fitted["ci_upper"], color=PALETTE[1],
+                        alpha=0.25, linewidth=0)
+    ax.set_xlabel("months since registration")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 10)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,299 @@
+"""Reading deliveries: formats, date forms, row numbers, the cache and file-level errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cohort import schema
+from cohort.exceptions import DeliveryError, InputNotFoundError
+from cohort.io import (
+    coerce_column,
+    delivery_files,
+    detect_date_format,
+    load,
+    read_raw_delivery,
+)
+
+VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load(VALID, cache_dir=False)
+
+
+def _copy(tmp_path: Path, name: str = "d") -> Path:
+    folder = tmp_path / name
+    shutil.copytree(VALID, folder)
+    return folder
+
+
+def _as_semicolon(folder: Path) -> None:
+    """Rewrite every CSV as a Dutch spreadsheet export: ';' separated, decimal commas."""
+    for path in folder.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "score" in frame.columns:
+            frame["score"] = frame["score"].str.replace(".", ",", regex=False)
+        path.write_text(frame.to_csv(index=False, sep=";"), encoding="utf-8")
+
+
+def test_tables_have_the_documented_dtypes(reference):
+    for name, spec in schema.TABLES.items():
+        frame = reference.tables[name]
+        for col in spec.columns:
+            expected = {
+                "id": "string", "str": "string", "cat": "string", "date": "datetime64[ns]",
+                "bool": "boolean", "int": "Int64", "float": "Float64",
+            }[col.kind]
+            assert frame[col.name].dtype == expected, (name, col.name)
+    assert reference.households["severity"].dtype == "Int64"  # an extra covariate
+    assert reference.safety_assessments["score"].tolist()[:3] == [3.5, 5.0, 7.25]
+    assert reference.episodes["closure_date"].isna().sum() == 2
+
+
+def test_attribute_and_mapping_access(reference):
+    assert reference.episodes is reference.tables["episodes"]
+    assert len(reference.fingerprint) == 64
+    assert set(reference.file_hashes) == {f"{t}.csv" for t in schema.TABLES}
+
+
+def test_semicolon_csv_with_decimal_commas_loads_identically(tmp_path, reference):
+    folder = _copy(tmp_path)
+    _as_semicolon(folder)
+    other = load(folder, cache_dir=False)
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(other.tables[name], reference.tables[name])
+
+
+def test_parquet_loads_identically(tmp_path, reference):
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for name, frame in reference.tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    other = load(folder, cache_dir=False)
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(other.tables[name], reference.tables[name])
+
+
+def test_parquet_with_text_columns_loads_identically(tmp_path, reference):
+    folder = tmp_path / "pqtext"
+    folder.mkdir()
+    for path in VALID.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.to_parquet(folder / f"{path.stem}.parquet", index=False)
+    other = load(folder, cache_dir=False)
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(other.tables[name], reference.tables[name])
+
+
+def test_excel_workbook_loads_identically(tmp_path, reference):
+    folder = tmp_path / "xl"
+    folder.mkdir()
+    with pd.ExcelWriter(folder / "delivery.xlsx", engine="openpyxl") as writer:
+        for name, frame in reference.tables.items():
+            out = frame.copy()
+            for col in out.columns:  # Excel has no nullable integers or booleans
+                if out[col].dtype in ("Int64", "Float64", "boolean", "string"):
+                    out[col] = out[col].astype(object).where(out[col].notna(), None)
+            out.to_excel(writer, sheet_name=name, index=False)
+    other = load(folder, cache_dir=False)
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(other.tables[name], reference.tables[name])
+
+
+def test_excel_row_numbers_are_spreadsheet_rows(tmp_path):
+    folder = tmp_path / "xl"
+    folder.mkdir()
+    with pd.ExcelWriter(folder / "delivery.xlsx", engine="openpyxl") as writer:
+        for path in sorted(VALID.glob("*.csv")):
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if path.stem == "episodes":
+                frame.loc[2, "closure_date"] = "2020-01-01"
+            frame.to_excel(writer, sheet_name=path.stem, index=False)
+    from cohort.validate import validate_delivery
+
+    v = validate_delivery(folder).violations
+    assert v[["file", "row", "rule"]].values.tolist() == [
+        ["delivery.xlsx[episodes]", 4, "closure_not_before_registration"],
+        ["delivery.xlsx[safety_assessments]", 5, "rejected_reference"],  # its episode
+    ]
+
+
+def test_parquet_rows_are_numbered_from_one(tmp_path):
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for path in VALID.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if path.stem == "referrals":
+            frame.loc[0, "referral_date"] = "not a date"
+        frame.to_parquet(folder / f"{path.stem}.parquet", index=False)
+    from cohort.validate import validate_delivery
+
+    v = validate_delivery(folder).violations
+    assert v[["file", "row", "rule"]].values.tolist() == [
+        ["referrals.parquet", 1, "invalid_date"]
+    ]
+
+
+def test_mixed_formats_are_allowed_but_a_table_twice_is_not(tmp_path):
+    folder = _copy(tmp_path)
+    pd.read_csv(folder / "sites.csv").to_parquet(folder / "sites.parquet", index=False)
+    with pytest.raises(DeliveryError, match="table 'sites' is delivered more than once"):
+        read_raw_delivery(folder)
+    (folder / "sites.csv").unlink()
+    assert delivery_files(folder)[0]["sites"][1] == "parquet"
+    assert len(load(folder, cache_dir=False).sites) == 2
+
+
+def test_missing_table_and_missing_folder(tmp_path):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
+        read_raw_delivery(tmp_path / "nope")
+    folder = _copy(tmp_path)
+    (folder / "referrals.csv").unlink()
+    with pytest.raises(DeliveryError, match="no table 'referrals'"):
+        read_raw_delivery(folder)
+
+
+def test_latin1_file_is_refused_with_its_line(tmp_path):
+    folder = _copy(tmp_path)
+    path = folder / "referrals.csv"
+    text = path.read_text(encoding="utf-8").replace("police\nSYN-R002", "politié\nSYN-R002")
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DeliveryError, match=r"referrals.csv is not UTF-8 text.*line 2 \(rule: encoding\)"):
+        read_raw_delivery(folder)
+
+
+def test_utf8_bom_is_accepted(tmp_path, reference):
+    folder = _copy(tmp_path)
+    path = folder / "sites.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    pd.testing.assert_frame_equal(load(folder, cache_dir=False).sites, reference.sites)
+
+
+def test_empty_file_and_duplicate_header(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "referrals.csv").write_bytes(b"")
+    with pytest.raises(DeliveryError, match="referrals.csv is empty"):
+        read_raw_delivery(folder)
+    folder = _copy(tmp_path, "e")
+    path = folder / "referrals.csv"
+    path.write_text(path.read_text().replace("source", "household_id", 1), encoding="utf-8")
+    with pytest.raises(DeliveryError, match="column 'household_id' appears twice.*duplicate_header"):
+        read_raw_delivery(folder)
+
+
+def test_header_only_file_is_an_empty_table(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "referrals.csv").write_text("referral_id,household_id,referral_date,source\n")
+    delivery = load(folder, cache_dir=False)
+    assert len(delivery.referrals) == 0
+    assert delivery.referrals["referral_date"].dtype == "datetime64[ns]"
+
+
+def test_header_names_are_normalised(tmp_path, reference):
+    folder = _copy(tmp_path)
+    path = folder / "sites.csv"
+    path.write_text(path.read_text().replace("delivery_end", " Delivery End "), encoding="utf-8")
+    pd.testing.assert_frame_equal(load(folder, cache_dir=False).sites, reference.sites)
+
+
+def test_row_numbers_follow_the_file_despite_bad_rows(tmp_path):
+    folder = _copy(tmp_path)
+    with open(folder / "referrals.csv", "a", encoding="utf-8") as fh:
+        fh.write("SYN-R006,SYN-H001,2023-05-05,police,extra\n")  # row 7: too many fields
+        fh.write('SYN-R007,SYN-H001,2023-05-06,"police, ""multi""\nline"\n')  # row 8: fine
+        fh.write("SYN-R008,SYN-H001,2023-05-07\n")  # row 9: too few fields
+        fh.write("SYN-R009,SYN-H001,2023-13-07,\n")  # row 10: bad date
+    raw = read_raw_delivery(folder).tables["referrals"]
+    assert raw.rows_read == 9
+    assert raw.bad_rows["row"].tolist() == [7, 9]
+    assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 10]
+    from cohort.validate import validate_delivery
+
+    v = validate_delivery(folder).violations
+    assert v[["row", "rule"]].values.tolist() == [[7, "field_count"], [9, "field_count"], [10, "invalid_date"]]
+
+
+def test_date_form_is_decided_per_column():
+    assert detect_date_format(pd.Series(["2023-01-02", ""]), "f", "c") == "%Y-%m-%d"
+    assert detect_date_format(pd.Series(["02-01-2023", "x"]), "f", "c") == "%d-%m-%Y"
+    assert detect_date_format(pd.Series(["", "x"]), "f", "c") is None
+    with pytest.raises(DeliveryError, match="date_format_ambiguous"):
+        detect_date_format(pd.Series(["2023-01-02", "02-01-2023"]), "f", "c")
+    typed, bad = coerce_column(
+        pd.Series(["02-01-2023", "31-02-2023", ""]), schema.Column("d", "date"), file="f"
+    )
+    assert typed.tolist()[0] == pd.Timestamp("2023-01-02")
+    assert bad["pos"].tolist() == [1] and bad["rule"].tolist() == ["invalid_date"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value", "rule"),
+    [
+        ("int", "3", 3, None),
+        ("int", "3.0", 3, None),
+        ("int", "3.5", pd.NA, "invalid_integer"),
+        ("int", "1e300", pd.NA, "invalid_integer"),
+        ("float", "inf", pd.NA, "invalid_number"),
+        ("float", "1,5", pd.NA, "invalid_number"),  # decimal comma only in semicolon files
+        ("float", "-0.5", -0.5, None),
+        ("bool", "Ja", True, None),
+        ("bool", "0", False, None),
+        ("bool", "perhaps", pd.NA, "invalid_boolean"),
+        ("id", "  SYN-1 ", "SYN-1", None),
+        ("id", "   ", pd.NA, None),
+    ],
+)
+def test_cells_are_typed_or_reported(kind, text, value, rule):
+    typed, bad = coerce_column(pd.Series([text]), schema.Column("c", kind), file="f")
+    got = typed.iloc[0]
+    assert (pd.isna(got) and pd.isna(value)) or got == value
+    assert bad["rule"].tolist() == ([] if rule is None else [rule])
+    assert bad["value"].isna().all()  # unparsed text is never reported
+
+
+def test_cache_makes_the_second_load_read_parquet_and_notices_changes(tmp_path, reference):
+    folder = _copy(tmp_path)
+    cache = tmp_path / "cache"
+    first = load(folder, cache_dir=cache)
+    assert not first.from_cache
+    second = load(folder, cache_dir=cache)
+    assert second.from_cache
+    assert second.fingerprint == first.fingerprint
+    for name in schema.TABLES:
+        pd.testing.assert_frame_equal(second.tables[name], reference.tables[name])
+    pd.testing.assert_frame_equal(second.validation.accounting, first.validation.accounting)
+    # change one file: a new fingerprint and a fresh validation
+    with open(folder / "referrals.csv", "a", encoding="utf-8") as fh:
+        fh.write("SYN-R006,SYN-H001,2023-05-05,police\n")
+    third = load(folder, cache_dir=cache)
+    assert not third.from_cache
+    assert third.fingerprint != first.fingerprint
+    assert len(third.referrals) == len(first.referrals) + 1
+
+
+def test_cached_errors_still_stop_the_load(tmp_path):
+    from cohort.exceptions import ValidationError
+
+    folder = _copy(tmp_path)
+    with open(folder / "referrals.csv", "a", encoding="utf-8") as fh:
+        fh.write("SYN-R006,SYN-H099,2023-05-05,police\n")
+    cache = tmp_path / "cache"
+    kept = load(folder, cache_dir=cache, on_error="proceed")
+    assert kept.validation.accounting.set_index("table").loc["referrals", "rows_rejected"] == 1
+    with pytest.raises(ValidationError):
+        load(folder, cache_dir=cache)
+    again = load(folder, cache_dir=cache, on_error="proceed")
+    assert again.from_cache
+    assert list(again.validation.rejected) == ["referrals"]
+    assert again.validation.summary.equals(kept.validation.summary)
+
+
+def test_fingerprint_depends_on_content_not_location(tmp_path):
+    a = load(_copy(tmp_path, "a"), cache_dir=False)
+    b = load(_copy(tmp_path, "b"), cache_dir=False)
+    assert a.fingerprint == b.fingerprint

@@ -1,0 +1,122 @@
+"""cohort.mixed: the vectorised REML random intercept-and-slope model agrees with lme4.
+
+Reference values: r/trends_reference.R (lme4::lmer, REML) on tests/fixtures/trends/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from cohort.exceptions import DefinitionError
+from cohort.mixed import MixedModel
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trends"
+
+
+def _professional():
+    s = pd.read_csv(FIX / "safety_long.csv")
+    return s[s["respondent"] == "professional"].reset_index(drop=True)
+
+
+def _r_term(term: str) -> str:
+    return "(Intercept)" if term == "Intercept" else term.replace("[T.", "").replace("]", "")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return MixedModel().fit(_professional(), "score", "years", "household",
+                            categorical=["severity", "site"])
+
+
+def test_fixed_effects_and_se_match_lmer(fitted):
+    ref = pd.read_csv(FIX / "r" / "lmer_fixed.csv").set_index("term")
+    ours_est = fitted.params_.rename(index=_r_term)
+    ours_se = fitted.bse_.rename(index=_r_term)
+    assert list(ours_est.index) == list(ref.index)
+    # relative 1e-4; for estimates near zero, relative to their standard error
+    np.testing.assert_allclose(ours_est, ref["estimate"], rtol=1e-4, atol=1e-4 * ref["se"].min())
+    np.testing.assert_allclose(ours_se, ref["se"], rtol=1e-4)
+
+
+def test_variance_components_match_lmer(fitted):
+    ref = pd.read_csv(FIX / "r" / "lmer_varcomp.csv").set_index("quantity")["value"]
+    vc = fitted.variance_components_.set_index("component")
+    np.testing.assert_allclose(vc.loc["group_intercept", "variance"], ref["var_intercept"], rtol=1e-4)
+    np.testing.assert_allclose(vc.loc["group_slope", "variance"], ref["var_slope"], rtol=1e-4)
+    np.testing.assert_allclose(vc.loc["residual", "variance"], ref["sigma2"], rtol=1e-4)
+    # the covariance is small here: compare on the scale of the variances
+    np.testing.assert_allclose(vc.loc["group_intercept_slope", "variance"], ref["cov_intercept_slope"],
+                               atol=1e-4 * ref["var_intercept"])
+    np.testing.assert_allclose(fitted.deviance_, ref["REMLcrit"], rtol=1e-8)
+    assert fitted.n_obs_ == int(ref["n_obs"]) and fitted.n_groups_ == int(ref["n_groups"])
+
+
+def test_agrees_with_statsmodels_mixedlm_on_a_small_sample():
+    d = _professional()
+    d = d[d["household"] <= 150]
+    ours = MixedModel().fit(d, "score", "years", "household")
+    sm_fit = smf.mixedlm("score ~ years", d, groups=d["household"], re_formula="~years").fit(
+        reml=True, method="lbfgs")
+    np.testing.assert_allclose(ours.params_.to_numpy(), sm_fit.fe_params.to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(ours.sigma2_, sm_fit.scale, rtol=1e-3)
+    # statsmodels' cov_re is the raw covariance of the random effects (see STATS-NOTES)
+    np.testing.assert_allclose(ours.cov_re_.to_numpy(), sm_fit.cov_re.to_numpy(), rtol=1e-2, atol=1e-3)
+
+
+def test_row_order_and_missing_outcomes_do_not_matter(fitted):
+    d = _professional()
+    shuffled = d.sample(frac=1.0, random_state=3)
+    extra = shuffled.iloc[:5].assign(score=np.nan)
+    refit = MixedModel().fit(pd.concat([shuffled, extra]), "score", "years", "household",
+                             categorical=["severity", "site"])
+    np.testing.assert_allclose(refit.params_, fitted.params_, rtol=1e-6, atol=1e-8)
+    assert refit.n_dropped_ == 5
+
+
+def test_input_not_mutated():
+    d = _professional()
+    before = d.copy()
+    MixedModel().fit(d, "score", "years", "household")
+    pd.testing.assert_frame_equal(d, before)
+
+
+def test_recovers_simulated_parameters():
+    rng = np.random.default_rng(11)
+    G = 4000
+    g = np.repeat(np.arange(G), 4)
+    t = np.tile(np.arange(4.0), G) / 2
+    b = rng.multivariate_normal([0, 0], [[1.0, 0.2], [0.2, 0.25]], G)
+    y = 5 + 0.8 * t + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.6, len(g))
+    m = MixedModel().fit(pd.DataFrame({"g": g, "t": t, "y": y}), "y", "t", "g")
+    lo, hi = m.summary.set_index("term")[["ci_lower", "ci_upper"]].T.to_numpy()
+    assert lo[0] < 5 < hi[0] and lo[1] < 0.8 < hi[1]
+    # within about three standard errors of the variance estimates at 4000 groups
+    np.testing.assert_allclose(m.cov_re_.to_numpy(), [[1.0, 0.2], [0.2, 0.25]], atol=0.1)
+    np.testing.assert_allclose(m.sigma2_, 0.36, rtol=0.05)
+
+
+def test_ml_option_gives_smaller_variances_than_reml(fitted):
+    ml = MixedModel(reml=False).fit(_professional(), "score", "years", "household",
+                                    categorical=["severity", "site"])
+    assert ml.cov_re_.iloc[0, 0] < fitted.cov_re_.iloc[0, 0]
+
+
+def test_missing_column_is_a_user_error():
+    with pytest.raises(DefinitionError, match="not found"):
+        MixedModel().fit(_professional(), "scor", "years", "household")
+
+
+def test_constant_covariate_is_a_user_error():
+    d = _professional().assign(one=1.0)
+    with pytest.raises(DefinitionError, match="rank deficient"):
+        MixedModel().fit(d, "score", "years", "household", covariates=["one"])
+
+
+def test_bad_alpha():
+    with pytest.raises(DefinitionError):
+        MixedModel(alpha=1.5)

@@ -1,0 +1,176 @@
+"""Parameter sets: the declared spec, errors naming key and file, notebooks in step with files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cohort.disclosure import DisclosurePolicy
+from cohort.exceptions import InputNotFoundError, ParameterError
+from cohort.params import (
+    KEYS,
+    from_mapping,
+    from_namespace,
+    load_params,
+    notebook_parameters,
+    repo_root,
+)
+from cohort.report import NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMETER_FILES = sorted((ROOT / "parameters").glob("*.yaml"))
+NOTEBOOK_FILES = [ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+
+MINIMAL = {
+    "name": "demo",
+    "title": "Demo",
+    "language": "en",
+    "delivery": "data/synthetic/default",
+    "reference_date": "2024-12-31",
+}
+
+
+def write(tmp_path, values, name="p.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+def test_minimal_file_gets_the_declared_defaults(tmp_path):
+    p = load_params(write(tmp_path, MINIMAL), check_delivery=False)
+    assert p.reference_date == dt.date(2024, 12, 31)
+    assert p.study_start == dt.date(2023, 1, 1)
+    assert p.sites is None
+    assert p.reregistration_window_days == 365
+    assert p.safety_threshold == 7.0
+    assert p.disclosure == DisclosurePolicy(threshold=10, rounding=None, enabled=True)
+    assert p.output_dir is None
+    assert p.delivery == repo_root() / "data" / "synthetic" / "default"
+
+
+def test_yaml_dates_and_papermill_strings_parse_the_same(tmp_path):
+    # yaml.safe_dump of a date writes an unquoted date; papermill hands notebooks strings.
+    from_file = load_params(write(tmp_path, {**MINIMAL, "reference_date": dt.date(2024, 12, 31)}), check_delivery=False)
+    from_strings = from_mapping(MINIMAL, check_delivery=False)
+    assert from_file == from_strings
+    assert from_file.notebook_parameters()["reference_date"] == "2024-12-31"
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = write(tmp_path, {**MINIMAL, "refernce_date": "2024-12-31"})
+    with pytest.raises(ParameterError, match=r"p\.yaml: unknown parameter 'refernce_date'"):
+        load_params(path, check_delivery=False)
+
+
+def test_unknown_disclosure_subkey_is_named(tmp_path):
+    path = write(tmp_path, {**MINIMAL, "disclosure": {"threshold": 10, "round": 5}})
+    with pytest.raises(ParameterError, match=r"parameter 'disclosure' has unknown key 'round'"):
+        load_params(path, check_delivery=False)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("language", "de", "must be one of nl, en"),
+        ("reference_date", "31-12-2024", "must be a date like 2024-12-31"),
+        ("reference_date", "2024-02-30", "must be a date like 2024-12-31"),
+        ("name", "Interim Report", "lower-case"),
+        ("sites", [], 'must be "all" or a non-empty list'),
+        ("sites", ["AMS", "AMS"], "lists a site twice"),
+        ("reregistration_window_days", 0, "whole number from 1"),
+        ("reregistration_window_days", True, "whole number from 1"),
+        ("safety_threshold", 11, "number from 0 to 10"),
+        ("seed", -1, "whole number from 0"),
+        ("disclosure", {"threshold": 0}, "threshold must be a whole number of at least 1"),
+        ("disclosure", {"rounding": 2.5}, "rounding must be a whole number"),
+        ("disclosure", {"enabled": "yes"}, "enabled must be true or false"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, key, value, expected):
+    path = write(tmp_path, {**MINIMAL, key: value})
+    with pytest.raises(ParameterError) as info:
+        load_params(path, check_delivery=False)
+    message = str(info.value)
+    assert f"parameter {key!r}" in message and "p.yaml" in message and expected in message
+
+
+def test_missing_required_key(tmp_path):
+    values = {k: v for k, v in MINIMAL.items() if k != "title"}
+    with pytest.raises(ParameterError, match="required parameter 'title' is missing"):
+        load_params(write(tmp_path, values), check_delivery=False)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"study_start": "2025-01-01"}, "'reference_date' (2024-12-31) must be after study_start"),
+        ({"change_date": "2025-03-01"}, "'change_date' (2025-03-01) must lie after study_start"),
+        ({"previous_reference_date": "2024-12-31"}, "'previous_reference_date' (2024-12-31) must lie between"),
+    ],
+)
+def test_inconsistent_dates(values, expected):
+    with pytest.raises(ParameterError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        from_mapping({**MINIMAL, **values}, check_delivery=False)
+
+
+def test_missing_delivery_and_file():
+    with pytest.raises(InputNotFoundError, match="parameter 'delivery'"):
+        from_mapping({**MINIMAL, "delivery": "data/no-such-delivery"})
+    with pytest.raises(InputNotFoundError, match="not found"):
+        load_params("parameters/no-such-file.yaml")
+
+
+def test_invalid_yaml_is_a_parameter_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        load_params(path)
+
+
+def test_from_namespace_takes_only_the_declared_keys():
+    namespace = {**from_mapping(MINIMAL, check_delivery=False).notebook_parameters(), "other": 1}
+    assert from_namespace(namespace, check_delivery=False).name == "demo"
+    del namespace["seed"]
+    with pytest.raises(ParameterError, match="'seed' is not defined"):
+        from_namespace(namespace, check_delivery=False)
+
+
+def test_parameter_files_exist_and_load():
+    names = {p.name for p in PARAMETER_FILES}
+    assert {"interim-2024q4.yaml", "final-2026.yaml"} <= names
+    interim = load_params(ROOT / "parameters" / "interim-2024q4.yaml")
+    final = load_params(ROOT / "parameters" / "final-2026.yaml")
+    assert interim.reference_date == dt.date(2024, 12, 31)
+    assert final.reference_date > interim.reference_date
+    assert final.previous_reference_date == interim.reference_date
+    assert {interim.language, final.language} <= {"nl", "en"}
+
+
+@pytest.mark.parametrize("path", PARAMETER_FILES, ids=lambda p: p.name)
+def test_parameter_file_keys_are_notebook_parameters_and_vice_versa(path):
+    """Every key of a parameter file is a parameter of every notebook, and vice versa."""
+    file_keys = set(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert file_keys == set(KEYS), f"{path.name} must list exactly the keys of cohort.params.SPEC"
+    for notebook in NOTEBOOK_FILES:
+        assert set(notebook_parameters(notebook)) == file_keys, notebook.name
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_notebook_parameters_equal_the_interim_file(notebook):
+    """A plain notebook run gives the interim analysis: the parameters cell holds its values."""
+    interim = load_params(ROOT / "parameters" / "interim-2024q4.yaml")
+    assert notebook_parameters(notebook) == interim.notebook_parameters()
+
+
+def test_notebook_parameters_cell_must_hold_literals(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("name = 'x'\nn = len('abc')", metadata={"tags": ["parameters"]}))
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(path))
+    with pytest.raises(ParameterError, match="'n' must be a literal"):
+        notebook_parameters(path)

@@ -1,0 +1,311 @@
+"""The report builder: files, provenance, manifest, byte-identical rebuild, atomic swap.
+
+One real build on the bundled synthetic delivery (two of the notebooks, to keep the suite
+fast) is shared by the tests of its contents; its rebuild from provenance is the second
+build whose tables, figure data and notebooks must be byte-identical. Failure handling
+uses tiny notebooks written in the test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from cohort import provenance as prov
+from cohort.disclosure import SUPPRESSED, apply_disclosure
+from cohort.exceptions import DisclosureError, ParameterError, ReportError
+from cohort.params import load_params
+from cohort.report import (
+    build_report,
+    changes_since,
+    load_delivery,
+    rebuild_report,
+    release_table,
+    released_text,
+    show,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+INTERIM = ROOT / "parameters" / "interim-2024q4.yaml"
+FINAL = ROOT / "parameters" / "final-2026.yaml"
+FAST_NOTEBOOKS = ("02_monitor", "03_reregistration")
+FAST_TABLES = ("monitor", "reregistration_km", "reregistration_cox")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    folder = build_report(
+        INTERIM, jobs=2, reports_root=reports, progress=False, notebooks=FAST_NOTEBOOKS, required_tables=FAST_TABLES
+    )
+    return folder
+
+
+def test_report_folder_has_every_part(built):
+    assert built.name == "interim-2024q4"
+    for name in FAST_TABLES:
+        assert (built / "tables" / f"{name}.csv").is_file()
+    assert (built / "figure-data" / "reregistration_km.csv").is_file()
+    assert sorted(p.name for p in (built / "notebooks").iterdir()) == [f"{n}.ipynb" for n in FAST_NOTEBOOKS]
+    assert not list(built.parent.glob(".interim-2024q4.*")), "no staging or failed folder is left behind"
+
+
+def test_released_tables_have_the_promised_columns(built):
+    km = pd.read_csv(built / "tables" / "reregistration_km.csv")
+    assert {"time", "survival", "ci_lower", "ci_upper", "n_risk"} <= set(km.columns)
+    cox = pd.read_csv(built / "tables" / "reregistration_cox.csv")
+    assert {"term", "coef", "se", "robust_se", "hr", "hr_lower", "hr_upper", "p"} <= set(cox.columns)
+    monitor = pd.read_csv(built / "tables" / "monitor.csv", dtype=str, keep_default_na=False)
+    headline = monitor[
+        (monitor["indicator"] == "households_involved") & (monitor["site"] == "all") & (monitor["interval_end"] == "2024-12-31")
+    ]
+    assert headline["numerator"].tolist() == ["1653"]
+    assert SUPPRESSED in set(monitor["numerator"])
+
+
+def test_report_html_is_one_page_without_code(built):
+    html = (built / "report.html").read_text(encoding="utf-8")
+    params = load_params(INTERIM)
+    assert params.title in html and '<html lang="nl">' in html
+    for heading in ("Inhoud", "Kwartaalmonitor", "Heraanmelding na afsluiting", "Definities", "Methoden", "Beperkingen"):
+        assert heading in html
+    assert "data:image/png;base64," in html
+    assert 'src="http' not in html and "<script" not in html, "self-contained, no external resources"
+    for code in ("import pandas", "report.release_table(", "from_namespace(globals())", "quarterly_series("):
+        assert code not in html
+    assert "households_involved" in html  # the definitions page is included
+
+
+def test_provenance_records_inputs_parameters_and_versions(built):
+    provenance = json.loads((built / "provenance.json").read_text(encoding="utf-8"))
+    assert set(provenance) >= {"git", "inputs", "parameters", "seeds", "versions", "started", "finished"}
+    assert set(provenance["git"]) == {"commit", "dirty"}
+    delivery = provenance["inputs"]["delivery"]
+    assert "data/synthetic/default/episodes.csv" in delivery
+    assert delivery["data/synthetic/default/episodes.csv"] == prov.sha256_file(
+        ROOT / "data" / "synthetic" / "default" / "episodes.csv"
+    )
+    assert provenance["parameters"] == load_params(INTERIM).notebook_parameters()
+    assert provenance["seeds"]["seed"] == 20230101
+    assert {"python", "pandas", "statsmodels", "lifelines", "papermill"} <= set(provenance["versions"])
+
+
+def test_manifest_lists_every_file_with_hash_and_disclosure_status(built):
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == files
+    for name, entry in manifest["files"].items():
+        assert entry["sha256"] == prov.sha256_file(built / name)
+        assert entry["disclosure"]
+    assert manifest["files"]["tables/monitor.csv"]["disclosure"] == "checked"
+
+
+def test_notebooks_are_normalised(built):
+    for path in (built / "notebooks").iterdir():
+        nb = nbformat.read(str(path), as_version=4)
+        assert "papermill" not in nb.metadata
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert [c.id for c in injected] == ["injected-parameters"]
+        assert 'output_dir = "reports/interim-2024q4"' in injected[0].source
+        assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
+        assert ".building" not in path.read_text(encoding="utf-8")
+
+
+def test_rebuild_from_provenance_is_byte_identical(built):
+    before = {p: p.read_bytes() for p in built.rglob("*") if p.is_file()}
+    result = rebuild_report(built, jobs=2, progress=False)
+    assert result["different"] == [] and result["missing"] == [] and result["extra"] == []
+    assert {f.split("/")[0] for f in result["identical"]} == {"tables", "figure-data", "notebooks"}
+    assert {p: p.read_bytes() for p in built.rglob("*") if p.is_file()} == before, "rebuild leaves the report alone"
+
+
+def test_rebuild_refuses_changed_inputs(built, tmp_path):
+    copy = tmp_path / built.name
+    import shutil
+
+    shutil.copytree(built, copy)
+    provenance = json.loads((copy / "provenance.json").read_text(encoding="utf-8"))
+    provenance["inputs"]["delivery"]["data/synthetic/default/episodes.csv"] = "0" * 64
+    (copy / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
+    with pytest.raises(ReportError, match="input file data/synthetic/default/episodes.csv changed"):
+        rebuild_report(copy, progress=False)
+
+
+# ---------------------------------------------------------------------- tiny notebooks
+
+
+def tiny_root(tmp_path, body: str, name="01_tiny") -> Path:
+    """A repository root with one notebook: the parameters cell, then ``body``."""
+    params = load_params(INTERIM).notebook_parameters()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells.append(
+        nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items()), metadata={"tags": ["parameters"]})
+    )
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import pandas as pd\nimport cohort.params\nfrom cohort import report\n"
+            "P = cohort.params.from_namespace(globals())"
+        )
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(body))
+    (tmp_path / "notebooks").mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / "notebooks" / f"{name}.ipynb"))
+    return tmp_path
+
+
+def tiny_params(**changes):
+    return dataclasses.replace(load_params(INTERIM), **changes)
+
+
+def last_good(reports: Path) -> dict:
+    folder = reports / "interim-2024q4"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("last good report", encoding="utf-8")
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_failing_notebook_names_cell_and_error_and_keeps_the_last_good_report(tmp_path):
+    root = tiny_root(tmp_path / "repo", 'raise ValueError("planted failure")', name="01_fails")
+    reports = tmp_path / "reports"
+    before = last_good(reports)
+    with pytest.raises(ReportError) as info:
+        build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_fails",), required_tables=(), progress=False)
+    message = str(info.value)
+    assert "notebook 01_fails.ipynb, cell 3" in message
+    assert "ValueError: planted failure" in message
+    assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
+    assert (reports / ".interim-2024q4.failed" / "notebooks" / "01_fails.ipynb").is_file()
+    assert not (reports / ".interim-2024q4.building").exists()
+
+
+def test_release_check_failure_stops_the_build(tmp_path):
+    body = 'report.release_table(pd.DataFrame({"site": ["A", "B"], "n": [25, 4]}), "planted", P)'
+    root = tiny_root(tmp_path / "repo", body)
+    reports = tmp_path / "reports"
+    before = last_good(reports)
+    with pytest.raises(ReportError) as info:
+        build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",), required_tables=(), progress=False)
+    assert "tables/planted.csv, row 2 (line 3), column 'n': count 4 is below the threshold 10" in str(info.value)
+    assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
+
+
+def test_missing_required_table_stops_the_build(tmp_path):
+    root = tiny_root(tmp_path / "repo", "x = 1")
+    with pytest.raises(ReportError, match="required table tables/monitor.csv"):
+        build_report(tiny_params(), root=root, reports_root=tmp_path / "r", notebooks=("01_tiny",),
+                     required_tables=("monitor",), progress=False)
+
+
+def test_successful_build_replaces_the_last_report(tmp_path):
+    body = (
+        'from cohort.disclosure import apply_disclosure\n'
+        't = apply_disclosure(pd.DataFrame({"site": ["A", "B", "all"], "n": [25, 4, 29]}), P.disclosure,'
+        ' count_columns=["n"], group_columns=["site"])\n'
+        'report.release_table(t, "sites", P)\n'
+        'report.release_table(t[["site", "n"]].assign(k=1.0), "sites_plot", P, kind="figure-data")'
+    )
+    root = tiny_root(tmp_path / "repo", body)
+    reports = tmp_path / "reports"
+    last_good(reports)
+    folder = build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",), required_tables=(), progress=False)
+    assert (folder / "report.html").read_text(encoding="utf-8") != "last good report"
+    assert (folder / "tables" / "sites.csv").read_text(encoding="utf-8") == (
+        "site,n,suppressed\nA,[suppressed],true\nB,[suppressed],true\nall,29,false\n"
+    )
+    assert (folder / "figure-data" / "sites_plot.csv").is_file()
+    assert sorted(p.name for p in reports.iterdir()) == ["interim-2024q4"]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def test_release_table_writes_nothing_without_output_dir(tmp_path):
+    frame = pd.DataFrame({"site": ["A"], "n": [40]})
+    out = release_table(frame, "x", tiny_params())
+    assert out.equals(frame) and not list(tmp_path.iterdir())
+
+
+def test_release_table_refuses_identifiers_and_bad_names(tmp_path):
+    params = tiny_params(output_dir=tmp_path)
+    with pytest.raises(DisclosureError, match="identifier column 'household_id'"):
+        release_table(pd.DataFrame({"household_id": ["x"], "n": [40]}), "x", params)
+    with pytest.raises(ParameterError, match="release name"):
+        release_table(pd.DataFrame({"n": [40]}), "Bad Name", params)
+    with pytest.raises(ParameterError, match="release kind"):
+        release_table(pd.DataFrame({"n": [40]}), "x", params, kind="picture")
+    release_table(pd.DataFrame({"n": [40]}), "twice", params)
+    with pytest.raises(ReportError, match="released twice"):
+        release_table(pd.DataFrame({"n": [40]}), "twice", params)
+
+
+def test_released_text_is_stable_and_marks_suppressed_cells():
+    frame = apply_disclosure(
+        pd.DataFrame(
+            {
+                "date": pd.to_datetime(["2024-12-31", "2024-12-31"]),
+                "group": ["a", "all"],
+                "n": [5, 50],
+                "share": [0.1, 1 / 3],
+            }
+        ),
+        count_columns=["n"],
+        value_columns=["share"],
+    )
+    text = released_text(frame)
+    assert text.to_dict("list") == {
+        "date": ["2024-12-31", "2024-12-31"],
+        "group": ["a", "all"],
+        "n": [SUPPRESSED, "50"],
+        "share": [SUPPRESSED, "0.3333333333"],
+        "suppressed": ["true", "false"],
+    }
+
+
+def test_show_renders_deterministic_html_and_text():
+    table = show(pd.DataFrame({"x": [1.0, 2.5], "n": pd.array([12, None], dtype="Int64")}), caption="C")
+    assert table._repr_html_() == show(table.frame, caption="C")._repr_html_()
+    assert "<caption>C</caption>" in table._repr_html_()
+    assert repr(table).splitlines() == ["C", "  x  n", "  1 12", "2.5   "]
+
+
+def test_load_delivery_restricts_sites():
+    delivery = load_delivery(tiny_params(sites=("AMS", "UTR")))
+    assert set(delivery.households["site"]) == {"AMS", "UTR"}
+    assert delivery.episodes["household_id"].isin(delivery.households["household_id"]).all()
+    assert delivery.referrals["household_id"].isin(delivery.households["household_id"]).all()
+    with pytest.raises(ParameterError, match="parameter 'sites' names 'XXX'"):
+        load_delivery(tiny_params(sites=("XXX",)))
+
+
+def test_changes_since_the_previous_reference_date():
+    params = load_params(FINAL)
+    changes = changes_since(load_delivery(params), params)
+    involved = changes.loc[changes["figure"] == "households involved since the study start"].iloc[0]
+    assert involved["previous_n"] == 1653
+    assert involved["current_n"] > involved["previous_n"]
+    assert involved["change"] == involved["current_n"] - involved["previous_n"]
+    with pytest.raises(ParameterError, match="previous_reference_date"):
+        changes_since(None, load_params(INTERIM))
+
+
+def test_normalise_notebook_is_idempotent_and_strips_timing():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"start_time": "2024-01-01T00:00:00", "duration": 3.2}
+    cell = nbformat.v4.new_code_cell(
+        "output_dir = '/scratch/.x.building'",
+        metadata={"tags": ["injected-parameters"], "papermill": {"duration": 0.1}, "execution": {"iopub.status.busy": "2024-01-01T00:00:00Z"}},
+    )
+    nb.cells.append(cell)
+    once = prov.normalise_notebook(nb, {"/scratch/.x.building": "reports/x"})
+    twice = prov.normalise_notebook(once)
+    assert once == twice
+    assert once.cells[0].source == "output_dir = 'reports/x'"
+    assert once.cells[0].metadata == {"tags": ["injected-parameters"]}

@@ -1,0 +1,160 @@
+"""cohort.trend_plots: every released trend/safety table and figure passes disclosure control."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from cohort import safety, trend_plots, trends  # noqa: E402
+from cohort.disclosure import DisclosurePolicy, released_csv  # noqa: E402
+from cohort.exceptions import DefinitionError, DisclosureError  # noqa: E402
+from cohort.mixed import MixedModel  # noqa: E402
+from cohort.release import check_table  # noqa: E402
+
+POLICY = DisclosurePolicy(threshold=10)
+ROUNDED = DisclosurePolicy(threshold=10, rounding=5)
+
+
+def _long(n_per_wave: dict, site="AMS", seed=0):
+    """A prepared long table: ``n_per_wave`` households scored at each wave."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w, n in n_per_wave.items():
+        k = int(w[1:])
+        for i in range(n):
+            rows.append({"household_id": f"{site}{i}", "episode_id": f"{site}{i}", "site": site,
+                         "respondent": "professional", "wave": w, "wave_number": k,
+                         "assessment_date": pd.Timestamp("2024-01-01") + pd.Timedelta(days=182 * k),
+                         "months_since_registration": 6.0 * k, "years_since_registration": k / 2,
+                         "score": float(np.clip(round(4 + k + rng.normal()), 0, 10))})
+    return pd.DataFrame(rows)
+
+
+def _passes_release_check(table):
+    text = released_csv(table)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    return [str(f) for f in check_table(frame, "tables/x.csv", POLICY)]
+
+
+def test_wave_cell_below_threshold_is_suppressed():
+    long = _long({"T0": 30, "T1": 12, "T2": 9})
+    out = trend_plots.release_table(safety.trajectory_by_wave(long), POLICY, ["n_households", "n_scores"])
+    by = out.set_index("wave")
+    assert by.loc["T2", "suppressed"] and pd.isna(by.loc["T2", "mean"]) and pd.isna(by.loc["T2", "n_households"])
+    assert not by.loc["T1", "suppressed"] and by.loc["T1", "n_households"] == 12
+    assert _passes_release_check(out) == []
+    assert "[suppressed]" in released_csv(out)
+
+
+def test_site_tables_with_total_get_secondary_suppression():
+    long = pd.concat([_long({"T0": 30}, "AMS"), _long({"T0": 4}, "UTR"), _long({"T0": 25}, "ZEE")])
+    t = safety.trajectory_by_wave(long, by=["site"], total=True)
+    out = trend_plots.release_table(t, POLICY, ["n_households", "n_scores"], group_columns=["site"],
+                                    by=["wave"])
+    # UTR is small; one more site must go, or UTR = all - AMS - ZEE
+    assert out["suppressed"].sum() >= 2
+    assert not out.set_index("site").loc["all", "suppressed"]
+    assert _passes_release_check(out) == []
+
+
+def test_share_parts_are_suppressed_together_and_recomputed_after_rounding():
+    long = _long({"T0": 40, "T1": 23})
+    share = safety.share_at_or_above(long, threshold=7)
+    out = trend_plots.release_share_table(share, ROUNDED)
+    for _, row in out.iterrows():
+        if row["suppressed"]:
+            assert pd.isna(row["n_at_or_above"]) and pd.isna(row["n_below"]) and pd.isna(row["proportion"])
+        else:
+            assert row["n_at_or_above"] % 5 == 0 and row["n_below"] % 5 == 0
+            assert row["proportion"] == pytest.approx(row["n_at_or_above"] / row["n_households"])
+    assert _passes_release_check(out) == []
+
+
+def test_share_with_small_complement_is_suppressed():
+    share = pd.DataFrame({"wave": ["T0"], "n_at_or_above": [38], "n_households": [40], "ci_method": "wilson"})
+    out = trend_plots.release_share_table(share, POLICY)
+    assert out["suppressed"].iloc[0] and pd.isna(out["n_at_or_above"].iloc[0])
+    assert out["n_households"].iloc[0] == 40
+
+
+def test_rate_table_releases_only_its_columns_and_recomputes_rates():
+    q = pd.DataFrame({"site": ["A", "A", "B"], "interval_start": pd.to_datetime(["2024-01-01", "2024-04-01", "2024-01-01"]),
+                      "events": [23, 4, 12], "person_years": [100.0, 110.0, 90.0], "other_count": [3, 3, 3]})
+    rates = trends.rate_intervals(q, "events", "person_years", per=100)
+    out = trend_plots.release_rate_table(rates, "events", "person_years", ROUNDED, per=100,
+                                         by=["site", "interval_start"])
+    assert "other_count" not in out.columns
+    first = out.iloc[0]
+    assert first["events"] == 25 and first["rate"] == pytest.approx(25.0)
+    assert out["suppressed"].tolist() == [False, True, False]
+    assert _passes_release_check(out) == []
+
+
+def test_model_table_suppressed_below_threshold():
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(8), 4)
+    t = np.tile(np.arange(4.0), 8)
+    df = pd.DataFrame({"g": g, "t": t, "y": 5 + 0.5 * t + rng.normal(size=32)})
+    m = MixedModel().fit(df, "y", "t", "g")
+    tab = safety.mixed_model_table(m)
+    out = trend_plots.release_model_table(tab, m.n_groups_, POLICY)
+    assert out["suppressed"].all() and out["estimate"].isna().all()
+    ok = trend_plots.release_model_table(tab, 120, POLICY)
+    assert not ok["suppressed"].any() and ok["estimate"].notna().all()
+    assert _passes_release_check(ok) == []
+
+
+def test_trajectory_bands_suppress_small_waves_and_never_hold_ids():
+    long = _long({"T0": 30, "T1": 15, "T2": 5})
+    bands = trend_plots.trajectory_bands(long, POLICY)
+    assert bands.set_index("wave").loc["T2", "suppressed"]
+    assert bands.set_index("wave")[["p10", "p90"]].loc["T2"].isna().all()
+    assert not set(bands.columns) & {"household_id", "episode_id"}
+    assert _passes_release_check(bands) == []
+    with pytest.raises(DefinitionError):
+        trend_plots.trajectory_bands(long, POLICY, percentiles=(0, 50, 100))
+
+
+def test_plots_refuse_unreleased_tables():
+    long = _long({"T0": 30, "T1": 15})
+    raw = safety.trajectory_by_wave(long).assign(months=[0.0, 6.0], p25=1.0, p75=2.0)
+    with pytest.raises(DisclosureError):
+        trend_plots.plot_trajectories(raw)
+    with pytest.raises(DisclosureError):
+        trend_plots.plot_site_trends(raw, "wave", "mean")
+
+
+def test_trajectory_figure_draws_only_aggregates():
+    long = pd.concat([_long({"T0": 40, "T1": 30, "T2": 20}, "AMS"), _long({"T0": 40, "T1": 30}, "UTR", seed=1)])
+    m = safety.fit_mixed_model(long, categorical=())
+    bands = trend_plots.trajectory_bands(long, POLICY)
+    fitted = trend_plots.fitted_mean_trajectory(m, np.linspace(0, 12, 13))
+    fig = trend_plots.plot_trajectories(bands, fitted)
+    lines = fig.axes[0].get_lines()
+    # the median of the bands and the fitted mean: nothing per household
+    assert len(lines) == 2
+    np.testing.assert_allclose(lines[0].get_ydata(), bands["p50"].to_numpy(dtype=float))
+    np.testing.assert_allclose(fitted["estimate"], m.params_["Intercept"] + m.params_.iloc[1] * fitted["months"] / 12)
+
+
+def test_site_trend_figure_matches_released_values_with_gaps():
+    q = pd.DataFrame({"site": ["A"] * 3, "quarter": [1, 2, 3], "events": [20, 3, 30],
+                      "person_years": [100.0, 100.0, 100.0]})
+    released = trend_plots.release_rate_table(trends.rate_intervals(q, "events", "person_years"),
+                                              "events", "person_years", POLICY, by=["site", "quarter"])
+    fig = trend_plots.plot_site_trends(released, "quarter", "rate")
+    y = fig.axes[0].get_lines()[0].get_ydata()
+    assert y[0] == pytest.approx(0.2) and np.isnan(y[1]) and y[2] == pytest.approx(0.3)
+
+
+def test_fitted_trajectory_profile_must_name_a_term():
+    long = _long({"T0": 30, "T1": 30})
+    m = safety.fit_mixed_model(long, categorical=())
+    with pytest.raises(DefinitionError, match="not a model term"):
+        trend_plots.fitted_mean_trajectory(m, [0.0, 6.0], profile={"nope": 1.0})
