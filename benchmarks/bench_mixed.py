@@ -92,8 +92,11 @@ def main(argv=None) -> int:
             sec, fit = time_statsmodels(df)
             row.update(statsmodels_s=round(sec, 2), sm_slope=fit.fe_params["months"])
             if "ours_slope" in row:
-                row["max_rel_diff_fixed"] = float(np.max(np.abs(
-                    m.params_.to_numpy() / fit.fe_params.to_numpy() - 1)))
+                # statsmodels names: Intercept, C(site)[T.S01], ..., months
+                sm_params = fit.fe_params.rename(lambda k: k.replace("C(site)", "site"))
+                ours = m.params_.reindex(sm_params.index)
+                row["max_rel_diff_fixed"] = float(np.max(np.abs(ours.to_numpy() / sm_params.to_numpy() - 1)))
+                row["sm_sd_b1"] = float(np.sqrt(fit.cov_re.iloc[1, 1]))
         if n in args.lme4:
             sec, slope = time_lme4(df)
             row.update(lme4_s=round(sec, 2), lme4_slope=slope)

@@ -116,7 +116,11 @@ aj <- rbind(
   aj_table(survfit(Surv(etime, factor(status)) ~ 1, data = mg), "mgus2"),
   aj_table(survfit(Surv(etime, factor(status)) ~ sex, data = mg), "mgus2_sex"),
   aj_table(survfit(Surv(time, factor(status)) ~ 1, data = tied), "tied"),
-  aj_table(survfit(Surv(time, factor(status)) ~ site, data = tied), "tied_site")
+  aj_table(survfit(Surv(time, factor(status)) ~ site, data = tied), "tied_site"),
+  aj_table(survfit(Surv(time, factor(status)) ~ 1, data = tied, conf.type = "log-log"),
+           "tied_loglog"),
+  aj_table(survfit(Surv(time, factor(status)) ~ 1, data = tied, conf.type = "plain"),
+           "tied_plain")
 )
 put(aj, "aalen_johansen.csv")
 
@@ -127,6 +131,19 @@ put(rbind(
   data.frame(case = "mgus2", cause = 1, time = ci[["1 1"]]$time, est = ci[["1 1"]]$est, var = ci[["1 1"]]$var),
   data.frame(case = "mgus2", cause = 2, time = ci[["1 2"]]$time, est = ci[["1 2"]]$est, var = ci[["1 2"]]$var)
 ), "cuminc.csv")
+
+# ---------------------------------------------------------------- Fine-Gray (cmprsk::crr)
+fg_out <- list()
+add_fg <- function(fit, label) {
+  fg_out[[length(fg_out) + 1]] <<- data.frame(case = label, term = names(fit$coef),
+                                              coef = fit$coef, se = sqrt(diag(fit$var)),
+                                              loglik = fit$loglik, converged = fit$converged)
+}
+add_fg(crr(tied$time, tied$status, as.matrix(tied[, c("x1", "x2", "x3")])), "tied_cause1")
+add_fg(crr(tied$time, tied$status, as.matrix(tied[, c("x1", "x2", "x3")]), failcode = 2),
+       "tied_cause2")
+mgx <- cbind(age = mg$age, male = as.numeric(mg$sex == "M"))
+add_fg(crr(mg$etime, mg$status, mgx), "mgus2_cause1")
 
 # ---------------------------------------------------------------- Cox models
 cox_out <- list(); zph_out <- list(); fit_out <- list(); sres_out <- list()
@@ -153,6 +170,13 @@ f <- coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, dat
 add_cox(f, "rossi")
 sr <- residuals(f, type = "score")
 sres_out[[1]] <- data.frame(case = "rossi", row = seq_len(nrow(sr)), sr)
+zt <- list()
+for (tr in c("identity", "rank", "log")) {
+  z <- cox.zph(f, transform = tr)
+  zt[[tr]] <- data.frame(case = "rossi", transform = tr, term = rownames(z$table),
+                         chisq = z$table[, "chisq"], df = z$table[, "df"])
+}
+put(do.call(rbind, zt), "cox_zph_transforms.csv")
 add_cox(coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = rossi,
               ties = "breslow"), "rossi_breslow")
 add_cox(coxph(Surv(week, arrest) ~ fin + age + prio + strata(wexp), data = rossi),
@@ -221,11 +245,15 @@ if (file.exists(file.path(inp, "followup_episodes.csv"))) {
   put(do.call(rbind, cox_out), "fu_cox.csv")
   put(do.call(rbind, zph_out), "fu_cox_zph.csv")
   put(do.call(rbind, fit_out), "fu_cox_fit.csv")
+  add_fg(crr(ep$time, ep$status, as.matrix(ep[, c("no_children", "severity_high", "prior_reports")])),
+         "fu_ep_cause1")
   m <- survfit(Surv(start, stop, event) ~ 1, data = rec, id = cluster)
   ev <- m$n.event > 0
   put(data.frame(case = "fu_rec", group = "", time = m$time[ev], n_risk = m$n.risk[ev],
                  n_event = m$n.event[ev], mcf = m$cumhaz[ev], se = m$std.chaz[ev]), "fu_mcf.csv")
 }
+
+put(do.call(rbind, fg_out), "fine_gray.csv")
 
 writeLines(c(paste("R", R.version$major, R.version$minor, sep = "."),
              paste("survival", packageVersion("survival")),

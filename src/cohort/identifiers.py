@@ -32,9 +32,9 @@ Rules
     a column named like a birth date (``geboortedatum``, ``date_of_birth``, ``dob``) that
     holds exact dates (a year or month alone is allowed).
 
-Matching is whole-column: each column's distinct values are searched with one RE2
-regular expression (through pandas' pyarrow string methods), and only the few candidates
-are examined further, so the guard runs at the speed of a file read.
+Matching is whole-column: each column is searched with one RE2 regular expression that
+combines all content rules (through pandas' pyarrow string methods), and only the few
+candidates are examined rule by rule, so the guard runs at about the speed of a file read.
 
 Examples
 --------
@@ -205,34 +205,35 @@ def scan_frame(
     for column in frame.columns:
         s = frame[column]
         name = re.sub(r"\s+", "_", str(column).strip().lower())
-        nonempty = s.notna().to_numpy()
-        if isinstance(s.dtype, pd.StringDtype) or s.dtype == object:
-            nonempty &= (s.astype(_TEXT).fillna("").str.strip() != "").to_numpy(dtype=bool)
-        if not nonempty.any():
-            continue
         by_name = [
             rule
             for rule, pattern in NAME_PATTERNS.items()
             if re.search(pattern, name) and (table, name) not in ALLOWED_BY_NAME
         ]
         for rule in by_name:
-            mask = nonempty
             if rule == "birth_date":
                 if pd.api.types.is_datetime64_any_dtype(s.dtype):
                     mask = s.notna().to_numpy()
                 else:
                     mask = _text(s).str.fullmatch(_EXACT_DATE).fillna(False).to_numpy(dtype=bool)
+            else:
+                mask = (_text(s).str.strip() != "").fillna(False).to_numpy(dtype=bool)
             if mask.any():
                 findings.append((column, rule, mask))
         if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             continue  # dates and yes/no values hold no identifiers by content
+        # one RE2 pass over the column finds the few candidates; rules are told apart on those
         text = _text(s)
-        codes, unique = pd.factorize(text)
-        unique = pd.Series(unique, dtype=_TEXT)
-        for rule, hit_unique in _content_rules(unique).items():
+        cand = np.flatnonzero(
+            text.str.contains(_COMBINED, regex=True).fillna(False).to_numpy(dtype=bool)
+        )
+        if not len(cand):
+            continue
+        for rule, hit in _content_rules(text.iloc[cand].reset_index(drop=True)).items():
             if rule in by_name:
                 continue
-            mask = hit_unique[codes] & (codes >= 0)
+            mask = np.zeros(len(text), dtype=bool)
+            mask[cand[hit]] = True
             findings.append((column, rule, mask))
     rows = []
     for column, rule, mask in findings:

@@ -37,6 +37,8 @@ import json
 import os
 import re
 import shutil
+import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,35 +323,11 @@ def read_csv_table(path: Path, name: str, data: bytes | None = None) -> RawTable
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     header = next(csv.reader([first_line], delimiter=delimiter))
     cols = _check_header(header, file)
-    bad: list[tuple[int | None, int, int, str]] = []
-
-    def on_bad_row(row):
-        bad.append((row.number, row.actual_columns, row.expected_columns, row.text))
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(
-                skip_rows=1, column_names=cols, use_threads=False, block_size=1 << 24
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_bad_row,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in cols},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowException) as error:
-        raise DeliveryError(
-            f"{file} cannot be read as CSV ({_arrow_reason(error)}) (rule: csv_format); check "
-            "quoting and separators, and export the file again"
-        ) from None
+    # Parse multi-threaded first; rows with a wrong field count are numbered only by a
+    # single-threaded parse, so the (rare) file that has them is parsed again that way.
+    table, bad = _parse_csv(data, cols, delimiter, file, use_threads=True)
+    if any(b[0] is None for b in bad):
+        table, bad = _parse_csv(data, cols, delimiter, file, use_threads=False)
     frame = table.to_pandas(types_mapper=_raw_types_mapper)
     frame.index = pd.RangeIndex(len(frame))
     n_total = len(frame) + len(bad)
@@ -374,6 +352,40 @@ def read_csv_table(path: Path, name: str, data: bytes | None = None) -> RawTable
         bad_rows=bad_rows,
         decimal_comma=delimiter == ";",
     )
+
+
+def _parse_csv(data: bytes, cols: list[str], delimiter: str, file: str, *, use_threads: bool):
+    """Parse CSV bytes (header skipped) as text columns; return the table and bad rows."""
+    bad: list[tuple[int | None, int, int, str]] = []
+
+    def on_bad_row(row):
+        bad.append((row.number, row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                skip_rows=1, column_names=cols, use_threads=use_threads, block_size=1 << 24
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_bad_row,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in cols},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as error:
+        raise DeliveryError(
+            f"{file} cannot be read as CSV ({_arrow_reason(error)}) (rule: csv_format); check "
+            "quoting and separators, and export the file again"
+        ) from None
+    return table, bad
 
 
 def _arrow_reason(error: Exception) -> str:
@@ -938,18 +950,29 @@ def _cache_key(fingerprint: str, tolerance_days: int) -> str:
 
 
 def _write_cache(folder: Path, tables: dict[str, pd.DataFrame], report) -> None:
-    """Write tables and the validation report as Parquet; atomic via a temporary folder."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    for name, frame in tables.items():
-        frame.to_parquet(tmp / f"{name}.parquet", index=False)
-    report.to_folder(tmp)
-    (tmp / "complete.json").write_text(json.dumps({"format": CACHE_FORMAT}), encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    """Write tables and the validation report as Parquet.
+
+    Written to a private temporary folder and renamed into place, so a reader never sees
+    half a cache and two processes loading the same delivery do not collide. A cache that
+    cannot be written (read-only disk) is skipped with a warning: the load itself is done.
+    """
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.mkdir(parents=True)
+        for name, frame in tables.items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        report.to_folder(tmp)
+        (tmp / "complete.json").write_text(json.dumps({"format": CACHE_FORMAT}), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError as error:
+        warnings.warn(
+            f"the load cache in {folder.parent} was not written ({error.strerror})", stacklevel=3
+        )
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_cache(folder: Path):

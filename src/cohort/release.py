@@ -387,6 +387,14 @@ def _group_key(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return frame[rest].apply(lambda col: col.name + "=" + col).agg("|".join, axis=1).to_numpy()
 
 
+def _report_name(folder: Path) -> str:
+    """A report's name; a folder being built (``.<name>.building``) by the report's name."""
+    name = folder.name
+    if name.startswith(".") and name.endswith(".building"):
+        return name[1 : -len(".building")]
+    return name
+
+
 def check_differencing(
     report_a: str | Path,
     report_b: str | Path,
@@ -402,7 +410,10 @@ def check_differencing(
     ``differencing-same-cell``
         The same cell (same file, same key: indicator, groups and period; same column) is
         suppressed in one report and released in the other. With the same or a revised
-        delivery, the released value is (nearly) the suppressed one.
+        delivery, the released value is (nearly) the suppressed one. Only rows dated by a
+        period end (``interval_end``, ``period_end``, ``end``, ``date``) are compared:
+        undated rows (attrition steps, model terms) describe each report's own reference
+        date and are different quantities.
     ``differencing-cumulative``
         For an indicator counted since the study start (:data:`CUMULATIVE_INDICATORS`;
         the files' ``indicator`` column), the released counts of one group at successive
@@ -428,13 +439,16 @@ def check_differencing(
     threshold = policy.threshold
     slack = policy.rounding or 0
     cells = pd.concat([_long_cells(report_a, "a"), _long_cells(report_b, "b")], ignore_index=True)
-    names = {"a": report_a.name, "b": report_b.name}
+    names = {"a": _report_name(report_a), "b": _report_name(report_b)}
     findings: list[Finding] = []
     if cells.empty:
         return findings
 
+    # Only dated rows (a period end) describe the same quantity in both reports; an undated
+    # row (an attrition step, a model term) describes each report's own reference date.
     on = ["file", "key", "column"]
-    pairs = cells[cells["report"] == "a"].merge(cells[cells["report"] == "b"], on=on, suffixes=("_a", "_b"))
+    dated = cells[cells["date"] != ""]
+    pairs = dated[dated["report"] == "a"].merge(dated[dated["report"] == "b"], on=on, suffixes=("_a", "_b"))
     reveal_a = pairs["suppressed_a"] & ~pairs["suppressed_b"] & pairs["value_b"].notna()
     reveal_b = pairs["suppressed_b"] & ~pairs["suppressed_a"] & pairs["value_a"].notna()
     for mask, hidden, shown in ((reveal_a, "a", "b"), (reveal_b, "b", "a")):

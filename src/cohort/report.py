@@ -94,6 +94,7 @@ KINDS = {"table": "tables", "figure-data": "figure-data"}
 _RELEASE_META = "_release"  # sidecar folder inside a build, folded into manifest.json
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FLOAT_FORMAT = "%.10g"  # released CSVs: 10 significant digits, stable across runs
+KERNEL_NAME = "python3"  # the kernel notebooks are saved with; provided by the builder
 SOURCE_DATE_EPOCH = "1735603200"  # 2024-12-31: fixed timestamp for anything that embeds one
 
 
@@ -279,7 +280,13 @@ class Table:
 
 
 def show(frame: pd.DataFrame, caption: str | None = None) -> Table:
-    """Display ``frame`` as a report table (no index; 4 significant digits)."""
+    """Display ``frame`` as a report table (no index; 4 significant digits).
+
+    The released files keep their ``suppressed`` flag column; on screen the
+    ``[suppressed]`` markers say the same, so the flag column is left out.
+    """
+    if "suppressed" in frame.columns:
+        frame = frame.drop(columns="suppressed")
     return Table(frame, caption)
 
 
@@ -539,8 +546,12 @@ def changes_since(tables, params: Params) -> pd.DataFrame:
 
     previous = side(params.previous_reference_date, "previous")
     current = side(params.reference_date, "current")
-    out = previous.merge(current, on=["figure", "kind"], how="outer", sort=False)
-    hidden = (out["previous_suppressed"].fillna(True) | out["current_suppressed"].fillna(True)).to_numpy(dtype=bool)
+    # In the order of the current headline figures; a figure new since then has no previous side.
+    out = current.merge(previous, on=["figure", "kind"], how="left", sort=False)
+    out = out[["figure", "kind", *previous.columns[2:], *current.columns[2:]]]
+    hidden = (
+        out["previous_suppressed"].astype("boolean").fillna(True) | out["current_suppressed"].astype("boolean").fillna(True)
+    ).to_numpy(dtype=bool)
     out["change"] = (out["current_value"] - out["previous_value"]).astype("Float64")
     out.loc[hidden, "change"] = pd.NA
     out["suppressed"] = pd.array(hidden, dtype="boolean")
@@ -589,6 +600,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
             str(notebook),
             str(output),
             parameters=parameters,
+            kernel_name=KERNEL_NAME,
             progress_bar=False,
             request_save_on_cell_execute=False,
             log_output=False,
@@ -603,19 +615,44 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
 
 @contextlib.contextmanager
 def _kernel_environment():
-    """Environment the kernels inherit: fixed hash seed and timestamp, inline plots."""
-    wanted = {"PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
-    saved = {k: os.environ.get(k) for k in (*wanted, "MPLBACKEND")}
-    os.environ.update(wanted)
-    os.environ.pop("MPLBACKEND", None)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    """Environment the kernels inherit: fixed hash seed and timestamp, inline plots, and a
+    ``python3`` kernel that is this very Python.
+
+    The kernel spec is written to a temporary folder put first on ``JUPYTER_PATH``, so a
+    user-level ``python3`` kernel pointing at another Python (without this package) is
+    never picked up by a report build.
+    """
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cohort-kernel-") as tmp:
+        spec = Path(tmp) / "kernels" / KERNEL_NAME
+        spec.mkdir(parents=True)
+        prov.write_json(
+            spec / "kernel.json",
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (cohort)",
+                "language": "python",
+            },
+        )
+        old_path = os.environ.get("JUPYTER_PATH")
+        wanted = {
+            "PYTHONHASHSEED": "0",
+            "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
+            "JUPYTER_PATH": tmp + (os.pathsep + old_path if old_path else ""),
+        }
+        saved = {k: os.environ.get(k) for k in (*wanted, "MPLBACKEND")}
+        os.environ.update(wanted)
+        os.environ.pop("MPLBACKEND", None)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _run_all(
@@ -665,6 +702,7 @@ def build_report(
     notebooks: Iterable[str] = NOTEBOOKS,
     required_tables: Iterable[str] = REQUIRED_TABLES,
     root: Path | None = None,
+    against: str | Path | None = None,
 ) -> Path:
     """Build ``reports/<name>/`` for a parameter set and return its path.
 
@@ -684,6 +722,9 @@ def build_report(
         Tables the build must release; a missing one fails the build.
     root : Path, optional
         Repository root (default :func:`cohort.params.repo_root`).
+    against : path, optional
+        A report released before (e.g. the interim report): the release check then also
+        runs :func:`cohort.release.check_differencing` against it.
 
     Raises
     ------
@@ -708,6 +749,7 @@ def build_report(
         (staging / sub).mkdir(parents=True)
     started = prov.utc_now()
     try:
+        _prewarm(params)
         parameters = params.notebook_parameters(output_dir=str(staging))
         runs = [(src, staging / "notebooks" / src.name, parameters) for src in sources]
         _run_all(runs, jobs, progress, f"report {params.name}")
@@ -724,7 +766,7 @@ def build_report(
                 f"report {params.name}: no notebook released the required table "
                 f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
             )
-        findings = check_release(staging, policy=params.disclosure)
+        findings = check_release(staging, policy=params.disclosure, against=against)
         if findings:
             raise ReportError(
                 f"report {params.name}: the release check failed:\n" + format_findings(findings)
@@ -742,6 +784,18 @@ def build_report(
     _swap_in(staging, final)
     shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+def _prewarm(params: Params) -> None:
+    """Load the delivery once before the notebooks run.
+
+    This fills the loader's Parquet cache, so notebooks running side by side read it instead
+    of validating the delivery at the same time, and a delivery that cannot be read stops
+    the build before any kernel starts.
+    """
+    from cohort.io import load
+
+    load(params.delivery, on_error="proceed")
 
 
 def _read_notebook(path: Path):
@@ -1091,6 +1145,7 @@ def refresh_notebooks(
                 f"{found.get(keys[0])!r} but {params_path.name} has {expected.get(keys[0])!r}; "
                 "make the parameters cell match the interim parameter file"
             )
+    _prewarm(params)
     scratch = root / "notebooks" / ".refresh"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()

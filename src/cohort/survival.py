@@ -22,14 +22,25 @@ Public API
     Cox model (R ``coxph``), Efron or Breslow ties, strata, (start, stop] rows, cluster-robust
     (dfbeta sandwich) variance. ``summary``, ``params_``, ``variance_matrix_``,
     ``score_residuals()``, ``release_table()``.
+    Andersen-Gill recurrent events: ``CoxPH().fit(rows, "stop", "event", covariates,
+    entry_col="start", cluster_col="cluster")`` on the counting-process rows of
+    :func:`cohort.followup.recurrent_reregistration_table` (robust variance by household).
 ``cox_zph(cox, transform="km")``
     Proportional-hazards score test exactly as R's ``cox.zph`` (survival >= 3.0): per term and
     GLOBAL.
+``FineGray(alpha=0.05).fit(df, duration_col, event_col, covariates, cause=1)``
+    Fine-Gray subdistribution hazards (``cmprsk::crr``), with ``crr``'s sandwich variance.
 ``mean_cumulative_function(df, start_col, stop_col, event_col, id_col, group_col=None)``
     Nelson-Aalen mean cumulative function of recurrent events (R ``survfit(Surv(start, stop,
     event) ~ 1, id=id)`` cumulative hazard, robust standard error by id).
 ``design_matrix(df, columns)``
     Covariate matrix with R-style treatment coding of text/categorical columns.
+``release_km_table(km, policy)``, ``release_km_summary(km, policy)``, ``release_cif_table(aj, policy, cause=1)``, ``release_cox_table(cox, policy)``
+    Tables for release under disclosure control (a :class:`cohort.disclosure.DisclosurePolicy`):
+    KM/CIF steps only while at least ``threshold`` households are at risk, pooled so each
+    step rests on at least ``threshold`` events, counts rounded as configured; write them
+    with :func:`cohort.disclosure.write_released_csv` (e.g. ``reregistration_km.csv``,
+    ``reregistration_cox.csv``).
 
 Time is whatever unit the durations are in; the workbench uses days and converts months as
 :data:`DAYS_PER_MONTH` = 30.4375 days (365.25 / 12), so 6, 12 and 24 months are 182.625,
@@ -56,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg, sparse, stats
 
 from cohort.exceptions import DefinitionError
 
@@ -661,6 +672,15 @@ def _tri_pairs(p):
     return ii, jj
 
 
+def _products(X: np.ndarray) -> np.ndarray:
+    """Column-major matrix of the products X[:, a] * X[:, b], a <= b (upper triangle)."""
+    ii, kk = _tri_pairs(X.shape[1])
+    out = np.empty((X.shape[0], len(ii)), order="F")
+    for c, (a, b) in enumerate(zip(ii, kk, strict=True)):
+        np.multiply(X[:, a], X[:, b], out=out[:, c])
+    return out
+
+
 class _CoxData:
     """Sorted index structures for the Efron/Breslow likelihood on (start, stop] data.
 
@@ -690,6 +710,18 @@ class _CoxData:
         self.frac = kk / self.d[self.jj]
         self.death_time = allt[(dkeys % (m + 2)) - 1]
         self.death_stratum = dkeys // (m + 2)
+        n = len(stop)
+        rows = np.arange(n)
+        # risk sums at every death time in one sparse product: +1 where a row enters the
+        # risk sets (lo), -1 where it leaves (hi), then a cumulative sum over death times
+        self.A = sparse.csr_array(
+            (np.r_[np.ones(n), -np.ones(n)], (np.r_[self.lo, self.hi], np.r_[rows, rows])),
+            shape=(self.K + 1, n),
+        )
+        self.A.sum_duplicates()
+        self.D = sparse.csr_array(
+            (np.ones(len(self.dead)), (self.jd, self.dead)), shape=(self.K, n)
+        )
 
 
 class CoxPH:
@@ -741,31 +773,33 @@ class CoxPH:
         self.max_iter = max_iter
 
     # -- the likelihood --------------------------------------------------------
-    def _sums(self, beta, X, cd: _CoxData, XX):
-        K = cd.K
+    def _all_sums(self, beta, X, cd: _CoxData, Z):
+        """Risk-set and death-set sums of r * [1, x, x x'] at every death time."""
         eta = X @ beta
         r = np.exp(eta)
+        # weight the sparse entries by r instead of forming r * Z (n x m)
+        A = cd.A.copy()
+        A.data = cd.A.data * r[cd.A.indices]
+        D = cd.D.copy()
+        D.data = cd.D.data * r[cd.D.indices]
+        R = np.cumsum(A @ Z, axis=0)[: cd.K]
+        Dm = D @ Z
+        return eta, r, R, Dm
 
-        def risk_sum(w):
-            diff = np.bincount(cd.lo, w, minlength=K + 1) - np.bincount(cd.hi, w, minlength=K + 1)
-            return np.cumsum(diff)[:K]
-
-        def dead_sum(w):
-            return np.bincount(cd.jd, w[cd.dead], minlength=K)
-
+    def _sums(self, beta, X, cd: _CoxData, Z):
+        eta, r, R, Dm = self._all_sums(beta, X, cd, Z)
         p = X.shape[1]
-        S0 = risk_sum(r)
-        S0D = dead_sum(r)
-        S1 = np.column_stack([risk_sum(r * X[:, a]) for a in range(p)]) if p else np.zeros((K, 0))
-        S1D = np.column_stack([dead_sum(r * X[:, a]) for a in range(p)]) if p else np.zeros((K, 0))
+        S0, S0D = R[:, 0], Dm[:, 0]
+        S1, S1D = R[:, 1 : 1 + p], Dm[:, 1 : 1 + p]
         f = cd.frac if self.ties == "efron" else np.zeros_like(cd.frac)
         jj = cd.jj
         d2 = S0[jj] - f * S0D[jj]
         xb = (S1[jj] - f[:, None] * S1D[jj]) / d2[:, None]
+        self._last_S2 = (R[:, 1 + p :], Dm[:, 1 + p :])
         return eta, r, S0, S0D, S1, S1D, f, d2, xb
 
-    def _loglik_grad_info(self, beta, X, cd, XX, want_info=True, gt=None):
-        eta, r, S0, S0D, S1, S1D, f, d2, xb = self._sums(beta, X, cd, XX)
+    def _loglik_grad_info(self, beta, X, cd, Z, want_info=True):
+        eta, r, S0, S0D, S1, S1D, f, d2, xb = self._sums(beta, X, cd, Z)
         K = cd.K
         jj = cd.jj
         ll = eta[cd.dead].sum() - np.log(d2).sum()
@@ -775,15 +809,12 @@ class CoxPH:
         p = X.shape[1]
         w1 = np.bincount(jj, 1.0 / d2, minlength=K)
         w2 = np.bincount(jj, f / d2, minlength=K)
+        S2, S2D = self._last_S2
+        vals = S2.T @ w1 - S2D.T @ w2
         ii, kk = _tri_pairs(p)
         info = np.zeros((p, p))
-        for c, (a, b) in enumerate(zip(ii, kk, strict=True)):
-            w = r * XX[:, c]
-            diff = np.bincount(cd.lo, w, minlength=K + 1) - np.bincount(cd.hi, w, minlength=K + 1)
-            S2 = np.cumsum(diff)[:K]
-            S2D = np.bincount(cd.jd, w[cd.dead], minlength=K)
-            val = S2 @ w1 - S2D @ w2
-            info[a, b] = info[b, a] = val
+        info[ii, kk] = vals
+        info[kk, ii] = vals
         info -= xb.T @ xb
         return ll, grad, info
 
@@ -851,10 +882,11 @@ class CoxPH:
             raise DefinitionError(f"no events in {event_col!r}: the Cox model cannot be fitted")
         self.strata_labels_ = list(s_labels)
         self._mean = X0.mean(axis=0)
-        X = X0 - self._mean
+        # column-major: every per-covariate pass reads contiguous memory
+        X = np.asfortranarray(X0 - self._mean)
         p = X.shape[1]
-        ii, kk = _tri_pairs(p)
-        XX = X[:, ii] * X[:, kk]
+        # [1 | x | products], row-major: one sparse product per iteration gives all sums
+        XX = np.ascontiguousarray(np.column_stack([np.ones(len(X)), X, _products(X)]))
         cd = _CoxData(start, stop, event, np.asarray(s_codes, dtype=np.int64))
         beta = np.zeros(p)
         ll, grad, info = self._loglik_grad_info(beta, X, cd, XX)
@@ -900,15 +932,15 @@ class CoxPH:
         self.cluster_col = cluster_col
         use_robust = robust if robust is not None else cluster_col is not None
         self.robust_ = bool(use_robust)
-        self.unit_counts_ = _unit_counts(X0, event, df[cluster_col] if cluster_col else None, self.covariates_)
-        if use_robust:
-            clusters = (
-                pd.factorize(df[cluster_col], sort=True)[0]
-                if cluster_col
-                else np.arange(len(df))
-            )
-            if cluster_col and (clusters < 0).any():
+        clusters = None
+        if cluster_col:
+            clusters = pd.factorize(df[cluster_col], sort=True)[0]
+            if (clusters < 0).any():
                 raise DefinitionError(f"cluster column {cluster_col!r} has missing values")
+        self.unit_counts_ = _unit_counts(X0, event, clusters, self.covariates_)
+        if use_robust:
+            if clusters is None:
+                clusters = np.arange(len(df))
             dfb = self.score_residuals() @ var
             summed = np.column_stack(
                 [np.bincount(clusters, dfb[:, a]) for a in range(p)]
@@ -1010,27 +1042,19 @@ def _unit_counts(X0, event, cluster, names) -> pd.DataFrame:
     Used by :func:`release_cox_table`: the coefficient of an indicator resting on too few
     units or events on either side is not released.
     """
-    units = (
-        pd.factorize(cluster, sort=True)[0] if cluster is not None else np.arange(len(event))
-    )
+    units = np.asarray(cluster) if cluster is not None else np.arange(len(event))
+    n_units = int(units.max()) + 1 if len(units) else 0
     rows = []
     for a, name in enumerate(names):
         x = X0[:, a]
-        binary = bool(np.isin(x, (0.0, 1.0)).all())
-        if not binary:
+        if not bool(np.isin(x, (0.0, 1.0)).all()):
             rows.append((name, False, -1, -1, -1, -1))
             continue
         one = x == 1.0
-        rows.append(
-            (
-                name,
-                True,
-                len(np.unique(units[one])),
-                len(np.unique(units[~one])),
-                int(event[one].sum()),
-                int(event[~one].sum()),
-            )
-        )
+        # distinct units per level in O(n): a unit is counted once however many rows it has
+        u1 = int(np.count_nonzero(np.bincount(units[one], minlength=n_units)))
+        u0 = int(np.count_nonzero(np.bincount(units[~one], minlength=n_units)))
+        rows.append((name, True, u1, u0, int(event[one].sum()), int(event[~one].sum())))
     return pd.DataFrame(
         rows, columns=["term", "indicator", "units_1", "units_0", "events_1", "events_0"]
     ).set_index("term")
@@ -1089,15 +1113,13 @@ def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     w1 = np.bincount(jj, 1.0 / d2, minlength=K)
     w2 = np.bincount(jj, f / d2, minlength=K)
     ii, kk = _tri_pairs(p)
+    S2, S2D = cox._last_S2
+    vj = S2 * w1[:, None] - S2D * w2[:, None]  # per death time, upper-triangle entries
     blocks = [np.zeros((p, p)) for _ in range(3)]
-    for c, (a, b) in enumerate(zip(ii, kk, strict=True)):
-        w = r * cox._XX[:, c]
-        diff = np.bincount(cd.lo, w, minlength=K + 1) - np.bincount(cd.hi, w, minlength=K + 1)
-        S2 = np.cumsum(diff)[:K]
-        S2D = np.bincount(cd.jd, w[cd.dead], minlength=K)
-        vj = S2 * w1 - S2D * w2
-        for power, blk in enumerate(blocks):
-            blk[a, b] = blk[b, a] = (vj * gj**power).sum()
+    for power, blk in enumerate(blocks):
+        vals = (vj * (gj**power)[:, None]).sum(axis=0)
+        blk[ii, kk] = vals
+        blk[kk, ii] = vals
     for power, blk in enumerate(blocks):
         gp = gj[jj] ** power
         blk -= (xb * gp[:, None]).T @ xb
@@ -1426,3 +1448,208 @@ def release_cox_table(cox: CoxPH, policy) -> pd.DataFrame:
         policy, count_columns=[], value_columns=values, n_suppressed=int(small.sum())
     )
     return out
+
+
+# ----------------------------------------------------------------------------- Fine-Gray
+
+
+class FineGray:
+    """Fine-Gray proportional subdistribution hazards model, as ``cmprsk::crr``.
+
+    Subjects who had a competing event stay in the risk set with inverse-probability-of-
+    censoring weights ``G(t-) / G(T_i-)`` (``G`` the Kaplan-Meier of the censoring
+    distribution, one censoring group); Breslow ties, as ``crr``. The variance is ``crr``'s
+    sandwich, including the term for the estimated censoring distribution (Fine & Gray 1999).
+    Everything is vectorised with cumulative sums: O(n log n) instead of ``crr``'s O(n^2).
+    Newton-Raphson is iterated to full convergence; ``crr``'s default stopping rule
+    (``gtol = 1e-6`` relative to the log-likelihood) can stop a few digits earlier on very
+    small data.
+
+    Parameters
+    ----------
+    alpha : float
+    max_iter : int
+
+    Attributes
+    ----------
+    params_, variance_matrix_, log_likelihood_, summary (as :class:`CoxPH`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "s": [1, 2, 1, 0, 1, 2, 1, 0],
+    ...                   "x": [1, 0, 1, 0, 0, 1, 1, 0]})
+    >>> round(float(FineGray().fit(d, "t", "s", ["x"]).params_["x"]), 4)
+    1.2371
+    """
+
+    def __init__(self, alpha: float = 0.05, max_iter: int = 50):
+        self.alpha = _check_alpha(alpha)
+        self.max_iter = max_iter
+
+    def fit(self, df, duration_col, event_col, covariates, cause: int = 1):
+        """Fit the subdistribution hazard of ``cause``; ``event_col``: 0 censored, else cause."""
+        _check_columns(df, [duration_col, event_col, *covariates])
+        design = design_matrix(df, list(covariates))
+        self.covariates_ = list(design.columns)
+        self.terms_ = dict(design.attrs["assign"])
+        T = _numeric(df, duration_col)
+        status = _numeric(df, event_col)
+        order = np.argsort(T, kind="stable")
+        T, status = T[order], status[order]
+        X0 = design.to_numpy(dtype=float)[order]
+        if not (status == cause).any():
+            raise DefinitionError(f"no events of cause {cause!r} in {event_col!r}")
+        s1 = status == cause
+        s2 = (status != cause) & (status != 0)
+        cens = status == 0
+        n, p = X0.shape
+        # Kaplan-Meier of the censoring distribution, left limits G(t-)
+        ut, first, counts = np.unique(T, return_index=True, return_counts=True)
+        t_idx = np.repeat(np.arange(len(ut)), counts)
+        nc = np.bincount(t_idx, weights=cens, minlength=len(ut))
+        y = n - first
+        g_after = np.cumprod(1 - nc / y)
+        g_before = np.r_[1.0, g_after[:-1]]
+        G_i = g_before[t_idx]
+        tau = np.unique(T[s1])
+        d = np.bincount(np.searchsorted(tau, T[s1]), minlength=len(tau)).astype(float)
+        tpos = np.searchsorted(ut, tau)
+        G_tau = g_before[tpos]
+        first_at = first[tpos]  # subjects with T >= tau start here (sorted)
+        X = np.asfortranarray(X0 - X0.mean(axis=0))
+        XX = _products(X)
+        self._data = (T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, ut, t_idx, nc, y)
+
+        beta = np.zeros(p)
+        ll, grad, info = self._lik(beta)
+        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 - reported
+            step = linalg.solve(info, grad, assume_a="pos")
+            new = beta + step
+            ll_new, g_new, i_new = self._lik(new)
+            halvings = 0
+            while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
+                step /= 2
+                new = beta + step
+                ll_new, g_new, i_new = self._lik(new)
+                halvings += 1
+            done = abs(ll_new - ll) <= 1e-12 * abs(ll_new) and np.max(np.abs(step)) < 1e-8
+            beta, ll, grad, info = new, ll_new, g_new, i_new
+            if done:
+                break
+        self.n_iter_ = n_iter
+        var_naive = linalg.inv(info)
+        resid = self._residuals(beta)
+        self.params_ = pd.Series(beta, index=self.covariates_, name="coef")
+        self.variance_matrix_ = pd.DataFrame(
+            var_naive @ (resid.T @ resid) @ var_naive, index=self.covariates_, columns=self.covariates_
+        )
+        self.naive_variance_ = pd.DataFrame(var_naive, index=self.covariates_, columns=self.covariates_)
+        self.log_likelihood_ = float(ll)
+        self.n_ = n
+        self.n_events_ = int(s1.sum())
+        self.cause = cause
+        return self
+
+    def _risk_sums(self, beta):
+        T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, *_ = self._data
+        eta = X @ beta
+        r = np.exp(eta)
+        n = len(T)
+        w2 = np.where(s2, r / G_i, 0.0)  # competing-event subjects, weight outside the risk set
+        n_before = np.searchsorted(T, tau, side="left")  # subjects with T < tau
+
+        def at(w):
+            tail = np.r_[np.cumsum(w[::-1])[::-1], 0.0]  # sum over T_j >= tau
+            return tail[first_at]
+
+        def kept(w):
+            pre = np.r_[0.0, np.cumsum(w)]  # sum over T_j < tau of competing events
+            return pre[n_before]
+
+        del n
+        S0 = at(r) + G_tau * kept(w2)
+        S1 = np.column_stack([at(r * X[:, a]) + G_tau * kept(w2 * X[:, a]) for a in range(X.shape[1])])
+        return eta, r, w2, S0, S1
+
+    def _lik(self, beta):
+        T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, *_ = self._data
+        eta, r, w2, S0, S1 = self._risk_sums(beta)
+        n_before = np.searchsorted(T, tau, side="left")
+        ll = eta[s1].sum() - (d * np.log(S0)).sum()
+        xbar = S1 / S0[:, None]
+        grad = X[s1].sum(axis=0) - (d[:, None] * xbar).sum(axis=0)
+        p = X.shape[1]
+        ii, kk = _tri_pairs(p)
+        info = np.zeros((p, p))
+        for c, (a, b) in enumerate(zip(ii, kk, strict=True)):
+            tail = np.r_[np.cumsum((r * XX[:, c])[::-1])[::-1], 0.0][first_at]
+            pre = np.r_[0.0, np.cumsum(w2 * XX[:, c])][n_before]
+            S2 = tail + G_tau * pre
+            info[a, b] = info[b, a] = (d * S2 / S0).sum()
+        info -= (d[:, None] * xbar).T @ xbar
+        return ll, grad, info
+
+    def _residuals(self, beta):
+        """crr's eta_i + psi_i per subject (score residual plus censoring correction)."""
+        T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, ut, t_idx, nc, y = self._data
+        eta, r, w2, S0, S1 = self._risk_sums(beta)
+        xbar = S1 / S0[:, None]
+        dl = d / S0
+        p = X.shape[1]
+        # dLambda part while at risk (tau <= T_i) and, for competing events, weighted after
+        H = np.r_[0.0, np.cumsum(dl)]
+        Hx = np.vstack([np.zeros((1, p)), np.cumsum(dl[:, None] * xbar, axis=0)])
+        HG = np.r_[0.0, np.cumsum(G_tau * dl)]
+        HGx = np.vstack([np.zeros((1, p)), np.cumsum((G_tau * dl)[:, None] * xbar, axis=0)])
+        k = np.searchsorted(tau, T, side="right")  # failure times <= T_i
+        res = -r[:, None] * (X * H[k][:, None] - Hx[k])
+        after_G = HG[-1] - HG[k]
+        after_Gx = HGx[-1] - HGx[k]
+        res -= np.where(s2, r / G_i, 0.0)[:, None] * (X * after_G[:, None] - after_Gx)
+        j = np.searchsorted(tau, T[s1])
+        res[s1] += X[s1] - xbar[j]
+        # psi: the estimated censoring distribution's contribution, at censoring times u
+        cu = ut[nc > 0]
+        if len(cu):
+            nc_u = nc[nc > 0]
+            y_u = y[nc > 0]
+            n_before_u = np.searchsorted(T, cu, side="left")
+            B0 = np.r_[0.0, np.cumsum(w2)][n_before_u]
+            B1 = np.vstack([np.zeros((1, p)), np.cumsum(w2[:, None] * X, axis=0)])[n_before_u]
+            cg = G_tau * dl
+            C0_all = np.r_[np.cumsum(cg[::-1])[::-1], 0.0]
+            C1_all = np.vstack([np.cumsum((cg[:, None] * xbar)[::-1], axis=0)[::-1], np.zeros((1, p))])
+            m = np.searchsorted(tau, cu, side="left")  # failure times >= u
+            q = B1 * C0_all[m][:, None] - B0[:, None] * C1_all[m]
+            cum = np.vstack([np.zeros((1, p)), np.cumsum(q * (nc_u / y_u**2)[:, None], axis=0)])
+            upto = np.searchsorted(cu, T, side="right")
+            psi = -cum[upto]
+            ci = np.searchsorted(cu, T[cens])
+            psi[cens] += q[ci] / y_u[ci][:, None]
+            res += psi
+        return res
+
+    @property
+    def standard_errors_(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.variance_matrix_)), index=self.covariates_, name="se")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        beta = self.params_.to_numpy()
+        se = self.standard_errors_.to_numpy()
+        z = beta / se
+        q = stats.norm.ppf(1 - self.alpha / 2)
+        level = f"{1 - self.alpha:.2f}".rstrip("0").rstrip(".")
+        return pd.DataFrame(
+            {
+                "coef": beta,
+                "exp(coef)": np.exp(beta),
+                "se(coef)": se,
+                "z": z,
+                "p": 2 * stats.norm.sf(np.abs(z)),
+                f"lower {level}": np.exp(beta - q * se),
+                f"upper {level}": np.exp(beta + q * se),
+            },
+            index=pd.Index(self.covariates_, name="term"),
+        )

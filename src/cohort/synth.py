@@ -967,9 +967,11 @@ class SyntheticDelivery:
 _FAULT_COLUMNS = ["table", "row", "column", "rule", "description"]
 
 
-def _check_households(households) -> None:
+def _check_households(households, seed=0) -> None:
     if households is not None and (not isinstance(households, int | np.integer) or households < 1):
         raise ParameterError(f"--households must be a positive whole number, got {households!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ParameterError(f"--seed must be a whole number of 0 or more, got {seed!r}")
 
 
 def _chunk_plan(seed: int, households: int | None):
@@ -1007,7 +1009,9 @@ def generate(seed: int = DEFAULT_SEED, households: int | None = None, faults: bo
         model without calibration (for large numbers use :func:`synthesize`, which writes
         chunk by chunk).
     faults : bool
-        Plant data-quality faults (see :func:`plant_faults`); off by default.
+        Plant data-quality faults (see :func:`plant_faults`); off by default. With faults
+        the tables are returned as text frames, as delivered (a date that does not exist
+        cannot be held in a typed table), and ``faults`` lists what was planted where.
 
     Returns
     -------
@@ -1016,7 +1020,7 @@ def generate(seed: int = DEFAULT_SEED, households: int | None = None, faults: bo
     Raises
     ------
     cohort.exceptions.ParameterError
-        If ``households`` is not a positive whole number.
+        If ``households`` is not a positive whole number or ``seed`` is negative.
 
     Examples
     --------
@@ -1026,7 +1030,7 @@ def generate(seed: int = DEFAULT_SEED, households: int | None = None, faults: bo
     >>> d.faults.empty
     True
     """
-    _check_households(households)
+    _check_households(households, seed)
     parts, calibration = [], {}
     for frames, cal in _iter_chunks(seed, households):
         parts.append(frames)
@@ -1161,7 +1165,7 @@ def synthesize(out_dir, seed: int = DEFAULT_SEED, households: int | None = None,
     ...     synthesize(tmp, seed=5, households=100)["rows"]["households"]
     100
     """
-    _check_households(households)
+    _check_households(households, seed)
     if format not in ("csv", "parquet"):
         raise ParameterError(f"--format must be csv or parquet, got {format!r}")
     if faults and format != "csv":

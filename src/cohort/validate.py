@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 from cohort import schema
 from cohort.exceptions import ValidationError
@@ -350,14 +351,13 @@ def _cells_and_columns(chk: _TableCheck) -> None:
     if failures is None or failures.empty:
         return
     failures = failures[failures["index"].notna()]
-    type_errors = set(zip(cells["pos"].tolist(), cells["column"].tolist(), strict=True))
     failures = failures.assign(rule=failures["check"].map(_pandera_rule))
     for (column, rule), grp in failures.groupby(["column", "rule"], sort=False):
         pos = grp["index"].to_numpy(dtype="int64")
         if rule == "missing_value":
-            if type_errors:
-                keep = np.array([(p, column) not in type_errors for p in pos], dtype=bool)
-                pos = pos[keep]
+            # a value that did not parse is reported as such, not again as missing
+            unreadable = cells.loc[cells["column"] == column, "pos"].to_numpy(dtype="int64")
+            pos = pos[~np.isin(pos, unreadable)]
             chk.add(pos, column, rule, f"{column} is empty but required")
             continue
         col = chk.spec.column(column)
@@ -494,13 +494,14 @@ def _reference(chk: _TableCheck, column: str, parent: _Parent, parent_table: str
         shown = (
             values.iloc[pos[~known]].astype(object).to_numpy() if parent_table == "sites" else None
         )
-        chk.add(
-            pos[~known],
-            column,
-            "unknown_reference",
-            f"{column} refers to no row of {parent_table}",
-            value=shown,
-        )
+        detail = f"{column} refers to no row of {parent_table}"
+        if shown is not None:
+            detail = (
+                f"{column} "
+                + pd.Series(shown, dtype=object)
+                + f" is not a {column} in {parent_table}"
+            ).to_numpy()
+        chk.add(pos[~known], column, "unknown_reference", detail, value=shown)
         chk.add(
             pos[known],
             column,
@@ -654,6 +655,14 @@ class ValidationReport:
             out.drop(columns="_o")
             .astype({"n_violations": "int64", "n_rows": "int64"})
             .reset_index(drop=True)
+        )
+
+    def __repr__(self) -> str:
+        acc = self.accounting
+        return (
+            f"ValidationReport({self.delivery!r}, rows_read={int(acc['rows_read'].sum())}, "
+            f"rows_rejected={int(acc['rows_rejected'].sum())}, errors={self.n_errors}, "
+            f"warnings={self.n_warnings})"
         )
 
     @property
@@ -857,6 +866,8 @@ def validate_raw(
         if chk.rejected.any() or n_bad:
             rejected[name] = _quarantine_rows(chk, _finish(v))
         del chk
+        if release:  # give the raw table's memory back (Arrow keeps freed blocks otherwise)
+            pyarrow.default_memory_pool().release_unused()
     if raw.ignored_files:
         parts.append(
             pd.DataFrame(
@@ -922,10 +933,12 @@ def _references(chk: _TableCheck, parents: dict[str, _Parent], tol: int) -> None
         episodes = parents["episodes"]
         ep_pos = _reference(chk, "episode_id", episodes, "episodes")
         has = ep_pos >= 0
-        ep_hh = np.full(len(ep_pos), None, dtype=object)
-        ep_hh[has] = episodes.accepted["household_id"].astype(object).to_numpy()[ep_pos[has]]
-        own = chk.typed["household_id"].astype(object).to_numpy()
-        mismatch = np.flatnonzero(has & (hh_pos >= 0) & (ep_hh != own))
+        # compare households by their position among accepted households: integers, not
+        # millions of strings
+        hh_of_episode = households.accepted.index.get_indexer(episodes.accepted["household_id"])
+        ep_hh = np.full(len(ep_pos), -1, dtype="int64")
+        ep_hh[has] = hh_of_episode[ep_pos[has]]
+        mismatch = np.flatnonzero(has & (hh_pos >= 0) & (ep_hh != hh_pos))
         chk.add(
             mismatch,
             "episode_id",

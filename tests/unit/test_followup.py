@@ -112,13 +112,14 @@ def test_missing_table_and_bad_parameters_are_user_errors(delivery):
 def test_generator_true_reregistration_hazard_ratios_are_recovered():
     """Cox on a larger generated delivery: the true HRs lie in the 95% CIs.
 
-    The stopping site (FRL) is left out: the generator transfers its open episodes to
+    The site that stops delivering (FRL) is left out: the generator transfers its open episodes to
     regular care in November-December 2024 without redrawing the re-registration process,
     so its true site effect does not hold for those closures.
     """
     d = synth.generate(seed=11, households=30000)
     ep = followup.reregistration_table(d, R)
-    ep = ep[ep["site"] != synth._STOPPING_SITE].assign(
+    stopping = [s.code for s in synth.SITES if pd.Timestamp(s.delivery_end) < pd.Timestamp(R)]
+    ep = ep[~ep["site"].isin(stopping)].assign(
         no_children=lambda x: (~x["has_children"].astype(bool)).astype(int),
         severity_high=lambda x: (x["severity"] == "high").astype(int),
         prior_reports=lambda x: x["prior_reports"].astype(float),

@@ -120,3 +120,18 @@ def test_constant_covariate_is_a_user_error():
 def test_bad_alpha():
     with pytest.raises(DefinitionError):
         MixedModel(alpha=1.5)
+
+
+def test_time_in_months_small_slope_variance_is_found():
+    # The slope SD per month is small relative to lme4's start (theta = 1): the optimiser
+    # must not stop at the l22 = 0 saddle.
+    rng = np.random.default_rng(4)
+    G = 3000
+    g = np.repeat(np.arange(G), 4)
+    months = np.tile([0.0, 6.0, 12.0, 18.0], G) + rng.normal(0, 0.3, 4 * G)
+    b0, b1 = rng.normal(0, 1.0, G), rng.normal(0, 0.04, G)
+    y = 4.6 + 0.12 * months + b0[g] + b1[g] * months + rng.normal(0, 0.9, g.size)
+    m = MixedModel().fit(pd.DataFrame({"g": g, "m": months, "y": y}), "y", "m", "g")
+    sd = m.variance_components_.set_index("component")["sd"]
+    assert 0.03 < sd["group_slope"] < 0.05
+    assert 0.9 < sd["group_intercept"] < 1.1

@@ -21,6 +21,7 @@ from cohort.disclosure import SUPPRESSED, apply_disclosure
 from cohort.exceptions import DisclosureError, ParameterError, ReportError
 from cohort.params import load_params
 from cohort.report import (
+    NOTEBOOKS,
     build_report,
     changes_since,
     load_delivery,
@@ -309,3 +310,33 @@ def test_normalise_notebook_is_idempotent_and_strips_timing():
     assert once == twice
     assert once.cells[0].source == "output_dir = 'reports/x'"
     assert once.cells[0].metadata == {"tags": ["injected-parameters"]}
+
+
+# ---------------------------------------------------------------------- the notebooks
+
+
+def test_the_notebooks_are_the_report_and_are_thin():
+    """Every report notebook exists; each has one literal parameters cell, then package
+    calls: no function or class definitions, nothing read from files directly."""
+    import ast
+
+    assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), f"{name}: the first code cell holds the parameters"
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        for cell in code[1:]:
+            tree = ast.parse(cell.source)
+            defined = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)]
+            assert not defined, f"{name}: notebooks call the package; definitions belong in src/cohort"
+            assert "read_csv" not in cell.source and "open(" not in cell.source, name
+            assert all(o.get("output_type") != "error" for o in cell.get("outputs", [])), name
+
+
+def test_notebooks_are_committed_with_outputs():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"][1:]
+        assert all(c.execution_count for c in code), f"{name}: run `cohort notebooks --refresh`"
+        assert any(c.outputs for c in code), name

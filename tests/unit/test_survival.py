@@ -13,16 +13,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort.exceptions import DefinitionError
+from cohort.disclosure import NO_DISCLOSURE_CONTROL, DisclosurePolicy, released_csv
+from cohort.exceptions import DefinitionError, DisclosureError
 from cohort.survival import (
     AalenJohansen,
     CoxPH,
+    FineGray,
     KaplanMeier,
     confint,
     cox_zph,
     design_matrix,
     logrank_test,
     mean_cumulative_function,
+    release_cif_table,
+    release_cox_table,
+    release_km_summary,
+    release_km_table,
 )
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "survival"
@@ -196,10 +202,11 @@ AJ_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(AJ_CASES))
+@pytest.mark.parametrize("case", [*sorted(AJ_CASES), "tied_loglog", "tied_plain"])
 def test_aalen_johansen_matches_r_survfit(case, request):
-    data, t, e, g = AJ_CASES[case]
-    aj = AalenJohansen().fit(request.getfixturevalue(data), t, e, group_col=g)
+    conf_type = {"tied_loglog": "log-log", "tied_plain": "plain"}.get(case, "log")
+    data, t, e, g = AJ_CASES.get(case, AJ_CASES["tied"])
+    aj = AalenJohansen(conf_type=conf_type).fit(request.getfixturevalue(data), t, e, group_col=g)
     ref = _ref("aalen_johansen.csv")
     ref = ref[ref["case"] == case]
     for cause in aj.causes_:
@@ -522,20 +529,6 @@ def test_synthetic_mean_cumulative_function_matches_r(fu_rec):
 # ----------------------------------------------------------------------------- release
 
 
-from cohort.disclosure import (  # noqa: E402
-    NO_DISCLOSURE_CONTROL,
-    DisclosurePolicy,
-    released_csv,
-)
-from cohort.exceptions import DisclosureError  # noqa: E402
-from cohort.survival import (  # noqa: E402
-    release_cif_table,
-    release_cox_table,
-    release_km_summary,
-    release_km_table,
-)
-
-
 def test_release_km_table_pools_steps_and_truncates(fu_ep):
     df = fu_ep.assign(site=fu_ep["site"].astype(str))
     km = KaplanMeier().fit(df, "time", "event", group_col="site")
@@ -633,3 +626,36 @@ def test_release_cox_table(tied, rossi):
     assert cox.n_events_ < 12
     with pytest.raises(DisclosureError, match="events"):
         release_cox_table(cox, DisclosurePolicy(threshold=max(cox.n_events_ + 1, 10)))
+
+
+# ----------------------------------------------------------------------------- Fine-Gray
+
+FG_CASES = {
+    "tied_cause1": ("tied", "time", "status", ["x1", "x2", "x3"], 1),
+    "tied_cause2": ("tied", "time", "status", ["x1", "x2", "x3"], 2),
+    "mgus2_cause1": ("mgus2", "etime", "status", ["age", "male"], 1),
+    "fu_ep_cause1": ("fu_ep", "time", "status", FU_COV, 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FG_CASES))
+def test_fine_gray_matches_cmprsk_crr(case, request):
+    data, t, s, cov, cause = FG_CASES[case]
+    df = request.getfixturevalue(data)
+    if data == "mgus2":
+        df = df.assign(male=(df["sex"] == "M").astype(int))
+    fg = FineGray().fit(df, t, s, cov, cause=cause)
+    ref = _ref("fine_gray.csv")
+    ref = ref[ref["case"] == case]
+    assert list(fg.covariates_) == list(ref["term"])
+    _close(fg.params_, ref["coef"], rtol=REL)
+    _close(fg.standard_errors_, ref["se"], rtol=REL)
+    assert fg.log_likelihood_ == pytest.approx(ref["loglik"].iloc[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("transform", ["identity", "rank", "log"])
+def test_cox_zph_other_transforms_match_r(rossi, transform):
+    got = cox_zph(CoxPH().fit(rossi, "week", "arrest", ROSSI_ALL), transform=transform)
+    ref = _ref("cox_zph_transforms.csv")
+    ref = ref[ref["transform"] == transform].set_index("term")
+    _close(got["chisq"], ref["chisq"], rtol=REL)

@@ -430,3 +430,14 @@ def test_true_effects_are_consistent_with_the_model():
         assert np.log(value) == pytest.approx(rr[term])
     assert rr["site"]["UTR"] == 0.0 and synth.TRUE_EFFECTS["measure_logodds"]["site"]["UTR"] == 0.0
     assert {s.code for s in synth.SITES} == set(rr["site"])
+
+
+def test_negative_seed_is_a_user_error(tmp_path, capsys):
+    assert main(["synth", str(tmp_path), "--seed", "-1", "--households", "10"]) == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_generate_with_faults_returns_the_delivered_text():
+    d = synth.generate(seed=4, households=1_500, faults=True)
+    assert d.tables["legal_measures"]["start_date"].eq("2024-02-30").sum() == 1
+    assert list(d.faults.columns) == ["table", "row", "column", "rule", "description"]

@@ -375,3 +375,15 @@ def test_cli_faulty_delivery_reports_and_exits_nonzero(tmp_path, capsys):
     assert len(quarantined) == 10
     code = main(["validate", str(folder), "--quarantine", str(tmp_path / "q"), "--proceed"])
     assert code == 0
+
+
+def test_the_data_model_document_names_every_column_and_rule():
+    doc = (Path(__file__).parents[2] / "docs" / "data-model.md").read_text(encoding="utf-8")
+    for spec in schema.TABLES.values():
+        assert f"### `{spec.name}`" in doc
+        for col in spec.columns:
+            assert f"`{col.name}`" in doc, col.name
+            for value in col.allowed or ():
+                assert f"`{value}`" in doc, value
+    for rule in RULES:
+        assert f"`{rule}`" in doc, rule

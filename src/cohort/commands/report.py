@@ -18,6 +18,13 @@ def register(parser) -> None:
         help="notebooks to run at the same time (default: 2, or 1 on a single core)",
     )
     parser.add_argument("--reports-dir", default=None, help="folder holding the reports (default: reports/)")
+    parser.add_argument(
+        "--against",
+        metavar="OTHER_REPORT_DIR",
+        default=None,
+        help="a report released before (e.g. reports/interim-2024q4): the release check also makes "
+        "sure the two together do not reveal a suppressed cell",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
@@ -28,7 +35,11 @@ def run(args) -> int:
     if args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
     folder = build_report(
-        args.params, jobs=args.jobs, reports_root=args.reports_dir, progress=not args.no_progress
+        args.params,
+        jobs=args.jobs,
+        reports_root=args.reports_dir,
+        progress=not args.no_progress,
+        against=args.against,
     )
     print(f"report built: {folder}/report.html (release check passed)")
     return 0
