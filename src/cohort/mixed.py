@@ -218,7 +218,6 @@ class MixedModel:
         self._stats = dict(ZtZ=ZtZ, ZtX=ZtX, Zty=Zty, XtX=X.T @ X, Xty=X.T @ y, yty=float(y @ y),
                            n=n, p=p, A=np.ascontiguousarray(ZtX[:, 0, :]),
                            C=np.ascontiguousarray(ZtX[:, 1, :]))
-        # Scale theta to the data: lme4 starts at theta = (1, 0, 1) on the relative scale.
         # lme4's start is theta = (1, 0, 1). The criterion is even in l22 (and in l11 when
         # l21 = 0), so a gradient method that reaches l22 = 0 (or l11 = 0) stays there even
         # when it is a saddle; then a second start with the slope on the scale of the time

@@ -18,6 +18,7 @@ percent change (APC/AAPC)   log-linear least squares, 100(exp(b)-1),    ``lm(log
                             t-distribution interval
 Poisson trend               GLM, log link, log person-time offset       ``glm(family=poisson)``
 negative binomial trend     ML with the dispersion theta estimated      ``MASS::glm.nb``
+share trend (logistic)      binomial GLM on grouped counts              ``glm(family=binomial)``
 segmented regression (ITS)  quasi-Poisson, offset, level + slope change ``glm(family=quasipoisson)``
 ==========================  ==========================================  ============================
 
@@ -40,12 +41,14 @@ from cohort.exceptions import DefinitionError, ParameterError
 
 __all__ = [
     "quarter_index",
+    "with_quarter_number",
     "count_intervals",
     "rate_intervals",
     "proportion_intervals",
     "percent_change",
     "poisson_trend",
     "negbin_trend",
+    "logistic_trend",
     "NegativeBinomialModel",
     "segmented_regression",
 ]
@@ -78,6 +81,26 @@ def quarter_index(dates) -> np.ndarray:
     """
     d = pd.DatetimeIndex(pd.to_datetime(dates))
     return (d.year * 4 + d.quarter - 1).to_numpy(dtype=np.int64)
+
+
+def with_quarter_number(df: pd.DataFrame, period_col: str = "interval_start",
+                        col: str = "quarter", start: int = 0) -> pd.DataFrame:
+    """Copy of ``df`` with a whole-quarter time column counted from its first period.
+
+    For the long series of :mod:`cohort.measures` (``interval_start``): models need a
+    numeric time. Fit trend models to series evaluated without disclosure control
+    (suppressed counts are missing) and release the model output with
+    :func:`cohort.trend_plots.release_model_table`.
+
+    >>> s = pd.DataFrame({"interval_start": pd.to_datetime(["2023-01-01", "2023-04-01", "2024-01-01"])})
+    >>> with_quarter_number(s)["quarter"].tolist()
+    [0, 1, 4]
+    """
+    _check(df, [period_col])
+    out = df.copy()
+    qi = quarter_index(out[period_col])
+    out[col] = qi - qi.min() + start
+    return out
 
 
 # ---------------------------------------------------------------- intervals
@@ -392,6 +415,41 @@ def poisson_trend(df: pd.DataFrame, count_col: str, time_col: str | None,
     out = _coef_table(X.columns, fit.params, fit.bse, alpha)
     out.attrs.update(dispersion=float(fit.pearson_chi2 / fit.df_resid), deviance=float(fit.deviance),
                      df_resid=float(fit.df_resid), model="quasi-Poisson" if scale else "Poisson")
+    return out
+
+
+def logistic_trend(df: pd.DataFrame, numerator_col: str, denominator_col: str,
+                   time_col: str | None, covariates=(), categorical=(),
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """Binomial (logistic) regression of a quarterly share on time.
+
+    ``logit P = b0 + b1 time + ...`` fitted to grouped counts, equal to R's
+    ``glm(cbind(x, n - x) ~ time + ..., family = binomial)``. For shares such as
+    registrations without children among registrations. Rows with a zero denominator are
+    left out. ``rate_ratio`` columns hold odds ratios here (``exp`` of the coefficients).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"q": np.arange(6.0), "x": [10, 12, 15, 14, 18, 21], "n": [100] * 6})
+    >>> logistic_trend(df, "x", "n", "q")[["term", "estimate"]].round(4)
+            term  estimate
+    0  Intercept   -2.1707
+    1          q    0.1636
+    """
+    _check(df, [numerator_col, denominator_col, time_col, *covariates, *categorical])
+    _check_alpha(alpha)
+    x = df[numerator_col].to_numpy(dtype=float)
+    n = df[denominator_col].to_numpy(dtype=float)
+    if np.any((x < 0) | (x > n)):
+        raise DefinitionError(f"'{numerator_col}' must lie between 0 and '{denominator_col}' in every row")
+    keep = n > 0
+    X = _design(df.loc[keep], time_col, covariates, categorical)
+    fit = sm.GLM(np.column_stack([x[keep], n[keep] - x[keep]]), X.to_numpy(),
+                 family=sm.families.Binomial()).fit(tol=1e-12)
+    out = _coef_table(X.columns, fit.params, fit.bse, alpha)
+    out = out.rename(columns={"rate_ratio": "odds_ratio", "rr_ci_lower": "or_ci_lower",
+                              "rr_ci_upper": "or_ci_upper"})
+    out.attrs.update(deviance=float(fit.deviance), df_resid=float(fit.df_resid), model="binomial")
     return out
 
 

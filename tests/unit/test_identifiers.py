@@ -148,7 +148,15 @@ def test_the_command_line_refuses_without_echoing_or_writing(tmp_path, capsys):
 def test_the_refusal_is_one_line_without_traceback(tmp_path):
     folder = _plant(tmp_path, "households.csv", "note", f"bsn {BSN}")
     result = subprocess.run(
-        [sys.executable, "-m", "cohort", "validate", str(folder), "--quarantine", str(tmp_path / "q")],
+        [
+            sys.executable,
+            "-m",
+            "cohort",
+            "validate",
+            str(folder),
+            "--quarantine",
+            str(tmp_path / "q"),
+        ],
         capture_output=True,
         text=True,
         check=False,

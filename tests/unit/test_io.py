@@ -46,8 +46,13 @@ def test_tables_have_the_documented_dtypes(reference):
         frame = reference.tables[name]
         for col in spec.columns:
             expected = {
-                "id": "string", "str": "string", "cat": "string", "date": "datetime64[ns]",
-                "bool": "boolean", "int": "Int64", "float": "Float64",
+                "id": "string",
+                "str": "string",
+                "cat": "string",
+                "date": "datetime64[ns]",
+                "bool": "boolean",
+                "int": "Int64",
+                "float": "Float64",
             }[col.kind]
             assert frame[col.name].dtype == expected, (name, col.name)
     assert reference.households["severity"].dtype == "Int64"  # an extra covariate
@@ -134,9 +139,7 @@ def test_parquet_rows_are_numbered_from_one(tmp_path):
     from cohort.validate import validate_delivery
 
     v = validate_delivery(folder).violations
-    assert v[["file", "row", "rule"]].values.tolist() == [
-        ["referrals.parquet", 1, "invalid_date"]
-    ]
+    assert v[["file", "row", "rule"]].values.tolist() == [["referrals.parquet", 1, "invalid_date"]]
 
 
 def test_mixed_formats_are_allowed_but_a_table_twice_is_not(tmp_path):
@@ -163,7 +166,9 @@ def test_latin1_file_is_refused_with_its_line(tmp_path):
     path = folder / "referrals.csv"
     text = path.read_text(encoding="utf-8").replace("police\nSYN-R002", "politié\nSYN-R002")
     path.write_bytes(text.encode("latin-1"))
-    with pytest.raises(DeliveryError, match=r"referrals.csv is not UTF-8 text.*line 2 \(rule: encoding\)"):
+    with pytest.raises(
+        DeliveryError, match=r"referrals.csv is not UTF-8 text.*line 2 \(rule: encoding\)"
+    ):
         read_raw_delivery(folder)
 
 
@@ -182,7 +187,9 @@ def test_empty_file_and_duplicate_header(tmp_path):
     folder = _copy(tmp_path, "e")
     path = folder / "referrals.csv"
     path.write_text(path.read_text().replace("source", "household_id", 1), encoding="utf-8")
-    with pytest.raises(DeliveryError, match="column 'household_id' appears twice.*duplicate_header"):
+    with pytest.raises(
+        DeliveryError, match="column 'household_id' appears twice.*duplicate_header"
+    ):
         read_raw_delivery(folder)
 
 
@@ -215,7 +222,11 @@ def test_row_numbers_follow_the_file_despite_bad_rows(tmp_path):
     from cohort.validate import validate_delivery
 
     v = validate_delivery(folder).violations
-    assert v[["row", "rule"]].values.tolist() == [[7, "field_count"], [9, "field_count"], [10, "invalid_date"]]
+    assert v[["row", "rule"]].values.tolist() == [
+        [7, "field_count"],
+        [9, "field_count"],
+        [10, "invalid_date"],
+    ]
 
 
 def test_date_form_is_decided_per_column():

@@ -135,3 +135,22 @@ def test_time_in_months_small_slope_variance_is_found():
     sd = m.variance_components_.set_index("component")["sd"]
     assert 0.03 < sd["group_slope"] < 0.05
     assert 0.9 < sd["group_intercept"] < 1.1
+
+
+def test_newton_steps_finish_an_abnormally_stopped_optimiser(fitted, monkeypatch):
+    import cohort.mixed as mixed
+
+    real = mixed.optimize.minimize
+
+    def stopped_early(*args, **kwargs):
+        kwargs["options"] = {**kwargs.get("options", {}), "maxiter": 4}
+        res = real(*args, **kwargs)
+        res.success = False
+        return res
+
+    monkeypatch.setattr(mixed.optimize, "minimize", stopped_early)
+    m = MixedModel().fit(_professional(), "score", "years", "household",
+                         categorical=["severity", "site"])
+    assert m.optimizer_result_.success
+    np.testing.assert_allclose(m.params_, fitted.params_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(m.cov_re_.to_numpy(), fitted.cov_re_.to_numpy(), rtol=1e-5, atol=1e-7)

@@ -95,7 +95,9 @@ def test_command_default_columns_are_the_id_columns(tmp_path, monkeypatch):
     key_file = tmp_path / "key"
     key_file.write_bytes(KEY)
     monkeypatch.delenv(KEY_ENV, raising=False)
-    assert main(["pseudonymise", str(source), str(tmp_path / "out"), "--key-file", str(key_file)]) == 0
+    assert (
+        main(["pseudonymise", str(source), str(tmp_path / "out"), "--key-file", str(key_file)]) == 0
+    )
     episodes = pd.read_csv(tmp_path / "out" / "episodes.csv", dtype=str)
     assert not episodes["episode_id"].str.startswith("SYN-").any()
     assert episodes["site"].tolist()[0] == "AMS"

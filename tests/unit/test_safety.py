@@ -261,3 +261,13 @@ def test_true_safety_effects_are_recovered_on_the_bundled_delivery():
     assert g.loc["months_since_registration", "ci_lower"] < truth["slope_per_month"] < g.loc[
         "months_since_registration", "ci_upper"]
     assert g.loc["severity[T.high]", "ci_lower"] < truth["severity_high"] < g.loc["severity[T.high]", "ci_upper"]
+
+
+def test_agreement_matches_t_test_and_cor_test(fixture_long):
+    out = safety.respondent_agreement(fixture_long)
+    ref = pd.read_csv(FIX / "r" / "agreement.csv")
+    assert out["wave"].tolist() == ref["wave"].tolist()
+    assert out["n_pairs"].tolist() == ref["n_pairs"].tolist()
+    for col in ["mean_difference", "md_ci_lower", "md_ci_upper", "sd_difference", "pearson_r",
+                "r_ci_lower", "r_ci_upper"]:
+        np.testing.assert_allclose(out[col], ref[col], rtol=1e-10, err_msg=col)

@@ -116,7 +116,9 @@ EXPECTED = {  # (file, row, column, rule)
 }
 
 
-def make_delivery(tmp_path: Path, faults: dict[str, list[str]] | None = None, name="faulty") -> Path:
+def make_delivery(
+    tmp_path: Path, faults: dict[str, list[str]] | None = None, name="faulty"
+) -> Path:
     """Copy the valid fixture and append rows to its files."""
     folder = tmp_path / name
     shutil.copytree(VALID, folder)
@@ -257,7 +259,11 @@ def test_missing_required_column_rejects_the_table_and_cascades(tmp_path):
     report = validate_delivery(folder)
     v = report.violations
     row = v[v["rule"] == "required_column"].iloc[0]
-    assert (row["file"], row["column"], pd.isna(row["row"])) == ("households.csv", "has_children", True)
+    assert (row["file"], row["column"], pd.isna(row["row"])) == (
+        "households.csv",
+        "has_children",
+        True,
+    )
     acc = report.accounting.set_index("table")
     assert acc.loc["households", "rows_rejected"] == 6
     assert acc.loc["episodes", "rows_rejected"] == 7  # their households are rejected
@@ -309,7 +315,9 @@ def test_closure_on_registration_day_and_back_to_back_episodes_are_fine(tmp_path
 
 def test_mixed_date_forms_in_a_column_are_an_error(tmp_path):
     faults = {"referrals.csv": ["SYN-R010,SYN-H001,05-05-2023,police"]}
-    with pytest.raises(DeliveryError, match=r"referrals.csv column referral_date.*date_format_ambiguous"):
+    with pytest.raises(
+        DeliveryError, match=r"referrals.csv column referral_date.*date_format_ambiguous"
+    ):
         validate_delivery(make_delivery(tmp_path, faults))
 
 
@@ -333,7 +341,15 @@ def test_warnings_alone_do_not_stop_the_load(tmp_path):
 def test_report_counts_are_integers_and_sorted(faulty):
     v = faulty.violations
     assert list(v.columns) == [
-        "file", "table", "row", "column", "rule", "severity", "value", "message", "action",
+        "file",
+        "table",
+        "row",
+        "column",
+        "rule",
+        "severity",
+        "value",
+        "message",
+        "action",
     ]
     order = v["table"].map({t: i for i, t in enumerate(schema.TABLES)}).to_numpy()
     assert np.all(np.diff(order) >= 0)
@@ -360,7 +376,14 @@ def test_cli_faulty_delivery_reports_and_exits_nonzero(tmp_path, capsys):
     folder = make_delivery(tmp_path, FAULTS)
     csv_path = tmp_path / "out" / "violations.csv"
     code = main(
-        ["validate", str(folder), "--quarantine", str(tmp_path / "q"), "--violations-csv", str(csv_path)]
+        [
+            "validate",
+            str(folder),
+            "--quarantine",
+            str(tmp_path / "q"),
+            "--violations-csv",
+            str(csv_path),
+        ]
     )
     captured = capsys.readouterr()
     assert code == ValidationError.exit_code

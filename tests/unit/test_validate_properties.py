@@ -23,9 +23,35 @@ VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 FILES = sorted(p.name for p in VALID.glob("*.csv"))
 
 EXTREME = [
-    "9999-12-31", "0001-01-01", "1677-09-21", "2262-04-12", "2023-00-10", "2023-1-5",
-    "1e308", "-1e308", "nan", "inf", "-0", "99999999999999999999", "-5", "", " ", "\t",
-    "NULL", "N/A", "0x10", "1_000", "١٢", "ß", "\u200b", '"', "'", ";", ",", "😀", "é",
+    "9999-12-31",
+    "0001-01-01",
+    "1677-09-21",
+    "2262-04-12",
+    "2023-00-10",
+    "2023-1-5",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "-0",
+    "99999999999999999999",
+    "-5",
+    "",
+    " ",
+    "\t",
+    "NULL",
+    "N/A",
+    "0x10",
+    "1_000",
+    "١٢",
+    "ß",
+    "\u200b",
+    '"',
+    "'",
+    ";",
+    ",",
+    "😀",
+    "é",
 ]
 
 
@@ -43,7 +69,17 @@ def corruption(draw):
     lines = text.splitlines()
     kind = draw(
         st.sampled_from(
-            ["cell", "truncate", "cut_bytes", "duplicate_header", "empty", "encoding", "drop_field", "extra_field", "blank_lines"]
+            [
+                "cell",
+                "truncate",
+                "cut_bytes",
+                "duplicate_header",
+                "empty",
+                "encoding",
+                "drop_field",
+                "extra_field",
+                "blank_lines",
+            ]
         )
     )
     if kind == "cell":
@@ -51,7 +87,9 @@ def corruption(draw):
         r = draw(st.integers(1, len(rows) - 1))
         c = draw(st.integers(0, len(rows[0]) - 1))
         value = draw(st.one_of(st.sampled_from(EXTREME), st.text(max_size=12)))
-        rows[r][c] = '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n\r') else value
+        rows[r][c] = (
+            '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n\r') else value
+        )
         data = ("\n".join(",".join(row) for row in rows) + "\n").encode("utf-8")
     elif kind == "truncate":
         keep = draw(st.integers(1, len(lines)))
