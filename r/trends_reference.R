@@ -42,6 +42,11 @@ write_ref(data.frame(
             getME(fit, "theta"), REMLcrit(fit), nobs(fit), ngrps(fit)[["household"]])),
   "lmer_varcomp")
 
+# maximum likelihood (REML = FALSE)
+fml <- lmer(score ~ years + severity + site + (1 + years | household), data = prof, REML = FALSE)
+write_ref(cbind(coefs(fixef(fml), sqrt(diag(as.matrix(vcov(fml))))), deviance = deviance(fml),
+                sigma2 = sigma(fml)^2), "lmer_ml")
+
 # ---- GEE, exchangeable working correlation, robust (sandwich) SEs ----
 gee <- geeglm(score ~ years + severity + site, id = household, data = prof, family = gaussian,
               corstr = "exchangeable", std.err = "san.se")
@@ -78,6 +83,15 @@ est <- coef(its)
 names(est) <- c("Intercept", "time", "level_change", "slope_change")
 se <- sqrt(diag(vcov(its)))
 write_ref(cbind(coefs(est, se), dispersion = summary(its)$dispersion), "segmented")
+
+# with quarter-of-year indicators for season
+tot$season <- factor((tot$quarter - 1) %% 4 + 1)
+its_s <- glm(measures ~ time + post + tsc + season, offset = log(person_years),
+             family = quasipoisson, data = tot)
+est <- coef(its_s)
+names(est) <- c("Intercept", "time", "level_change", "slope_change", "season_Q2", "season_Q3", "season_Q4")
+write_ref(cbind(coefs(est, sqrt(diag(vcov(its_s)))), dispersion = summary(its_s)$dispersion),
+          "segmented_seasonal")
 
 # ---- percent change: log-linear, with and without a joinpoint at quarter 6 ----
 pos <- tot[tot$registrations > 0, ]

@@ -203,7 +203,12 @@ def _household_frame(tables) -> pd.DataFrame:
 def _attach_households(frame: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
     cov = _covariates(hh)
     right = hh[["household_id", "moved_out_date", *cov]]
-    return frame.merge(right, on="household_id", how="left", validate="many_to_one")
+    if not right["household_id"].is_unique:
+        raise DeliveryError(
+            "table 'households' has duplicate household_id values (rule: key is unique); "
+            "run cohort validate and use the accepted rows"
+        )
+    return frame.merge(right, on="household_id", how="left")
 
 
 def _first_after(left: pd.DataFrame, left_on: str, right: pd.DataFrame, right_on: str, name: str):
@@ -494,9 +499,7 @@ def recurrent_reregistration_table(
     rows["prior_events"] = (
         rows.groupby("household_id", sort=False)["event"].cumsum() - rows["event"]
     ).astype(np.int64)
-    rows = rows.merge(
-        hh[["household_id", *_covariates(hh)]], on="household_id", how="left", validate="many_to_one"
-    )
+    rows = rows.merge(hh[["household_id", *_covariates(hh)]], on="household_id", how="left")
     rows["episode_id"] = pd.NA
     out = _finalise(rows, hh, keep_ids, ["start", "stop", "event", "prior_events", "period"])
     if keep_ids:

@@ -631,7 +631,8 @@ def _kernel_environment():
         prov.write_json(
             spec / "kernel.json",
             {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                # log level ERROR: keeps kernel start-up notices (transport warnings) off the console
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "--log-level=ERROR", "-f", "{connection_file}"],
                 "display_name": "Python 3 (cohort)",
                 "language": "python",
             },
@@ -871,6 +872,15 @@ def _rel(path: str | Path, root: Path) -> str:
     return str(path)
 
 
+def _release_status(record: dict, policy) -> str:
+    """Disclosure-control status of a released file, for the manifest."""
+    if not policy.enabled:
+        return "not controlled: not for release"
+    applied = (record.get("disclosure") or {}).get("applied")
+    how = "disclosure control applied" if applied else "no disclosure record (model estimates or test statistics)"
+    return f"passed the release check; {how}"
+
+
 def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
     """Every file of the report with its sha256, size and disclosure-control status."""
     policy = params.disclosure
@@ -887,7 +897,7 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
                 caption=record["caption"],
                 rows=record["rows"],
                 suppressed_cells=record["suppressed_cells"],
-                disclosure="checked" if policy.enabled else "not controlled: not for release",
+                disclosure=_release_status(record, policy),
             )
         elif rel.startswith("notebooks/"):
             entry.update(kind="notebook", disclosure="shows released tables and figures only")
@@ -937,6 +947,21 @@ def _output_html(output: dict) -> str:
             return ""
         return f"<pre>{html.escape(plain)}</pre>"
     return ""
+
+
+def _label_headers(fragment: str, language: str) -> str:
+    """Replace known column names in table headers by their label in ``language``.
+
+    >>> _label_headers("<th>numerator</th><th>other</th>", "nl")
+    '<th>teller</th><th>other</th>'
+    """
+    labels = {k: v[language] for k, v in _texts().get("columns", {}).items()}
+
+    def repl(match):
+        name = match.group(2)
+        return f"{match.group(1)}{html.escape(labels.get(name, name))}</th>"
+
+    return re.sub(r"(<th[^>]*>)([A-Za-z0-9_]+)</th>", repl, fragment)
 
 
 def notebook_body(nb) -> str:
@@ -990,7 +1015,7 @@ def render_html(
             title = t(f"section.{stem}")
         except KeyError:
             title = stem.split("_", 1)[-1].replace("_", " ").capitalize()
-        sections.append({"id": stem, "title": title, "body": notebook_body(nb)})
+        sections.append({"id": stem, "title": title, "body": _label_headers(notebook_body(nb), lang)})
     definitions_path = root / "docs" / "definitions.md"
     definitions = (
         _demote_headings(markdown2html(definitions_path.read_text(encoding="utf-8")), 2)
@@ -1111,7 +1136,11 @@ def rebuild_report(
         "different": sorted(k for k in old if k in new and new[k] != old[k]),
         "missing": sorted(set(old) - set(new)),
         "extra": sorted(set(new) - set(old)),
-        "commit": {"built": provenance["git"].get("commit"), "now": prov.git_info(root)["commit"]},
+        "commit": {
+            "built": provenance["git"].get("commit"),
+            "built_dirty": provenance["git"].get("dirty"),
+            "now": prov.git_info(root)["commit"],
+        },
     }
 
 

@@ -35,7 +35,7 @@ Public API
     event) ~ 1, id=id)`` cumulative hazard, robust standard error by id).
 ``design_matrix(df, columns)``
     Covariate matrix with R-style treatment coding of text/categorical columns.
-``release_km_table(km, policy)``, ``release_km_summary(km, policy)``, ``release_cif_table(aj, policy, cause=1)``, ``release_cox_table(cox, policy)``
+``release_km_table(km, policy)``, ``release_km_summary(km, policy)``, ``release_cif_table(aj, policy, cause=1)``, ``release_mcf_table(mcf, policy)``, ``release_cox_table(cox, policy)``
     Tables for release under disclosure control (a :class:`cohort.disclosure.DisclosurePolicy`):
     KM/CIF steps only while at least ``threshold`` households are at risk, pooled so each
     step rests on at least ``threshold`` events, counts rounded as configured; write them
@@ -295,6 +295,7 @@ class KaplanMeier:
         groups, labels = _group_codes(df, group_col)
         self.group_col, self.duration_col, self.event_col = group_col, duration_col, event_col
         self.labels_ = labels
+        self._n_rows = np.bincount(groups, minlength=len(labels))
         g, t, n_risk, n_event, n_censor = _km_counts(time, event, groups, entry)
         with np.errstate(divide="ignore", invalid="ignore"):
             hazard = n_event / n_risk
@@ -394,10 +395,9 @@ class KaplanMeier:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Per group: n, events, median (with CI) and survival at 6, 12 and 24 months."""
-        first = self.table_.groupby(self._g, sort=True)
-        n = first["n_risk"].max().to_numpy()
-        events = first["n_event"].sum().to_numpy()
+        """Per group: n (rows), events, median (with CI) and survival at 6, 12 and 24 months."""
+        n = self._n_rows
+        events = self.table_.groupby(self._g, sort=True)["n_event"].sum().to_numpy()
         out = pd.DataFrame({"n": n, "events": events})
         if self.group_col is not None:
             out.insert(0, "group", self.labels_)
@@ -685,8 +685,9 @@ class _CoxData:
     """Sorted index structures for the Efron/Breslow likelihood on (start, stop] data.
 
     Risk sets are handled through the global index of distinct (stratum, death time) pairs:
-    a row is at risk at death times ``j`` in ``[lo, hi)``, so every risk-set sum is a
-    difference of two bincounts followed by one cumulative sum.
+    a row is at risk at death times ``j`` in ``[lo, hi)``, so every risk-set sum is one
+    sparse product (+1 at ``lo``, -1 at ``hi``) followed by a cumulative sum; strata are
+    consecutive blocks of that index, so sums never cross strata.
     """
 
     def __init__(self, start, stop, event, strata):
@@ -861,6 +862,12 @@ class CoxPH:
         self.covariates_ = list(design.columns)
         self.terms_ = dict(design.attrs["assign"])
         X0 = design.to_numpy(dtype=float)
+        constant = [c for c, v in zip(self.covariates_, np.ptp(X0, axis=0), strict=True) if v == 0]
+        if len(X0) and constant:
+            raise DefinitionError(
+                f"covariate column(s) {constant} take a single value in the analysed rows and "
+                "cannot be estimated; drop them from the model"
+            )
         stop = _numeric(df, duration_col)
         event = _events(df, event_col)
         start = _numeric(df, entry_col) if entry_col else np.full(len(df), -np.inf)
@@ -875,6 +882,8 @@ class CoxPH:
                 if len(strata_cols) > 1
                 else df[strata_cols[0]]
             )
+            if df[strata_cols].isna().any().any():
+                raise DefinitionError(f"strata column(s) {strata_cols} have missing values")
             s_codes, s_labels = pd.factorize(strata_codes, sort=True)
         else:
             s_codes, s_labels = np.zeros(len(df), dtype=np.int64), [None]
@@ -887,6 +896,11 @@ class CoxPH:
         p = X.shape[1]
         # [1 | x | products], row-major: one sparse product per iteration gives all sums
         XX = np.ascontiguousarray(np.column_stack([np.ones(len(X)), X, _products(X)]))
+        if p and np.linalg.matrix_rank(X.T @ X) < p:
+            raise DefinitionError(
+                f"the covariates {self.covariates_} are collinear (one is a combination of "
+                "others in the analysed rows); drop or combine covariates"
+            )
         cd = _CoxData(start, stop, event, np.asarray(s_codes, dtype=np.int64))
         beta = np.zeros(p)
         ll, grad, info = self._loglik_grad_info(beta, X, cd, XX)
@@ -894,7 +908,13 @@ class CoxPH:
         converged = False
         n_iter = 0
         for n_iter in range(1, self.max_iter + 1):  # noqa: B007 - iteration count is reported
-            step = linalg.solve(info, grad, assume_a="pos") if p else np.zeros(0)
+            try:
+                step = linalg.solve(info, grad, assume_a="pos") if p else np.zeros(0)
+            except linalg.LinAlgError as err:
+                raise DefinitionError(
+                    f"the covariates {self.covariates_} are collinear (the information matrix "
+                    "is singular); drop or combine covariates"
+                ) from err
             new = beta + step
             ll_new, grad_new, info_new = self._loglik_grad_info(new, X, cd, XX)
             halvings = 0
@@ -1227,7 +1247,7 @@ def mean_cumulative_function(
 # ----------------------------------------------------------------------------- release
 
 
-def _released_steps(table: pd.DataFrame, counts: np.ndarray, n_risk: np.ndarray, policy) -> np.ndarray:
+def _released_steps(counts: np.ndarray, n_risk: np.ndarray, policy) -> np.ndarray:
     """Positions of released steps of one curve (rows with events of the curve).
 
     The curve ends before the first time with fewer than ``threshold`` at risk; events are
@@ -1272,7 +1292,7 @@ def _release_curve(
         n_risk = tab["n_risk"].to_numpy()
         events = tab[event_col].to_numpy()
         if policy.enabled:
-            pos = _released_steps(tab, events, n_risk, policy)
+            pos = _released_steps(events, n_risk, policy)
         else:
             pos = np.flatnonzero(events > 0)
         n_dropped += int((events > 0).sum()) - len(pos)
@@ -1280,10 +1300,8 @@ def _release_curve(
         pooled = np.diff(np.r_[0, cum[pos + 1]])
         out = pd.DataFrame({"time": np.r_[0.0, tab["time"].to_numpy()[pos]]})
         for col in value_cols:
-            first = start_value if col in ("survival", "cif") else (
-                start_value if col.startswith("ci_") else np.nan
-            )
-            out[col] = np.r_[first, tab[col].to_numpy()[pos]]
+            # the curve starts at its value at time 0 (survival 1, incidence 0)
+            out[col] = np.r_[start_value, tab[col].to_numpy()[pos]]
         at_start = int(n_risk[0]) if len(n_risk) else 0
         out["n_risk"] = np.r_[at_start, n_risk[pos]].astype(np.int64)
         out["n_event"] = np.r_[0, pooled].astype(np.int64)
@@ -1355,6 +1373,22 @@ def release_cif_table(aj: AalenJohansen, policy, cause: int = 1) -> pd.DataFrame
     group_col = "group" if aj.group_col is not None else None
     cols = ["cif", "ci_lower", "ci_upper"]
     out = _release_curve(tab, cols, "n_event", policy, group_col, 0.0)
+    out.loc[out["time"] == 0, ["ci_lower", "ci_upper"]] = np.nan
+    order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
+    return out[order]
+
+
+def release_mcf_table(mcf: pd.DataFrame, policy) -> pd.DataFrame:
+    """The mean cumulative function (:func:`mean_cumulative_function`) for release.
+
+    Same rules as :func:`release_km_table`: shown while at least ``threshold`` households
+    are at risk, steps pooled to at least ``threshold`` events, counts rounded as configured.
+    Columns: ``group`` (if grouped), ``time, mcf, ci_lower, ci_upper, n_risk, n_event,
+    suppressed``.
+    """
+    group_col = "group" if "group" in mcf.columns else None
+    cols = ["mcf", "ci_lower", "ci_upper"]
+    out = _release_curve(mcf, cols, "n_event", policy, group_col, 0.0)
     out.loc[out["time"] == 0, ["ci_lower", "ci_upper"]] = np.nan
     order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
     return out[order]
@@ -1555,7 +1589,6 @@ class FineGray:
         T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, *_ = self._data
         eta = X @ beta
         r = np.exp(eta)
-        n = len(T)
         w2 = np.where(s2, r / G_i, 0.0)  # competing-event subjects, weight outside the risk set
         n_before = np.searchsorted(T, tau, side="left")  # subjects with T < tau
 
@@ -1567,7 +1600,6 @@ class FineGray:
             pre = np.r_[0.0, np.cumsum(w)]  # sum over T_j < tau of competing events
             return pre[n_before]
 
-        del n
         S0 = at(r) + G_tau * kept(w2)
         S1 = np.column_stack([at(r * X[:, a]) + G_tau * kept(w2 * X[:, a]) for a in range(X.shape[1])])
         return eta, r, w2, S0, S1

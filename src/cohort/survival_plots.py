@@ -10,6 +10,7 @@ Public API
 ----------
 ``plot_km(km, policy, ax=None, ...)`` -> matplotlib Figure
 ``plot_cif(aj, policy, cause=1, ax=None, ...)`` -> matplotlib Figure
+``plot_mcf(mcf, policy, ax=None, ...)`` -> matplotlib Figure (mean cumulative function)
 ``numbers_at_risk(table, times, policy, group_col=None)`` -> DataFrame (released counts)
 
 Times are in days in the fitted tables; the x axis shows months (days / 30.4375) by default.
@@ -39,6 +40,7 @@ from cohort.survival import (
     KaplanMeier,
     release_cif_table,
     release_km_table,
+    release_mcf_table,
 )
 
 #: Colour-blind-safe palette (Okabe-Ito), cycled over groups.
@@ -226,4 +228,38 @@ def plot_cif(
     )
     top = np.nanmax(released["ci_upper"].to_numpy(dtype=float)) if len(released) else 1.0
     fig.axes[0].set_ylim(0, min(1.0, max(0.05, top * 1.1)) if np.isfinite(top) else 1.0)
+    return fig
+
+
+def plot_mcf(
+    mcf: pd.DataFrame,
+    policy,
+    ax=None,
+    title: str | None = None,
+    xlabel: str = "Months since first closure",
+    ylabel: str = "Mean number of re-registrations",
+    risk_times=None,
+    time_scale: float = DAYS_PER_MONTH,
+    legend_title: str | None = None,
+):
+    """Mean cumulative function (from :func:`cohort.survival.mean_cumulative_function`)."""
+    released = release_mcf_table(mcf, policy)
+    group_col = "group" if "group" in mcf.columns else None
+    fig = _draw(
+        released,
+        mcf,
+        "mcf",
+        policy,
+        group_col,
+        ax,
+        title,
+        xlabel,
+        ylabel,
+        risk_times,
+        time_scale,
+        legend_title,
+        "95% CI, log transform",
+    )
+    top = np.nanmax(released["ci_upper"].to_numpy(dtype=float)) if len(released) else 1.0
+    fig.axes[0].set_ylim(0, max(0.05, top * 1.1) if np.isfinite(top) else 1.0)
     return fig

@@ -16,7 +16,9 @@ are not offered.
 Public API
 ----------
 ``release_table(table, policy, count_columns, value_columns=None, group_columns=(), by=())``
+``release_proportion_table(table, numerator_col, denominator_col, policy, ...)``
 ``release_share_table(share, policy, group_columns=(), by=())``
+``safety_release_tables(long, policy, threshold=7.0, by=("site",))`` -> dict of tables
 ``release_rate_table(rates, events_col, person_time_col, policy, per=1.0, ...)``
 ``release_model_table(table, n_units, policy)``
 ``fitted_mean_trajectory(model, months, profile=None, months_per_unit=12)``
@@ -39,7 +41,9 @@ from cohort.trends import proportion_intervals
 
 __all__ = [
     "release_table",
+    "release_proportion_table",
     "release_share_table",
+    "safety_release_tables",
     "release_rate_table",
     "release_model_table",
     "fitted_mean_trajectory",
@@ -93,48 +97,74 @@ def release_table(table: pd.DataFrame, policy, count_columns: Sequence[str],
                             value_columns=list(value_columns))
 
 
+def release_proportion_table(table: pd.DataFrame, numerator_col: str, denominator_col: str,
+                             policy, group_columns: Sequence[str] = (), by: Sequence[str] = (),
+                             method: str | None = None, keep: Sequence[str] | None = None
+                             ) -> pd.DataFrame:
+    """Release proportions (e.g. :func:`cohort.trends.proportion_intervals` output).
+
+    The numerator and its complement (``denominator - numerator``, column
+    ``<numerator>_complement``) are both cells; when either is suppressed, both are (else
+    one could be worked back from the denominator), and the proportion and its interval
+    are blanked. After rounding, proportion and interval (Wilson unless ``method`` or a
+    ``ci_method`` column says otherwise) are recomputed from the released counts. Only the
+    group and ``by`` columns, the counts and the proportion columns are released, plus
+    ``keep``.
+    """
+    policy = check_policy(policy)
+    comp = f"{numerator_col}_complement"
+    if method is None:
+        method = str(table["ci_method"].iloc[0]) if len(table) and "ci_method" in table.columns else "wilson"
+    cols = [*dict.fromkeys([*group_columns, *by, *(keep or ())]), numerator_col, denominator_col]
+    t = table[cols].copy()
+    t[comp] = t[denominator_col] - t[numerator_col]
+    out = apply_disclosure(t, policy, count_columns=[numerator_col, comp, denominator_col],
+                           group_columns=list(group_columns), by=list(by), value_columns=[])
+    attrs = out.attrs
+    part_hidden = (out[numerator_col].isna() | out[comp].isna()).to_numpy(dtype=bool)
+    out.loc[part_hidden, [numerator_col, comp]] = pd.NA
+    ok = ~part_hidden & out[denominator_col].notna().to_numpy(dtype=bool)
+    num = out[numerator_col].fillna(0).to_numpy(dtype=float)
+    den = num + out[comp].fillna(0).to_numpy(dtype=float)
+    ci = proportion_intervals(pd.DataFrame({"x": num, "n": den}), "x", "n", method=method)
+    for c in ("proportion", "ci_lower", "ci_upper"):
+        out[c] = pd.array(np.where(ok, ci[c].to_numpy(), np.nan), dtype="Float64")
+        out.loc[~ok, c] = pd.NA
+    out["ci_method"] = method
+    # the released denominator is the sum of the released parts
+    out[denominator_col] = (out[numerator_col] + out[comp]).where(ok, out[denominator_col])
+    out["suppressed"] = pd.array(~ok, dtype="boolean")
+    out = out[[c for c in out.columns if c != "suppressed"] + ["suppressed"]]
+    out.attrs = attrs
+    out.attrs["disclosure"]["value_columns"] = ["proportion", "ci_lower", "ci_upper"]
+    return out
+
+
 def release_share_table(share: pd.DataFrame, policy, group_columns: Sequence[str] = (),
                         by: Sequence[str] = ()) -> pd.DataFrame:
     """Release :func:`cohort.safety.share_at_or_above` output.
 
-    The households at or above the threshold and those below are both cells (either could
-    be small); when either is suppressed, both are (else one could be worked back from
-    ``n_households``), and the share and its interval are blanked. After rounding, the
-    share and interval are recomputed from the released counts so that they agree with
-    what is shown. Pass ``group_columns=["site"]`` with an ``all`` row
-    (``share_at_or_above(..., total=True)``) for secondary suppression across sites.
+    :func:`release_proportion_table` with the households at or above the threshold and
+    those below (``n_below``) as cells. Pass ``group_columns=["site"]`` with an ``all``
+    row (``share_at_or_above(..., total=True)``) for secondary suppression across sites.
 
     Examples
     --------
     >>> from cohort.disclosure import DisclosurePolicy
     >>> t = pd.DataFrame({"wave": ["T0", "T1"], "n_at_or_above": [12, 3], "n_households": [40, 30],
-    ...                   "ci_method": "wilson"})
-    >>> out = release_share_table(t, DisclosurePolicy(threshold=10))
+    ...                   "ci_method": "wilson", "threshold": 7.0})
+    >>> out = release_share_table(t, DisclosurePolicy(threshold=10), by=["wave"])
     >>> out[["wave", "n_at_or_above", "n_below", "n_households", "proportion"]]
       wave  n_at_or_above  n_below  n_households  proportion
     0   T0             12       28            40         0.3
     1   T1           <NA>     <NA>            30        <NA>
     """
-    policy = check_policy(policy)
-    t = share.drop(columns=[c for c in ("proportion", "ci_lower", "ci_upper") if c in share.columns])
-    t["n_below"] = t["n_households"] - t["n_at_or_above"]
-    method = str(t["ci_method"].iloc[0]) if len(t) and "ci_method" in t.columns else "wilson"
-    out = apply_disclosure(t, policy, count_columns=["n_at_or_above", "n_below", "n_households"],
-                           group_columns=list(group_columns), by=list(by), value_columns=[])
+    keep = [c for c in ("wave", "threshold") if c in share.columns and c not in (*group_columns, *by)]
+    out = release_proportion_table(share, "n_at_or_above", "n_households", policy,
+                                   group_columns=group_columns, by=by, keep=keep)
     attrs = out.attrs
-    part_hidden = (out["n_at_or_above"].isna() | out["n_below"].isna()).to_numpy(dtype=bool)
-    out.loc[part_hidden, ["n_at_or_above", "n_below"]] = pd.NA
-    ok = ~part_hidden & out["n_households"].notna().to_numpy(dtype=bool)
-    num = out["n_at_or_above"].fillna(0).to_numpy(dtype=float)
-    den = num + out["n_below"].fillna(0).to_numpy(dtype=float)
-    ci = proportion_intervals(pd.DataFrame({"x": num, "n": den}), "x", "n", method=method)
-    for c in ("proportion", "ci_lower", "ci_upper"):
-        out[c] = pd.array(np.where(ok, ci[c].to_numpy(), np.nan), dtype="Float64")
-        out.loc[~ok, c] = pd.NA
-    out["suppressed"] = pd.array(~ok, dtype="boolean")
-    out = out[[c for c in out.columns if c != "suppressed"] + ["suppressed"]]
+    out = out.rename(columns={"n_at_or_above_complement": "n_below"})
     out.attrs = attrs
-    out.attrs["disclosure"]["value_columns"] = ["proportion", "ci_lower", "ci_upper"]
     return out
 
 
@@ -187,6 +217,50 @@ def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFra
     t = table.copy()
     t["n_households"] = int(n_units)
     return release_table(t, policy, ["n_households"], by=["term"])
+
+
+def safety_release_tables(long: pd.DataFrame, policy, threshold: float = 7.0,
+                          by: Sequence[str] = ("site",), respondent: str = "professional",
+                          time_col: str = "years_since_registration",
+                          fitted_months: Sequence[float] = tuple(range(0, 19)),
+                          wave_months: float = 6.0) -> dict[str, pd.DataFrame]:
+    """Every released safety table for a report, from a :func:`cohort.safety.prepare_safety` table.
+
+    Returns a dict (sorted keys) of released tables: ``safety_by_wave`` (per ``by`` group
+    with an ``all`` row), ``safety_by_wave_respondent``, ``safety_change_from_t0``,
+    ``safety_share_at_or_above``, ``safety_agreement``, ``safety_mixed_model``,
+    ``safety_gee``, ``safety_trajectory_bands`` and ``safety_fitted_trajectory`` (the
+    figure data of :func:`plot_trajectories`). The models use ``by`` as fixed effects.
+    """
+    from cohort import safety as sf
+
+    policy = check_policy(policy)
+    by = list(by)
+    out = {}
+    t = sf.trajectory_by_wave(long, by=by, respondent=respondent, total=True)
+    out["safety_by_wave"] = release_table(t, policy, ["n_households", "n_scores"],
+                                          group_columns=by, by=["wave"])
+    t = sf.trajectory_by_wave(long, by=["respondent"], respondent=None)
+    out["safety_by_wave_respondent"] = release_table(t, policy, ["n_households", "n_scores"],
+                                                     by=["respondent", "wave"])
+    t = sf.change_from_baseline(long, by=by, respondent=respondent, total=True)
+    out["safety_change_from_t0"] = release_table(t, policy, ["n_households", "n_pairs"],
+                                                 group_columns=by, by=["wave"])
+    t = sf.share_at_or_above(long, threshold=threshold, by=by, respondent=respondent, total=True)
+    out["safety_share_at_or_above"] = release_share_table(t, policy, group_columns=by, by=["wave"])
+    t = sf.respondent_agreement(long)
+    out["safety_agreement"] = release_table(t, policy, ["n_pairs", "n_households"], by=["wave"])
+    model = sf.fit_mixed_model(long, respondent=respondent, time_col=time_col, categorical=by)
+    out["safety_mixed_model"] = release_model_table(sf.mixed_model_table(model), model.n_groups_, policy)
+    gee = sf.fit_gee(long, respondent=respondent, time_col=time_col, categorical=by)
+    out["safety_gee"] = release_model_table(gee[["term", "estimate", "se", "ci_lower", "ci_upper", "p"]],
+                                            gee.attrs["n_households"], policy)
+    out["safety_trajectory_bands"] = trajectory_bands(long, policy, respondent=respondent,
+                                                      wave_months=wave_months)
+    per_unit = 12.0 if time_col.startswith("years") else 1.0
+    fitted = fitted_mean_trajectory(model, fitted_months, months_per_unit=per_unit)
+    out["safety_fitted_trajectory"] = release_table(fitted, policy, ["n_households"], by=["months"])
+    return dict(sorted(out.items()))
 
 
 # ------------------------------------------------------------------ trajectories

@@ -563,7 +563,7 @@ def negbin_trend(df: pd.DataFrame, count_col: str, time_col: str | None,
 
 def segmented_regression(df: pd.DataFrame, count_col: str, period_col: str, change_date,
                          person_time_col: str | None = None, by=(), quasi: bool = True,
-                         alpha: float = 0.05) -> pd.DataFrame:
+                         seasonal: bool = False, alpha: float = 0.05) -> pd.DataFrame:
     """Segmented (interrupted time series) regression around a change date.
 
     After Lopez Bernal, Cummins & Gasparrini (2017): a quasi-Poisson GLM with a log
@@ -592,11 +592,15 @@ def segmented_regression(df: pd.DataFrame, count_col: str, period_col: str, chan
     by : sequence of str
         One model per group.
     quasi : bool
+    seasonal : bool
+        Adjust for season with quarter-of-year indicators (``season_Q2`` .. ``season_Q4``,
+        Q1 the reference), as ``factor(quarter_of_year)`` in R; Lopez Bernal et al. discuss
+        this and Fourier terms.
     alpha : float
 
     Returns
     -------
-    DataFrame: ``by..., term (Intercept, time, level_change, slope_change), estimate, se,
+    DataFrame: ``by..., term (Intercept, time, level_change, slope_change[, season_Q2..Q4]), estimate, se,
     ci_lower, ci_upper, statistic, p, rate_ratio, rr_ci_lower, rr_ci_upper, dispersion,
     n_pre, n_post``.
 
@@ -634,10 +638,18 @@ def segmented_regression(df: pd.DataFrame, count_col: str, period_col: str, chan
                 f"date {change.date()}; group {key} has {npre} before and {npost} after"
             )
         X = np.column_stack([np.ones(len(d)), design.to_numpy(dtype=float)])
+        terms = ["Intercept", "time", "level_change", "slope_change"]
+        if seasonal:
+            qoy = pd.DatetimeIndex(pd.to_datetime(d[period_col])).quarter.to_numpy()
+            X = np.column_stack([X] + [(qoy == k).astype(float) for k in (2, 3, 4)])
+            terms += ["season_Q2", "season_Q3", "season_Q4"]
+            if len(d) - X.shape[1] < 1 or np.linalg.matrix_rank(X) < X.shape[1]:
+                raise DefinitionError(
+                    f"too few periods ({len(d)}) for a seasonal segmented regression in group {key}"
+                )
         fit = sm.GLM(d[count_col].to_numpy(dtype=float), X, family=sm.families.Poisson(),
                      offset=_offset(d, person_time_col)).fit(scale="X2" if quasi else None, tol=1e-12)
-        tab = _coef_table(["Intercept", "time", "level_change", "slope_change"], fit.params,
-                          fit.bse, alpha)
+        tab = _coef_table(terms, fit.params, fit.bse, alpha)
         tab["dispersion"] = float(fit.pearson_chi2 / fit.df_resid)
         tab["n_pre"], tab["n_post"] = npre, npost
         for col, v in zip(by, key, strict=True):

@@ -304,3 +304,20 @@ def test_registration_following_a_referral_is_one_reregistration(link_days, expe
     )
     t = recurrent_reregistration_table(dl, R, link_days=link_days, keep_ids=True)
     assert list(zip(t["start"], t["stop"], t["event"], strict=True)) == expected
+
+
+def test_time_to_first_legal_measure_censored_at_delivery_end():
+    dl = delivery(
+        [
+            ("E1", "H1", "B", 10, None, None),  # site B stops delivering at d120
+            ("E2", "H2", "B", 10, None, None),  # measure on B's last day: an event
+        ],
+        measures=[("H1", "E1", 150), ("H2", "E2", 120)],
+        sites={"B": 120},
+    )
+    t = legal_measure_table(dl, R, study_start=BASE, keep_ids=True)
+    assert per_household(t) == {"H1": (110, 0), "H2": (110, 1)}
+    assert dict(zip(t["household_id"], t["censor_reason"], strict=True)) == {
+        "H1": "delivery_end",
+        "H2": "legal_measure",
+    }

@@ -154,3 +154,13 @@ def test_newton_steps_finish_an_abnormally_stopped_optimiser(fitted, monkeypatch
     assert m.optimizer_result_.success
     np.testing.assert_allclose(m.params_, fitted.params_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(m.cov_re_.to_numpy(), fitted.cov_re_.to_numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_maximum_likelihood_matches_lmer_reml_false():
+    ref = pd.read_csv(FIX / "r" / "lmer_ml.csv")
+    m = MixedModel(reml=False).fit(_professional(), "score", "years", "household",
+                                   categorical=["severity", "site"])
+    np.testing.assert_allclose(m.params_.to_numpy(), ref["estimate"], rtol=1e-4, atol=1e-4 * ref["se"].min())
+    np.testing.assert_allclose(m.bse_.to_numpy(), ref["se"], rtol=1e-4)
+    np.testing.assert_allclose(m.deviance_, ref["deviance"].iloc[0], rtol=1e-8)
+    np.testing.assert_allclose(m.sigma2_, ref["sigma2"].iloc[0], rtol=1e-4)

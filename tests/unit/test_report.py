@@ -105,7 +105,9 @@ def test_manifest_lists_every_file_with_hash_and_disclosure_status(built):
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == prov.sha256_file(built / name)
         assert entry["disclosure"]
-    assert manifest["files"]["tables/monitor.csv"]["disclosure"] == "checked"
+    assert manifest["files"]["tables/monitor.csv"]["disclosure"] == (
+        "passed the release check; disclosure control applied"
+    )
 
 
 def test_notebooks_are_normalised(built):
@@ -340,3 +342,21 @@ def test_notebooks_are_committed_with_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"][1:]
         assert all(c.execution_count for c in code), f"{name}: run `cohort notebooks --refresh`"
         assert any(c.outputs for c in code), name
+
+
+def test_refresh_reexecutes_notebooks_in_place_and_checks_their_parameters(tmp_path):
+    from cohort.report import refresh_notebooks
+
+    root = tiny_root(tmp_path / "repo", 'report.show(pd.DataFrame({"n": [40]}))')
+    path = root / "notebooks" / "01_tiny.ipynb"
+    assert refresh_notebooks(INTERIM, root=root, names=("01_tiny",), progress=False) == [path]
+    nb = nbformat.read(str(path), as_version=4)
+    assert "papermill" not in nb.metadata
+    assert nb.cells[-1].outputs[0]["data"]["text/plain"] == " n\n40"
+    first = path.read_bytes()
+    refresh_notebooks(INTERIM, root=root, names=("01_tiny",), progress=False)
+    assert path.read_bytes() == first, "a refresh without changes gives the same bytes"
+    nb.cells[0].source = nb.cells[0].source.replace("'2024-12-31'", "'2024-09-30'")
+    nbformat.write(nb, str(path))
+    with pytest.raises(ReportError, match="parameter 'reference_date' in the parameters cell is '2024-09-30'"):
+        refresh_notebooks(INTERIM, root=root, names=("01_tiny",), progress=False)

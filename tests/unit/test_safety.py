@@ -271,3 +271,30 @@ def test_agreement_matches_t_test_and_cor_test(fixture_long):
     for col in ["mean_difference", "md_ci_lower", "md_ci_upper", "sd_difference", "pearson_r",
                 "r_ci_lower", "r_ci_upper"]:
         np.testing.assert_allclose(out[col], ref[col], rtol=1e-10, err_msg=col)
+
+
+def test_models_use_the_time_column_asked_for(fixture_long):
+    d = fixture_long.rename(columns={"years_since_registration": "t"})
+    gee = safety.fit_gee(d, time_col="t", categorical=())
+    mm = safety.fit_mixed_model(d, time_col="t", categorical=())
+    assert gee["term"].tolist() == ["Intercept", "t"] == list(mm.params_.index)
+    with pytest.raises(DefinitionError, match="lacks column"):
+        safety.fit_gee(d, time_col="years_since_registration")
+
+
+def test_vectorised_gee_equals_statsmodels_gee(fixture_long):
+    import statsmodels.api as sm
+
+    from cohort.mixed import design_matrix
+
+    d = fixture_long[(fixture_long["respondent"] == "professional") & (fixture_long["household_id"] <= 800)]
+    X, _, _ = design_matrix(d, "years_since_registration", [], ["severity"])
+    codes = d["household_id"].to_numpy()
+    ours = safety.gee_exchangeable(d["score"].to_numpy(float), X, codes)
+    order = np.argsort(codes, kind="stable")
+    model = sm.GEE(d["score"].to_numpy(float)[order], X[order], groups=codes[order],
+                   family=sm.families.Gaussian(), cov_struct=sm.cov_struct.Exchangeable())
+    res = model.fit(maxiter=200, ctol=1e-12, ddof_scale=0)
+    np.testing.assert_allclose(ours["params"], res.params, rtol=1e-8)
+    np.testing.assert_allclose(np.sqrt(np.diag(ours["cov"])), res.bse, rtol=1e-6)
+    np.testing.assert_allclose(ours["rho"], model.cov_struct.dep_params, rtol=1e-6)

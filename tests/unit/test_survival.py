@@ -659,3 +659,12 @@ def test_cox_zph_other_transforms_match_r(rossi, transform):
     ref = _ref("cox_zph_transforms.csv")
     ref = ref[ref["transform"] == transform].set_index("term")
     _close(got["chisq"], ref["chisq"], rtol=REL)
+
+
+def test_cox_constant_or_collinear_covariates_are_user_errors(rossi):
+    with pytest.raises(DefinitionError, match="single value"):
+        CoxPH().fit(rossi.assign(one=1), "week", "arrest", ["fin", "one"])
+    with pytest.raises(DefinitionError, match="collinear"):
+        CoxPH().fit(rossi.assign(fin2=rossi["fin"] * 2), "week", "arrest", ["fin", "fin2"])
+    with pytest.raises(DefinitionError, match="strata"):
+        CoxPH().fit(rossi.assign(s=rossi["wexp"].where(rossi.index > 0)), "week", "arrest", ["fin"], strata="s")

@@ -65,3 +65,33 @@ def test_numbers_at_risk_marks_small_cells(data):
     assert risk.loc["small", "0"] == "20"
     assert risk.loc["small", "2000"] == "<10"
     assert risk.loc["large", "0"] == "280"
+
+
+def test_plot_mcf_from_released_table():
+    from cohort.survival import mean_cumulative_function, release_mcf_table
+    from cohort.survival_plots import plot_mcf
+
+    rng = np.random.default_rng(3)
+    n = 200
+    gaps = np.ceil(rng.exponential(100, (n, 3))).astype(int)
+    stops = np.cumsum(gaps, axis=1)
+    follow = rng.integers(50, 400, n)
+    starts = np.c_[np.zeros(n, int), stops[:, :-1]]
+    keep = starts < follow[:, None]
+    rows = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), 3),
+            "start": starts.ravel(),
+            "stop": np.minimum(stops, follow[:, None]).ravel(),
+            "event": (stops <= follow[:, None]).astype(int).ravel(),
+        }
+    )[keep.ravel()]
+    mcf = mean_cumulative_function(rows, "start", "stop", "event", "id")
+    policy = DisclosurePolicy(threshold=10, rounding=5)
+    rel = release_mcf_table(mcf, policy)
+    steps = rel[rel["time"] > 0]
+    assert (steps["n_event"] >= 10).all() and (rel["n_risk"] % 5 == 0).all()
+    np.testing.assert_allclose(steps["mcf"], mcf.set_index("time").loc[steps["time"], "mcf"])
+    fig = plot_mcf(mcf, policy)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), rel["mcf"].to_numpy(dtype=float))
+    plt.close(fig)

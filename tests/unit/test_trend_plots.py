@@ -158,3 +158,25 @@ def test_fitted_trajectory_profile_must_name_a_term():
     m = safety.fit_mixed_model(long, categorical=())
     with pytest.raises(DefinitionError, match="not a model term"):
         trend_plots.fitted_mean_trajectory(m, [0.0, 6.0], profile={"nope": 1.0})
+
+
+def test_every_safety_release_table_passes_the_release_check():
+    from pathlib import Path
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "trends" / "safety_long.csv"
+    s = pd.read_csv(fix, parse_dates=["assessment_date"]).rename(columns={
+        "household": "household_id", "episode": "episode_id", "years": "years_since_registration"})
+    s["wave_number"] = s["wave"].str.slice(1).astype(int)
+    s["household_id"] = "H" + s["household_id"].astype(str)
+    s["episode_id"] = "E" + s["episode_id"].astype(str)
+    tables = trend_plots.safety_release_tables(s, ROUNDED)
+    assert set(tables) == {"safety_by_wave", "safety_by_wave_respondent", "safety_change_from_t0",
+                           "safety_share_at_or_above", "safety_agreement", "safety_mixed_model",
+                           "safety_gee", "safety_trajectory_bands", "safety_fitted_trajectory"}
+    for name, table in tables.items():
+        assert table.attrs["disclosure"]["applied"], name
+        frame = pd.read_csv(io.StringIO(released_csv(table)), dtype=str, keep_default_na=False)
+        assert [str(f) for f in check_table(frame, f"tables/{name}.csv", ROUNDED)] == [], name
+    # small sites at T3 are suppressed, with a second site so the 'all' row does not reveal them
+    t3 = tables["safety_by_wave"].query("wave == 'T3'")
+    assert t3["suppressed"].sum() >= 2 and not t3.set_index("site").loc["all", "suppressed"]

@@ -168,6 +168,16 @@ def test_segmented_regression_matches_quasipoisson(total):
     assert out["n_post"].iloc[0] == len(total) - 6
 
 
+def test_seasonal_segmented_regression_matches_quasipoisson(total):
+    out = trends.segmented_regression(total, "measures", "interval_start", "2024-07-01", "person_years",
+                                      seasonal=True)
+    ref = _ref("segmented_seasonal")
+    assert out["term"].tolist() == ref["term"].tolist()
+    _close(out["estimate"], ref["estimate"], rtol=1e-6)
+    _close(out["se"], ref["se"])
+    _close(out["dispersion"], ref["dispersion"])
+
+
 def test_segmented_regression_recovers_level_and_slope_change():
     periods = pd.date_range("2022-01-01", periods=24, freq="QS")
     d = trends.its_design(pd.Series(periods), "2025-01-01")

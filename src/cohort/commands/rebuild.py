@@ -23,6 +23,12 @@ def run(args) -> int:
     built, now = result["commit"]["built"], result["commit"]["now"]
     if built != now:
         print(f"note: the report was built at commit {built}, the code is now at {now}", file=sys.stderr)
+    if result["commit"].get("built_dirty"):
+        print(
+            "note: the report was built from a working tree with uncommitted changes; "
+            "differences can come from edits made since",
+            file=sys.stderr,
+        )
     problems = [("differs", f) for f in result["different"]]
     problems += [("missing from the rebuild", f) for f in result["missing"]]
     problems += [("new in the rebuild", f) for f in result["extra"]]
