@@ -159,11 +159,14 @@ def release_share_table(share: pd.DataFrame, policy, group_columns: Sequence[str
     0   T0             12       28            40         0.3
     1   T1           <NA>     <NA>            30        <NA>
     """
-    keep = [c for c in ("wave", "threshold") if c in share.columns and c not in (*group_columns, *by)]
+    shown = [c for c in share.columns if c not in ("proportion", "ci_lower", "ci_upper")]
+    keep = [c for c in shown if c not in (*group_columns, *by, "n_at_or_above", "n_households")]
     out = release_proportion_table(share, "n_at_or_above", "n_households", policy,
                                    group_columns=group_columns, by=by, keep=keep)
     attrs = out.attrs
     out = out.rename(columns={"n_at_or_above_complement": "n_below"})
+    # the input's columns in their order, then the released parts and the share
+    out = out[shown + ["n_below", "proportion", "ci_lower", "ci_upper", "suppressed"]]
     out.attrs = attrs
     return out
 
