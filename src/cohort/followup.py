@@ -171,7 +171,16 @@ def attrition(table: pd.DataFrame) -> pd.DataFrame:
     att = table.attrs.get("attrition")
     if att is None:
         raise DefinitionError("this table carries no attrition table (was it built here?)")
-    return att.copy()
+    return pd.DataFrame(list(att["rows"]), columns=list(att["columns"]))
+
+
+def _attrition_record(frame: pd.DataFrame) -> dict:
+    # Plain tuples, not a DataFrame: pandas compares ``attrs`` when frames are combined or
+    # printed, and a DataFrame there makes that comparison ambiguous.
+    return {
+        "columns": tuple(frame.columns),
+        "rows": tuple(tuple(r) for r in frame.itertuples(index=False, name=None)),
+    }
 
 
 def _site_end(tables, frame: pd.DataFrame) -> pd.Series:
@@ -356,7 +365,7 @@ def reregistration_table(
             "censor_reason",
         ],
     )
-    out.attrs["attrition"] = att.table(eps)
+    out.attrs["attrition"] = _attrition_record(att.table(eps))
     out.attrs["reference_date"] = R.date().isoformat()
     out.attrs["window_days"] = int(window_days)
     return out
@@ -582,6 +591,6 @@ def legal_measure_table(
         keep_ids,
         ["registration_date", "registration_year", "time", "status", "event", "censor_reason"],
     )
-    out.attrs["attrition"] = att.table(eps)
+    out.attrs["attrition"] = _attrition_record(att.table(eps))
     out.attrs["reference_date"] = R.date().isoformat()
     return out
