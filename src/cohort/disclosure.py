@@ -130,7 +130,13 @@ def check_policy(policy) -> DisclosurePolicy:
 
 
 def protect_cells(
-    counts, relations=None, *, policy: DisclosurePolicy = DEFAULT_POLICY, virtual=None
+    counts,
+    relations=None,
+    *,
+    policy: DisclosurePolicy = DEFAULT_POLICY,
+    virtual=None,
+    forced=None,
+    public=None,
 ) -> np.ndarray:
     """Primary and secondary suppression of a set of cells; returns the suppressed mask.
 
@@ -147,6 +153,18 @@ def protect_cells(
         children" = registrations - registrations without children). They are never
         released, so they are unknowns; one that rests on too few units must not be the
         only unknown of a relation.
+    forced : bool array, optional
+        Shown cells that must be suppressed whatever their count, for instance cells an
+        earlier release suppressed (releasing them now would reveal them). They count as
+        protected cells in every relation.
+    public : bool array, optional
+        Cells the reader already knows, for instance cells an earlier release showed, or
+        (with ``virtual``) values of an earlier release added to state a relation across
+        releases. A public cell is never chosen as a secondary suppression and counts as
+        known in every relation, even where primary suppression hides it in this table
+        (the reader has it from the earlier release). A relation that is violated only
+        because of public cells, with no shown non-public cell left to suppress, was
+        revealed by the earlier release itself; it is left as it is.
 
     Rules: a shown cell below ``policy.threshold`` is suppressed (primary). Then, until
     nothing changes, every relation whose only unknown cell is suppressed or rests on too
@@ -188,10 +206,19 @@ def protect_cells(
     virtual = np.zeros(n, dtype=bool) if virtual is None else np.asarray(virtual, dtype=bool)
     if virtual.shape != (n,):
         raise DisclosureError("virtual must be a boolean array as long as counts")
+    forced = np.zeros(n, dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    public = np.zeros(n, dtype=bool) if public is None else np.asarray(public, dtype=bool)
+    for label, mask in (("forced", forced), ("public", public)):
+        if mask.shape != (n,):
+            raise DisclosureError(f"{label} must be a boolean array as long as counts")
+    if (forced & public).any():
+        raise DisclosureError(
+            "a cell cannot be both forced (suppressed earlier) and public (released earlier)"
+        )
     if not policy.enabled:
         return np.zeros(n, dtype=bool)
     unsafe = counts < policy.threshold
-    suppressed = unsafe & ~virtual
+    suppressed = (unsafe | forced) & ~virtual
     if relations is None:
         return suppressed
     rel, cell = (np.asarray(a, dtype=np.int64) for a in relations)
@@ -203,19 +230,25 @@ def protect_cells(
         return suppressed
     _, rel = np.unique(rel, return_inverse=True)
     n_rel = int(rel.max()) + 1
-    # Each pass suppresses at least one more cell, so there are at most n passes.
-    for _ in range(n + 1):
-        known, derived_from = _derivable(suppressed, virtual, unsafe, rel, cell, n_rel)
+    # Relations that no suppression in this table can protect (all their shown cells are
+    # public): the earlier release revealed them already.
+    beyond_reach = np.zeros(n_rel, dtype=bool)
+    # Each pass suppresses at least one more cell or sets relations aside, so there are
+    # at most n + n_rel passes.
+    for _ in range(n + n_rel + 1):
+        known, derived_from = _derivable(suppressed, virtual, unsafe, rel, cell, n_rel, public)
         unknown_member = ~known[cell]
         n_unknown = np.bincount(rel, weights=unknown_member, minlength=n_rel)
         # A protected cell: suppressed, or not shown and resting on too few units.
         protected_member = unknown_member & (suppressed[cell] | unsafe[cell])
-        violated = (n_unknown == 1) & (
-            np.bincount(rel, weights=protected_member, minlength=n_rel) == 1
+        violated = (
+            (n_unknown == 1)
+            & (np.bincount(rel, weights=protected_member, minlength=n_rel) == 1)
+            & ~beyond_reach
         )
         if not violated.any():
             return suppressed
-        shown_member = ~virtual[cell] & ~suppressed[cell]
+        shown_member = ~virtual[cell] & ~suppressed[cell] & ~public[cell]
         # Where the other cells of a violated relation are hidden but derivable, break the
         # relation they were derived from instead.
         has_shown = np.bincount(rel, weights=violated[rel] & shown_member, minlength=n_rel) > 0
@@ -230,8 +263,10 @@ def protect_cells(
         target = target.copy()
         target[derived_from[cell[via]]] = True
         candidate = target[rel] & shown_member
-        if not candidate.any():  # pragma: no cover - defensive: nothing left to suppress
-            return suppressed
+        if not candidate.any():
+            # Nothing this table shows can break them: set them aside and look again.
+            beyond_reach |= violated
+            continue
         c_rel, c_cell = rel[candidate], cell[candidate]
         order = np.lexsort((c_cell, counts[c_cell], c_rel))
         c_rel, c_cell = c_rel[order], c_cell[order]
@@ -241,12 +276,14 @@ def protect_cells(
     raise DisclosureError("secondary suppression did not settle")  # pragma: no cover
 
 
-def _derivable(suppressed, virtual, unsafe, rel, cell, n_rel):
-    """Which cells a reader knows: shown cells, and hidden safe cells that are the only
-    unknown of some relation (repeatedly). Returns the known mask and, per derived cell,
-    the relation it follows from (-1 otherwise)."""
+def _derivable(suppressed, virtual, unsafe, rel, cell, n_rel, public=None):
+    """Which cells a reader knows: shown and public cells, and hidden safe cells that are
+    the only unknown of some relation (repeatedly). Returns the known mask and, per derived
+    cell, the relation it follows from (-1 otherwise)."""
     n = len(suppressed)
     known = ~suppressed & ~virtual
+    if public is not None:
+        known |= public
     derived_from = np.full(n, -1, dtype=np.int64)
     for _ in range(n + 1):
         unknown_member = ~known[cell]
@@ -304,6 +341,8 @@ def apply_disclosure(
     by: Sequence[str] = (),
     value_columns: Sequence[str] = (),
     total: str = TOTAL,
+    forced=None,
+    public=None,
 ) -> pd.DataFrame:
     """Apply disclosure control to a long table; return a new table.
 
@@ -326,6 +365,11 @@ def apply_disclosure(
         Columns derived from the counts (rates, shares, intervals): blanked in every row
         where a count is suppressed. When rounding, compute values from the rounded counts
         (as :func:`cohort.measures.evaluate` does); this function does not recompute them.
+    forced, public : bool array, optional
+        Cells suppressed, or released, by an earlier release of the same table (see
+        :func:`protect_cells`): one flag per row (for every count column) or a 2-D array
+        with one column per count column. Forced cells stay suppressed; public cells are
+        never chosen as secondary suppressions and count as known to the reader.
 
     Returns
     -------
@@ -397,7 +441,13 @@ def apply_disclosure(
         np.concatenate([rel + k * n_rel for k in range(len(count_columns))]) if len(rel) else rel
     )
     cell_all = np.concatenate([pos + k * n for k in range(len(count_columns))]) if len(pos) else pos
-    suppressed_cells = protect_cells(all_counts, (rel_all, cell_all), policy=policy)
+    suppressed_cells = protect_cells(
+        all_counts,
+        (rel_all, cell_all),
+        policy=policy,
+        forced=_cell_mask(forced, n, len(count_columns), "forced"),
+        public=_cell_mask(public, n, len(count_columns), "public"),
+    )
 
     out = table.copy()
     row_suppressed = np.zeros(n, dtype=bool)
@@ -419,6 +469,21 @@ def apply_disclosure(
         n_suppressed=int(suppressed_cells.sum()),
     )
     return out
+
+
+def _cell_mask(mask, n_rows: int, n_columns: int, label: str):
+    """A per-row or per-(row, count column) mask as one flag per cell, column by column."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape == (n_rows,):
+        return np.tile(mask, n_columns)
+    if mask.shape == (n_rows, n_columns):
+        return mask.T.reshape(-1)
+    raise DisclosureError(
+        f"{label} must have one flag per row ({n_rows}) or per row and count column "
+        f"({n_rows} x {n_columns}), got shape {mask.shape}"
+    )
 
 
 def disclosure_record(

@@ -22,6 +22,9 @@ table::
   and the quarter-to-quarter differences of cumulative counts (see
   :func:`cohort.disclosure.protect_cells`). Values and intervals are computed from the
   released (possibly rounded) counts; a row with a suppressed part is suppressed.
+* ``previous=``, the table an earlier report released (the interim report's monitor for
+  the final report), protects the new table against that release too: see
+  :func:`quarterly_series`.
 
 :func:`quarterly_series` and :func:`monitor_summary` give the monitor as the progress
 report shows it; the ``cohort monitor`` command prints them.
@@ -212,6 +215,7 @@ def evaluate(
     ci_method: str = "wilson",
     alpha: float = 0.05,
     data=None,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Evaluate measures for every interval and group into one long table.
 
@@ -236,6 +240,10 @@ def evaluate(
         1 - confidence level.
     data : MonitorData, optional
         An already prepared delivery (:func:`cohort.indicators.prepare`).
+    previous : DataFrame, optional
+        A table of the same measures released earlier (an earlier report's output of this
+        function, or its ``monitor.csv`` read with :func:`read_released`), so that the two
+        releases together do not reveal a suppressed cell: see :func:`previous_cells`.
 
     Returns
     -------
@@ -268,7 +276,7 @@ def evaluate(
     cube = indicator_counts(
         None, None, needed, group_by=groups, intervals=iv, margins=True, data=data
     )
-    protected = _protect_cube(cube, measures, groups, iv, policy)
+    protected = _protect_cube(cube, measures, groups, iv, policy, previous)
 
     pieces = []
     for order, m in enumerate(measures):  # a handful of measures, each vectorised
@@ -350,7 +358,95 @@ def _select(cube: pd.DataFrame, name: str, group_by, groups) -> pd.DataFrame:
     return cube.loc[mask]
 
 
-def _protect_cube(cube, measures, groups, iv, policy) -> pd.DataFrame:
+def read_released(path) -> pd.DataFrame:
+    """Read a released measures table (``tables/monitor.csv``) back for ``previous=``.
+
+    Dates become dates, counts ``Int64`` and values ``Float64`` (``<NA>`` where
+    suppressed or empty), ``suppressed`` boolean; the other columns stay text.
+    """
+    from cohort.disclosure import SUPPRESSED
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    for column in ("interval_start", "interval_end"):
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
+    for column, dtype in (
+        ("numerator", "Int64"),
+        ("denominator", "Int64"),
+        ("value", "Float64"),
+        ("ci_lower", "Float64"),
+        ("ci_upper", "Float64"),
+    ):
+        if column in frame.columns:
+            text = frame[column].mask(frame[column].isin([SUPPRESSED, ""]))
+            frame[column] = pd.to_numeric(text).astype(dtype)
+    if "suppressed" in frame.columns:
+        frame["suppressed"] = pd.array(frame["suppressed"].str.lower() == "true", dtype="boolean")
+    for column in ("indicator", "kind", "ci_method", *GROUP_COLUMNS):
+        if column in frame.columns:
+            frame[column] = frame[column].astype("string")
+    return frame
+
+
+def previous_cells(previous: pd.DataFrame, measures, groups) -> pd.DataFrame:
+    """The cells (indicator, interval, groups) an earlier release showed or suppressed.
+
+    Each row of ``previous`` holds the numerator cell and, for a ratio or proportion, the
+    denominator cell of its measure. Returns one row per cell: ``indicator,
+    interval_start, interval_end, *groups, previous_count`` (``<NA>``: suppressed there).
+    A group column the earlier table lacks is taken as the total; rows of groups this
+    release does not have are left out. A cell shown in one row and suppressed in another
+    counts as suppressed.
+    """
+    if not isinstance(previous, pd.DataFrame):
+        raise ParameterError(
+            f"previous must be a released measures table (DataFrame), got {type(previous).__name__}"
+        )
+    missing = [
+        c for c in ("indicator", "interval_start", "interval_end", "numerator") if c not in previous
+    ]
+    if missing:
+        raise ParameterError(
+            f"previous is not a released measures table: it has no column {missing[0]!r}"
+        )
+    frame = previous.copy()
+    for g in GROUP_COLUMNS:
+        if g not in frame.columns:
+            frame[g] = TOTAL
+    keep = np.ones(len(frame), dtype=bool)
+    for g in GROUP_COLUMNS:
+        frame[g] = frame[g].astype("string")
+        if g not in groups:
+            keep &= (frame[g] == TOTAL).fillna(False).to_numpy(dtype=bool)
+    frame = frame.loc[keep]
+    for c in ("interval_start", "interval_end"):
+        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+    pieces = []
+    for m in measures:
+        rows = frame.loc[(frame["indicator"].astype(str) == m.name).to_numpy()]
+        for name, column in ((m.numerator, "numerator"), (m.denominator, "denominator")):
+            if name is None or column not in rows.columns or rows.empty:
+                continue
+            piece = rows[["interval_start", "interval_end", *groups]].copy()
+            piece.insert(0, "indicator", name)
+            piece["previous_count"] = pd.to_numeric(rows[column]).astype("Int64").array
+            pieces.append(piece)
+    columns = ["indicator", "interval_start", "interval_end", *groups]
+    if not pieces:
+        return pd.DataFrame(columns=[*columns, "previous_count"])
+    cells = pd.concat(pieces, ignore_index=True)
+    cells["_hidden"] = cells["previous_count"].isna()
+    cells = (
+        cells.sort_values([*columns, "_hidden"], kind="mergesort")
+        .groupby(columns, sort=True, dropna=False)
+        .agg(previous_count=("previous_count", "first"), _hidden=("_hidden", "max"))
+        .reset_index()
+    )
+    cells.loc[cells["_hidden"].to_numpy(dtype=bool), "previous_count"] = pd.NA
+    return cells.drop(columns="_hidden")
+
+
+def _protect_cube(cube, measures, groups, iv, policy, previous=None) -> pd.DataFrame:
     """Disclosure control on all counts behind the measures at once.
 
     Every row of ``cube`` is a cell. Cells no measure shows are treated as not shown but
@@ -458,13 +554,38 @@ def _protect_cube(cube, measures, groups, iv, policy) -> pd.DataFrame:
                 cell_parts.append(cells)
             next_rel += len(a)
 
+    forced = np.zeros(n, dtype=bool)
+    public_cells = np.zeros(0, dtype=np.int64)
+    if previous is not None:
+        forced, public_cube, cross = _previous_relations(
+            cube, measures, groups, counts, previous, policy
+        )
+        # Cells the earlier release showed are known; shown again here unless too small now
+        # (a revised delivery), in which case primary suppression hides the new value.
+        public_cube &= shown & (counts >= policy.threshold)
+        forced &= shown
+        public_cells = np.flatnonzero(public_cube)
+        for old_value, new_cell, difference in cross:
+            old_cells = add_virtual(old_value)
+            public_cells = np.r_[public_cells, old_cells]
+            diff_cells = add_virtual(difference)
+            rel_ids = next_rel + np.arange(len(old_cells))
+            for cells in (old_cells, new_cell, diff_cells):
+                rel_parts.append(rel_ids)
+                cell_parts.append(cells)
+            next_rel += len(old_cells)
+
     all_counts = np.concatenate([counts, *virtual_counts]) if virtual_counts else counts
     virtual = np.r_[~shown, np.ones(n_virtual, dtype=bool)]
+    public = np.zeros(len(all_counts), dtype=bool)
+    public[public_cells] = True
     suppressed = protect_cells(
         all_counts,
         (np.concatenate(rel_parts), np.concatenate(cell_parts)),
         policy=policy,
         virtual=virtual,
+        forced=np.r_[forced, np.zeros(n_virtual, dtype=bool)],
+        public=public,
     )[:n]
     released = policy.round_counts(counts)
     out = cube.copy()
@@ -472,6 +593,69 @@ def _protect_cube(cube, measures, groups, iv, policy) -> pd.DataFrame:
     out.loc[suppressed, "released"] = pd.NA
     out["cell_suppressed"] = suppressed
     return out
+
+
+def _previous_relations(cube, measures, groups, counts, previous, policy):
+    """What an earlier release means for this cube.
+
+    Returns ``forced`` (cells the earlier release suppressed), ``public`` (cells it showed)
+    and the cross-release relations of cumulative counts: a list of ``(old values, new
+    cells, differences)``, one entry per direction. For a cumulative indicator and group,
+    an old value released on date ``d`` and this release's count on the nearest period end
+    after ``d`` (or before ``d``) differ by the units that entered in between; that
+    difference must not be the only unknown of the relation when it is small. Only
+    differences of 0 or more are counts of units: a negative one (a revised delivery
+    counting fewer units) is no relation. The difference is the one a reader sees, of
+    released (rounded) counts; with rounding to ``r`` it only bounds the true count to
+    within ``r``, so ``r`` is added before it is compared with the threshold (as
+    :func:`cohort.release.check_differencing` does).
+    """
+    cells = previous_cells(previous, measures, groups)
+    keys = ["indicator", "interval_start", "interval_end", *groups]
+    positions = pd.DataFrame({"_pos": np.arange(len(cube))})
+    for c in keys:
+        positions[c] = cube[c].astype("string") if c in groups else cube[c]
+    for c in ("interval_start", "interval_end"):
+        positions[c] = positions[c].astype("datetime64[ns]")
+    cells = cells.copy()
+    for c in groups:
+        cells[c] = cells[c].astype("string")
+    cells["indicator"] = cells["indicator"].astype(str)
+    positions["indicator"] = positions["indicator"].astype(str)
+    matched = cells.merge(positions, on=keys, how="inner")
+    hidden = matched["previous_count"].isna().to_numpy()
+    forced = np.zeros(len(cube), dtype=bool)
+    public = np.zeros(len(cube), dtype=bool)
+    forced[matched["_pos"].to_numpy()[hidden]] = True
+    public[matched["_pos"].to_numpy()[~hidden]] = True
+
+    cross = []
+    old = cells.loc[
+        cells["indicator"].isin(list(CUMULATIVE_INDICATORS)).to_numpy()
+        & cells["previous_count"].notna().to_numpy()
+    ]
+    new = positions.loc[positions["indicator"].isin(list(CUMULATIVE_INDICATORS)).to_numpy()]
+    if old.empty or new.empty:
+        return forced, public, cross
+    by = ["indicator", *groups]
+    old = old[[*by, "interval_end", "previous_count"]].rename(columns={"interval_end": "_date"})
+    new = new[[*by, "interval_end", "_pos"]].rename(columns={"interval_end": "_date"})
+    old = old.sort_values("_date", kind="mergesort").reset_index(drop=True)
+    new = new.sort_values("_date", kind="mergesort").reset_index(drop=True)
+    for direction, sign in (("forward", 1), ("backward", -1)):
+        pairs = pd.merge_asof(
+            old, new, on="_date", by=by, direction=direction, allow_exact_matches=False
+        ).dropna(subset=["_pos"])
+        if pairs.empty:
+            continue
+        old_value = pairs["previous_count"].to_numpy(dtype=np.int64)
+        new_cell = pairs["_pos"].to_numpy(dtype=np.int64)
+        difference = sign * (policy.round_counts(counts[new_cell]) - old_value)
+        keep = difference >= 0
+        if keep.any():
+            slack = (policy.rounding or 0) if policy.enabled else 0
+            cross.append((old_value[keep], new_cell[keep], difference[keep] + slack))
+    return forced, public, cross
 
 
 # --- the monitor -----------------------------------------------------------------------
@@ -512,11 +696,31 @@ def quarterly_series(
     ci_method: str = "wilson",
     alpha: float = 0.05,
     data=None,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The monitor's measures for every quarter from the study start to ``R`` (released).
 
     The long table of :func:`evaluate` for :func:`monitor_measures`, disclosure control on
     by default.
+
+    ``previous`` is the monitor an earlier report released (this function's output for
+    the earlier reference date, or that report's ``tables/monitor.csv`` read with
+    :func:`read_released`). With it, the two releases together reveal no suppressed cell:
+
+    * a cell the earlier report suppressed stays suppressed (same indicator, interval and
+      groups);
+    * a cell it released is known to the reader: it is never chosen as a secondary
+      suppression, and relations count it as known;
+    * for cumulative indicators, the earlier release's count on a date and this release's
+      count on the neighbouring period end must not differ by less than the threshold
+      unless this release suppresses its side (the earlier report is out already).
+
+    A delivery revised since may give a cell another value than the earlier report
+    released: both values are then released. The new value is shown (not suppressed as a
+    secondary, since the old value is out anyway), or hidden by primary suppression if it
+    is now below the threshold; the old value takes part in the cross-release relations
+    of cumulative counts as a known number. Mixing old and new values of different cells
+    of the same period is not an exact relation and is not protected.
     """
     return evaluate(
         monitor_measures(by),
@@ -527,6 +731,7 @@ def quarterly_series(
         ci_method=ci_method,
         alpha=alpha,
         data=data,
+        previous=previous,
     )
 
 
@@ -561,6 +766,7 @@ def monitor_summary(
     ci_method: str = "wilson",
     alpha: float = 0.05,
     series: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The headline figures of the monitor on the reference date, as a tidy released table.
 
@@ -579,6 +785,8 @@ def monitor_summary(
     series : DataFrame, optional
         The output of :func:`quarterly_series` for the same arguments, to avoid computing
         it twice.
+    previous : DataFrame, optional
+        The monitor an earlier report released; see :func:`quarterly_series`.
     """
     reference = to_date(reference_date, "reference_date")
     if series is None:
@@ -590,6 +798,7 @@ def monitor_summary(
             study_start=study_start,
             ci_method=ci_method,
             alpha=alpha,
+            previous=previous,
         )
     comparison = (
         comparison_quarter_end(reference, study_start)

@@ -69,6 +69,7 @@ __all__ = [
     "figure",
     "load_delivery",
     "changes_since",
+    "previous_monitor",
     "build_report",
     "rebuild_report",
     "refresh_notebooks",
@@ -92,6 +93,8 @@ REQUIRED_TABLES = ("monitor", "reregistration_km", "reregistration_cox", "safety
 KINDS = {"table": "tables", "figure-data": "figure-data"}
 
 _RELEASE_META = "_release"  # sidecar folder inside a build, folded into manifest.json
+#: In the sidecar folder: the monitor the report given with ``against`` released.
+_PREVIOUS_MONITOR = "previous-monitor.csv"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FLOAT_FORMAT = "%.10g"  # released CSVs: 10 significant digits, stable across runs
 KERNEL_NAME = "python3"  # the kernel notebooks are saved with; provided by the builder
@@ -509,15 +512,49 @@ def load_delivery(params: Params):
     return dataclasses.replace(delivery, tables=tables)
 
 
-def changes_since(tables, params: Params) -> pd.DataFrame:
+def previous_monitor(params: Params, tables) -> pd.DataFrame | None:
+    """The monitor the earlier report released, for ``quarterly_series(..., previous=)``.
+
+    * Built by ``cohort report --against EARLIER_REPORT``: that report's own
+      ``tables/monitor.csv``, exactly as it was released.
+    * Otherwise, with ``previous_reference_date`` set: the monitor as the earlier report
+      computes it (:func:`cohort.measures.quarterly_series` by site on the previous
+      reference date, same delivery, sites and disclosure settings). This is the earlier
+      report's release when it was built from the same delivery and settings, as the
+      interim and final parameter files are.
+    * Otherwise ``None``: no earlier release to protect against.
+    """
+    from cohort.measures import quarterly_series, read_released
+
+    if params.output_dir is not None:
+        staged = Path(params.output_dir) / _RELEASE_META / _PREVIOUS_MONITOR
+        if staged.is_file():
+            return read_released(staged)
+    if params.previous_reference_date is None:
+        return None
+    return quarterly_series(
+        tables,
+        params.previous_reference_date,
+        by="site",
+        policy=params.disclosure,
+        study_start=params.study_start,
+    )
+
+
+def changes_since(tables, params: Params, *, previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """The monitor's headline figures on the previous and the current reference date.
 
     One row per headline figure (all sites): ``figure, kind, previous_date, previous_n,
     previous_value, current_date, current_n, current_value, change`` where ``change`` is
-    ``current_value - previous_value``. Both sides come from
-    :func:`cohort.measures.monitor_summary` with the report's disclosure policy, so a
-    figure suppressed on either date has its change suppressed too (``suppressed`` column,
-    recorded in ``attrs["disclosure"]``).
+    ``current_value - previous_value``. Both sides are the all-sites rows of
+    :func:`cohort.measures.monitor_summary` by site with the report's disclosure policy,
+    the same cells as the monitor tables: the previous side from ``previous`` (the monitor
+    the earlier report released, default :func:`previous_monitor`), the current side
+    protected against it. A figure suppressed on either date has its change suppressed
+    (``suppressed`` column, recorded in ``attrs["disclosure"]``). A change of a count
+    smaller than the threshold (with rounding ``r``: when ``|change| + r`` is below it),
+    for example fewer than 10 new households, is itself a small count: the change and the
+    current side are suppressed.
 
     Raises
     ------
@@ -529,23 +566,41 @@ def changes_since(tables, params: Params) -> pd.DataFrame:
 
     if params.previous_reference_date is None:
         raise ParameterError(f"{params.source}: parameter 'previous_reference_date' is empty: nothing to compare with")
+    if previous is None:
+        previous = previous_monitor(params, tables)
 
-    def side(date, prefix):
-        summary = monitor_summary(tables, date, policy=params.disclosure, study_start=params.study_start)
+    def side(date, prefix, series=None, against=None):
+        summary = monitor_summary(
+            tables,
+            date,
+            by="site",
+            policy=params.disclosure,
+            study_start=params.study_start,
+            series=series,
+            previous=against,
+        )
+        summary = summary.loc[(summary["site"].astype(str) == "all").to_numpy()]
+        # Values from the released counts, as evaluate computes them: the same numbers
+        # whether the earlier release was computed here or read back from its CSV file.
+        numerator = summary["numerator"].astype("Float64")
+        ratio = numerator / summary["denominator"].astype("Float64").where(lambda d: d > 0)
+        value = numerator.where((summary["kind"] == "count").to_numpy(), ratio)
+        value = value.where(summary["value"].notna().to_numpy(), pd.NA)
         out = pd.DataFrame(
             {
                 "figure": summary["figure"].astype(str),
                 "kind": summary["kind"].astype(str),
                 f"{prefix}_date": summary["interval_end"],
                 f"{prefix}_n": summary["numerator"].astype("Int64"),
-                f"{prefix}_value": summary["value"].astype("Float64"),
+                f"{prefix}_value": value.astype("Float64").to_numpy(),
                 f"{prefix}_suppressed": summary["suppressed"].fillna(False).astype(bool),
             }
         )
         return out
 
-    previous = side(params.previous_reference_date, "previous")
-    current = side(params.reference_date, "current")
+    earlier = previous
+    previous = side(params.previous_reference_date, "previous", series=earlier)
+    current = side(params.reference_date, "current", against=earlier)
     # In the order of the current headline figures; a figure new since then has no previous side.
     out = current.merge(previous, on=["figure", "kind"], how="left", sort=False)
     out = out[["figure", "kind", *previous.columns[2:], *current.columns[2:]]]
@@ -553,6 +608,16 @@ def changes_since(tables, params: Params) -> pd.DataFrame:
         out["previous_suppressed"].astype("boolean").fillna(True) | out["current_suppressed"].astype("boolean").fillna(True)
     ).to_numpy(dtype=bool)
     out["change"] = (out["current_value"] - out["previous_value"]).astype("Float64")
+    # A change of a count is a count of units itself (new households, new measures):
+    # below the threshold it is suppressed, with the current side it follows from.
+    slack = (params.disclosure.rounding or 0) if params.disclosure.enabled else 0
+    small = (
+        (out["kind"] == "count").to_numpy()
+        & (out["change"].abs() + slack < params.disclosure.threshold).fillna(False).to_numpy(dtype=bool)
+        & params.disclosure.enabled
+    )
+    out.loc[small, ["current_n", "current_value"]] = pd.NA
+    hidden |= small
     out.loc[hidden, "change"] = pd.NA
     out["suppressed"] = pd.array(hidden, dtype="boolean")
     out = out.drop(columns=["previous_suppressed", "current_suppressed"])
@@ -724,8 +789,10 @@ def build_report(
     root : Path, optional
         Repository root (default :func:`cohort.params.repo_root`).
     against : path, optional
-        A report released before (e.g. the interim report): the release check then also
-        runs :func:`cohort.release.check_differencing` against it.
+        A report released before (e.g. the interim report): its released monitor is what
+        the monitor notebook protects against (:func:`previous_monitor`; without it, the
+        monitor on ``previous_reference_date`` is recomputed from the delivery), and the
+        release check also runs :func:`cohort.release.check_differencing` against it.
 
     Raises
     ------
@@ -751,6 +818,8 @@ def build_report(
     started = prov.utc_now()
     try:
         _prewarm(params)
+        if against is not None:
+            _stage_previous_monitor(Path(against), staging)
         parameters = params.notebook_parameters(output_dir=str(staging))
         runs = [(src, staging / "notebooks" / src.name, parameters) for src in sources]
         _run_all(runs, jobs, progress, f"report {params.name}")
@@ -785,6 +854,19 @@ def build_report(
     _swap_in(staging, final)
     shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+def _stage_previous_monitor(against: Path, staging: Path) -> None:
+    """Put the earlier report's released monitor where :func:`previous_monitor` finds it."""
+    source = against / "tables" / "monitor.csv"
+    if not source.is_file():
+        raise ReportError(
+            f"--against {against}: no released monitor {source}; name the folder of a report "
+            "built by cohort report (e.g. reports/interim-2024q4)"
+        )
+    meta = staging / _RELEASE_META
+    meta.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, meta / _PREVIOUS_MONITOR)
 
 
 def _prewarm(params: Params) -> None:

@@ -304,3 +304,81 @@ def test_written_release_is_byte_identical(tmp_path):
     )
     assert a == b.read_bytes()
     assert a.decode().splitlines()[1] == "2024-12-31,A,25,0.333333,false"
+
+
+# --- an earlier release: forced and public cells --------------------------------------
+
+ONE_RELATION = (np.zeros(3, int), np.arange(3))  # cell 0 = cell 1 + cell 2
+
+
+def test_a_forced_cell_is_suppressed_at_any_count_and_protected():
+    # 10 is safe on its own, but an earlier release suppressed it: it stays suppressed,
+    # and the smaller of the other two goes too (else 10 = 30 - 20).
+    out = protect_cells([30, 20, 10], ONE_RELATION, forced=[False, False, True])
+    assert out.tolist() == [False, True, True]
+    assert protect_cells([30, 20, 10], ONE_RELATION).tolist() == [False, False, False]
+
+
+def test_a_public_cell_is_never_a_secondary_suppression():
+    # 9 is small; 21 would be the secondary, but the reader has 21 already: the total goes.
+    assert protect_cells([30, 21, 9], ONE_RELATION).tolist() == [False, True, True]
+    out = protect_cells([30, 21, 9], ONE_RELATION, public=[False, True, False])
+    assert out.tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("new", "suppressed"),
+    [(34, True), (35, False)],  # a difference of 9 (< 10) or exactly 10
+)
+def test_a_cross_release_difference_at_the_threshold(new, suppressed):
+    # Cell 0: a value an earlier release showed (not in this table, known); cell 1: this
+    # release's count a quarter later; cell 2: the difference, a count of new units.
+    counts = [25, new, new - 25]
+    out = protect_cells(
+        counts,
+        ONE_RELATION,
+        virtual=[True, False, True],
+        public=[True, False, False],
+    )
+    assert out.tolist() == [False, suppressed, False]
+
+
+def test_a_small_public_cell_is_still_suppressed_but_known():
+    # Primary suppression is never relaxed; the reader knows the 9 from the earlier
+    # release, so hiding 21 as well would protect nothing.
+    out = protect_cells([30, 21, 9], ONE_RELATION, public=[False, False, True])
+    assert out.tolist() == [False, False, True]
+
+
+def test_a_relation_revealed_by_the_earlier_release_is_left_alone():
+    # 30 and 21 are both out already: nothing in this table can hide 9 = 30 - 21.
+    out = protect_cells([30, 21, 9], ONE_RELATION, public=[True, True, False])
+    assert out.tolist() == [False, False, True]
+
+
+def test_forced_and_public_are_checked():
+    with pytest.raises(DisclosureError, match="both forced"):
+        protect_cells([30, 21, 9], ONE_RELATION, forced=[True, False, False], public=[True, False, False])
+    with pytest.raises(DisclosureError, match="forced must be a boolean array"):
+        protect_cells([30, 21, 9], ONE_RELATION, forced=[True])
+    with pytest.raises(DisclosureError, match="public must be a boolean array"):
+        protect_cells([30, 21, 9], ONE_RELATION, public=[True, False])
+
+
+def test_apply_disclosure_takes_forced_and_public_per_row_or_per_cell():
+    table = sites([40, 12, 5, 30])  # S0..S3 and the total 87
+    plain = apply_disclosure(table, group_columns=["site"])
+    assert plain["suppressed"].tolist() == [False, True, True, False, False]
+    # S1 (12) was released before: S3 (30) is the secondary instead.
+    public = apply_disclosure(
+        table, group_columns=["site"], public=[False, True, False, False, False]
+    )
+    assert public["suppressed"].tolist() == [False, False, True, True, False]
+    assert public.loc[1, "count"] == 12
+    # S0 (40) was suppressed before: with S2 that makes two unknowns, S1 may stay.
+    forced = apply_disclosure(
+        table, group_columns=["site"], forced=np.array([[True], [False], [False], [False], [False]])
+    )
+    assert forced["suppressed"].tolist() == [True, False, True, False, False]
+    with pytest.raises(DisclosureError, match="one flag per row"):
+        apply_disclosure(table, group_columns=["site"], forced=[True, False])

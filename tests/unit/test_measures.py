@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,10 @@ from cohort.measures import (
     evaluate,
     monitor_measures,
     monitor_summary,
+    previous_cells,
     proportion_ci,
     quarterly_series,
+    read_released,
 )
 
 R = "2024-12-31"
@@ -376,3 +380,150 @@ def test_an_empty_delivery_gives_a_fully_suppressed_table():
     out = quarterly_series(empty, "2023-06-30", by="site")
     assert len(out) == 2 * len(monitor_measures())  # two quarters, only the (empty) total
     assert out["suppressed"].all() and out["numerator"].isna().all()
+
+
+# --- an earlier release: previous= ----------------------------------------------------
+
+Q1 = (pd.Timestamp("2023-01-01"), pd.Timestamp("2023-03-31"))
+
+
+def earlier(rows, group_by=("site",)):
+    """An earlier release of measure ``inv``: (site, numerator or None if suppressed)."""
+    frame = pd.DataFrame(
+        {
+            "indicator": "inv",
+            "kind": "count",
+            "interval_start": Q1[0],
+            "interval_end": Q1[1],
+            **({"site": [site for site, _ in rows]} if group_by else {}),
+            "numerator": pd.array([n for _, n in rows], dtype="Int64"),
+        }
+    )
+    frame["suppressed"] = frame["numerator"].isna()
+    return frame
+
+
+def by_site(out):
+    return out.set_index("site")
+
+
+def test_a_cell_the_earlier_release_suppressed_stays_suppressed():
+    # Site A: 40 households, site B: 6 (small). Alone, A goes with B; here an earlier
+    # release (other data) had suppressed the total and shown A.
+    measures = [Measure("inv", "households_active", group_by="site")]
+    plain = by_site(evaluate(measures, small_site_delivery(), "2023-03-31"))
+    assert plain["suppressed"].tolist() == [False, True, True]
+    previous = earlier([(TOTAL, None), ("A", 40), ("B", None)])
+    previous["indicator"] = "inv"
+    out = by_site(evaluate(measures, small_site_delivery(), "2023-03-31", previous=previous))
+    assert out["suppressed"].tolist() == [True, False, True]
+    assert out.loc["A", "numerator"] == 40
+
+
+def test_a_cell_the_earlier_release_showed_is_not_a_secondary_suppression():
+    measures = [Measure("inv", "households_active", group_by="site")]
+    previous = earlier([("A", 40)])
+    out = by_site(evaluate(measures, small_site_delivery(), "2023-03-31", previous=previous))
+    # B (6) is small; A is public, so the total is the secondary suppression.
+    assert out["suppressed"].to_dict() == {TOTAL: True, "A": False, "B": True}
+
+
+def with_new_households(k):
+    """small_site_delivery plus ``k`` households at site A registered in Q2 2023."""
+    d = small_site_delivery()
+    ids = [f"N{i}" for i in range(k)]
+    d["households"] = pd.concat(
+        [d["households"], pd.DataFrame({"household_id": ids, "site": "A", "has_children": True})],
+        ignore_index=True,
+    )
+    d["episodes"] = pd.concat(
+        [
+            d["episodes"],
+            pd.DataFrame(
+                {
+                    "episode_id": [f"EN{i}" for i in range(k)],
+                    "household_id": ids,
+                    "site": "A",
+                    "registration_date": pd.Timestamp("2023-05-01"),
+                    "closure_date": pd.NaT,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return d
+
+
+@pytest.mark.parametrize(
+    ("old", "q2_suppressed"),
+    [
+        (46, False),  # same data: 56 - 46 = 10, exactly the threshold
+        (47, True),  # revised: the earlier report said 47; 56 - 47 = 9 new households
+        (57, False),  # revised downwards since: a negative difference is no count
+    ],
+)
+def test_cumulative_counts_across_releases_at_the_threshold(old, q2_suppressed):
+    measures = [Measure("inv", "households_involved")]
+    d = with_new_households(10)
+    raw = evaluate(measures, d, "2023-06-30", policy=NO_DISCLOSURE_CONTROL)
+    assert raw["numerator"].tolist() == [46, 56]
+    alone = evaluate(measures, d, "2023-06-30")
+    assert not alone["suppressed"].any()
+    out = evaluate(measures, d, "2023-06-30", previous=earlier([(TOTAL, old)], group_by=()))
+    # The earlier report's quarter is out already: only the new quarter can go.
+    assert out["suppressed"].tolist() == [False, q2_suppressed]
+
+
+def test_previous_from_a_released_csv_equals_previous_from_the_frame(tmp_path, tables):
+    from cohort.disclosure import write_released_csv
+
+    first = quarterly_series(tables, "2023-12-31", by="site")
+    path = write_released_csv(first, tmp_path / "monitor.csv")
+    read = read_released(path)
+    assert read["numerator"].isna().tolist() == first["numerator"].isna().tolist()
+    a = quarterly_series(tables, R, by="site", previous=first)
+    b = quarterly_series(tables, R, by="site", previous=read)
+    pd.testing.assert_frame_equal(a, b)
+    cells = previous_cells(read, monitor_measures("site"), ("site",))
+    assert not cells.duplicated(["indicator", "interval_start", "interval_end", "site"]).any()
+
+
+def test_previous_must_be_a_measures_table(tables):
+    with pytest.raises(ParameterError, match="no column 'numerator'"):
+        quarterly_series(tables, R, previous=pd.DataFrame({"indicator": [], "interval_start": [], "interval_end": []}))
+    with pytest.raises(ParameterError, match="released measures table"):
+        quarterly_series(tables, R, previous="monitor.csv")
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
+
+
+@pytest.mark.skipif(not BUNDLED.is_dir(), reason="bundled synthetic delivery not generated")
+def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
+    """End to end on the bundled delivery: the check fails without previous=, passes with."""
+    from cohort.disclosure import write_released_csv
+    from cohort.io import load
+    from cohort.release import check_differencing
+
+    delivery = load(BUNDLED, cache_dir=False)
+    interim = quarterly_series(delivery, "2024-12-31", by="site")
+
+    def check(final, label):
+        folders = []
+        for name, table in (("interim", interim), (label, final)):
+            folder = tmp_path / name / "tables"
+            folder.mkdir(parents=True, exist_ok=True)
+            write_released_csv(table, folder / "monitor.csv")
+            folders.append(folder.parent)
+        return check_differencing(*folders, policy=DisclosurePolicy())
+
+    alone = check(quarterly_series(delivery, "2026-06-30", by="site"), "final-alone")
+    assert {f.rule for f in alone} == {"differencing-same-cell", "differencing-cumulative"}
+    read = read_released(tmp_path / "interim" / "tables" / "monitor.csv")
+    protected = quarterly_series(delivery, "2026-06-30", by="site", previous=read)
+    assert check(protected, "final") == []
+    # What the interim report suppressed, the final report suppresses too.
+    keys = ["indicator", "interval_start", "interval_end", "site"]
+    both = interim.merge(protected, on=keys, suffixes=("_interim", "_final"))
+    hidden = both["numerator_interim"].isna().to_numpy()
+    assert hidden.any() and both.loc[hidden, "numerator_final"].isna().all()

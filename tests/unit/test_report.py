@@ -25,6 +25,7 @@ from cohort.report import (
     build_report,
     changes_since,
     load_delivery,
+    previous_monitor,
     rebuild_report,
     release_table,
     released_text,
@@ -286,6 +287,66 @@ def test_load_delivery_restricts_sites():
     assert delivery.referrals["household_id"].isin(delivery.households["household_id"]).all()
     with pytest.raises(ParameterError, match="parameter 'sites' names 'XXX'"):
         load_delivery(tiny_params(sites=("XXX",)))
+
+
+def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp_path):
+    from cohort.measures import read_released
+    from cohort.release import check_release
+
+    folder = build_report(
+        FINAL, jobs=1, reports_root=tmp_path, progress=False, notebooks=("02_monitor",),
+        required_tables=("monitor",), against=built,
+    )
+    assert check_release(folder, against=built) == []
+    interim = read_released(built / "tables" / "monitor.csv")
+    final = read_released(folder / "tables" / "monitor.csv")
+    keys = ["indicator", "interval_start", "interval_end", "site"]
+    both = interim.merge(final, on=keys, suffixes=("_interim", "_final"))
+    hidden = both["numerator_interim"].isna().to_numpy()
+    assert hidden.any() and both.loc[hidden, "numerator_final"].isna().all()
+    # The staged copy of the interim monitor is not part of the report.
+    assert not (folder / "_release").exists()
+    assert "previous-monitor.csv" not in (folder / "manifest.json").read_text(encoding="utf-8")
+
+
+def test_against_needs_a_report_with_a_monitor(tmp_path):
+    with pytest.raises(ReportError, match="no released monitor"):
+        build_report(FINAL, reports_root=tmp_path / "r", progress=False, notebooks=("02_monitor",),
+                     required_tables=("monitor",), against=tmp_path / "nothing")
+
+
+def test_previous_monitor_is_the_earlier_release():
+    params = load_params(FINAL)
+    delivery = load_delivery(params)
+    previous = previous_monitor(params, delivery)
+    assert previous["interval_end"].max() == pd.Timestamp("2024-12-31")
+    assert previous.attrs["disclosure"]["applied"] is True
+    assert previous_monitor(load_params(INTERIM), delivery) is None
+
+
+def test_a_small_change_of_a_count_is_suppressed():
+    params = load_params(FINAL)
+    delivery = load_delivery(params)
+    previous = previous_monitor(params, delivery)
+    changes = changes_since(delivery, params, previous=previous).set_index("figure")
+    figure = "households involved since the study start"
+    current = int(changes.loc[figure, "current_n"])
+    # An earlier release (other data) that said 5 households fewer: 5 new households.
+    row = (
+        (previous["indicator"] == "households_involved")
+        & (previous["site"] == "all")
+        & (previous["interval_end"] == pd.Timestamp("2024-12-31"))
+    ).to_numpy()
+    for shortfall, hidden in ((5, True), (10, False)):
+        earlier = previous.copy()
+        earlier.loc[row, ["numerator", "value"]] = current - shortfall
+        out = changes_since(delivery, params, previous=earlier).set_index("figure")
+        assert bool(out.loc[figure, "suppressed"]) is hidden
+        if hidden:
+            assert pd.isna(out.loc[figure, "change"]) and pd.isna(out.loc[figure, "current_n"])
+            assert out.loc[figure, "previous_n"] == current - 5
+        else:
+            assert out.loc[figure, "change"] == 10
 
 
 def test_changes_since_the_previous_reference_date():

@@ -22,8 +22,9 @@ def register(parser) -> None:
         "--against",
         metavar="OTHER_REPORT_DIR",
         default=None,
-        help="a report released before (e.g. reports/interim-2024q4): the release check also makes "
-        "sure the two together do not reveal a suppressed cell",
+        help="a report released before (e.g. reports/interim-2024q4): the monitor is protected "
+        "against its released monitor (cells it suppressed stay suppressed), and the release check "
+        "also makes sure the two together do not reveal a suppressed cell",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
