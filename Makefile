@@ -22,7 +22,7 @@ report: $(STAMP)
 	$(BIN)/cohort report $(PARAMS)
 
 final: $(STAMP)
-	$(BIN)/cohort report parameters/final-2026.yaml
+	$(BIN)/cohort report parameters/final-2026.yaml $(if $(wildcard reports/interim-2024q4/tables/monitor.csv),--against reports/interim-2024q4)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
