@@ -827,6 +827,24 @@ def monitor_summary(
     out = (
         out.sort_values(["_order"], kind="mergesort").drop(columns="_order").reset_index(drop=True)
     )
+    start = to_date(study_start, "study_start")
+    out.insert(out.columns.get_loc("interval_end") + 1, "period", _period_text(out, start))
     out.attrs = dict(series.attrs)
     out.attrs["comparison_date"] = comparison.strftime("%Y-%m-%d")
     return out
+
+
+def _period_text(headline: pd.DataFrame, study_start: pd.Timestamp) -> pd.Series:
+    # A headline figure is read against one of three periods, and the quarter's own start
+    # date would mislead for the first two: counted since the study start (involved,
+    # measures, ended since the start), on a date (active), or within the quarter.
+    numerator = {m.name: m.numerator for m in monitor_measures()}
+    name = headline["indicator"].map(lambda n: numerator.get(n, n))
+    since_start = name.isin([*CUMULATIVE_INDICATORS, "ended_since_start"])
+    in_period = name.map(lambda n: INDICATORS[n].kind == "in_period" if n in INDICATORS else False)
+    end = headline["interval_end"].dt.strftime("%Y-%m-%d")
+    first = headline["interval_start"].dt.strftime("%Y-%m-%d").where(
+        in_period.to_numpy(dtype=bool), study_start.strftime("%Y-%m-%d")
+    )
+    ranged = since_start.to_numpy(dtype=bool) | in_period.to_numpy(dtype=bool)
+    return (first + " to " + end).where(ranged, end)

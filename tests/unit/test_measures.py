@@ -354,6 +354,25 @@ def test_summary_rows_come_from_the_series(tables):
     assert summary.attrs["comparison_date"] == "2024-06-30"
 
 
+def test_summary_states_the_period_each_figure_is_read_against(tables):
+    """Since-start figures run from the study start, on-date figures name one day, and
+    quarterly figures the quarter: never the quarter's start for a since-start count."""
+    summary = monitor_summary(tables, R, study_start="2023-01-01").set_index("figure")
+    period = summary["period"]
+    assert period["households involved since the study start"] == "2023-01-01 to 2024-12-31"
+    assert period["legal measures per household involved"] == "2023-01-01 to 2024-12-31"
+    assert (
+        period["households whose involvement ended since the start (involved - active)"]
+        == "2023-01-01 to 2024-12-31"
+    )
+    assert period["households actively involved on the reference date"] == "2024-12-31"
+    assert period["households actively involved on the comparison date"] == "2024-06-30"
+    assert period["registrations in the last quarter"] == "2024-10-01 to 2024-12-31"
+    assert period["involvements ended in the last quarter (episodes closed)"] == (
+        "2024-10-01 to 2024-12-31"
+    )
+
+
 def test_summary_rejects_a_comparison_date_off_the_quarter_grid(tables):
     with pytest.raises(ParameterError, match="not the end of a quarter"):
         monitor_summary(tables, R, comparison_date="2024-05-15")

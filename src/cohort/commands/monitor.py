@@ -207,20 +207,7 @@ def render(
         .str.strip()
     )
     headline.loc[headline["suppressed"].fillna(False).to_numpy(dtype=bool), "detail"] = ""
-    headline["date"] = headline["interval_end"].dt.strftime("%Y-%m-%d")
-    is_period = headline["indicator"].isin(
-        [
-            "ended_in_period",
-            "registrations",
-            "registrations_without_children",
-            "registrations_without_children_share",
-        ]
-    )
-    headline.loc[is_period.to_numpy(), "date"] = (
-        headline["interval_start"].dt.strftime("%Y-%m-%d")
-        + " to "
-        + headline["interval_end"].dt.strftime("%Y-%m-%d")
-    )[is_period.to_numpy()]
+    headline["date"] = headline["period"]
     group = next((g for g in GROUP_COLUMNS if g in headline.columns), None)
     if group is not None:
         wide = headline.pivot_table(
