@@ -160,6 +160,98 @@ def report_text(key: str, language: str, /, **fields) -> str:
     return _lookup(key, language).format(**fields)
 
 
+def value_labels(column: str, language: str) -> dict[str, str]:
+    """How the report shows the values of label column ``column`` in ``language``.
+
+    The released CSV files keep the values themselves (machine-readable identifiers);
+    only the report page and the notebooks' displayed tables use these labels.
+
+    Examples
+    --------
+    >>> value_labels("analysis", "nl")["reregistration"]
+    'heraanmelding'
+    >>> value_labels("no_such_column", "nl")
+    {}
+    """
+    table = _texts().get("values", {}).get(column, {})
+    return {str(value): labels[language] for value, labels in table.items() if language in labels}
+
+
+def labelled(frame: pd.DataFrame, language: str) -> pd.DataFrame:
+    """A copy of ``frame`` for display in ``language``: readable labels for the values of
+    known label columns (``figure``, ``indicator``, ``step``, ...; see the ``values``
+    section of the report text), for column headers a pivot took from such a column, for
+    the suppression marker and for the word joining the dates of a ``period``. Column names stay (the report page labels them); the
+    frame itself is not changed.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"step": ["analysed"], "episodes": ["[suppressed]"],
+    ...                   "period": ["2023-01-01 to 2024-12-31"]})
+    >>> labelled(t, "nl").to_dict("records")
+    [{'step': 'geanalyseerd', 'episodes': '[onderdrukt]', 'period': '2023-01-01 t/m 2024-12-31'}]
+    >>> wide = pd.DataFrame({"registrations": [4]}).rename_axis(columns="indicator")
+    >>> list(labelled(wide, "nl").columns)
+    ['aanmeldingen']
+    """
+    out = frame.copy()
+    marker = report_text("report.suppressed_marker", language)
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+            continue
+        labels = value_labels(str(column), language)
+        if marker != _disclosure.SUPPRESSED:
+            labels = {**labels, _disclosure.SUPPRESSED: marker}
+        if not labels:
+            continue
+        values = values.astype(object)
+        hit = values.isin(list(labels)).to_numpy()
+        if hit.any():
+            out[column] = values.where(~hit, values.map(labels))
+    if "period" in out.columns and not pd.api.types.is_numeric_dtype(out["period"].dtype):
+        to = report_text("report.period_to", language)
+        out["period"] = out["period"].astype("string").str.replace(" to ", f" {to} ", regex=False).astype(object)
+    header = out.columns.name
+    if header is not None:
+        labels = value_labels(str(header), language)
+        out.columns = pd.Index([labels.get(str(c), c) for c in out.columns], name=header)
+    return out
+
+
+def plot_labels(name: str, params: Params) -> dict[str, str]:
+    """Texts drawn inside a figure, in the report's language, for a plot function's
+    ``labels=`` argument: ``"survival"`` for :mod:`cohort.survival_plots`,
+    ``"trajectories"`` for :func:`cohort.trend_plots.plot_trajectories`.
+
+    Placeholders such as ``{lo}`` stay in: the plot function fills them in.
+
+    Examples
+    --------
+    >>> from cohort.params import from_mapping
+    >>> p = from_mapping({"name": "d", "title": "D", "language": "nl", "delivery": "x",
+    ...                   "reference_date": "2024-12-31"}, check_delivery=False)
+    >>> plot_labels("survival", p)["at_risk"]
+    'aantal in risicoset'
+    """
+    table = _texts().get("plots", {}).get(name)
+    if table is None:
+        raise KeyError(f"no plot labels {name!r}")
+    return {key: _lookup(f"plots.{name}.{key}", params.language) for key in table}
+
+
+def caption_text(kind: str, name: str, language: str) -> str | None:
+    """The caption of released file ``name`` of ``kind`` in ``language`` (None if unknown).
+
+    >>> caption_text("table", "attrition", "nl")
+    'Uitval: van geleverde naar geanalyseerde episodes'
+    """
+    try:
+        return _lookup(f"captions.{KINDS.get(kind, kind)}.{name}", language)
+    except KeyError:
+        return None
+
+
 class _Markdown:
     """Markdown shown by Jupyter; plain text repr is the Markdown itself (stable under nbval)."""
 
@@ -282,14 +374,31 @@ class Table:
         return f"{self.caption}\n{body}" if self.caption else body
 
 
-def show(frame: pd.DataFrame, caption: str | None = None) -> Table:
+def show(frame: pd.DataFrame, params: Params | None = None, *, caption: str | None = None) -> Table:
     """Display ``frame`` as a report table (no index; 4 significant digits).
 
     The released files keep their ``suppressed`` flag column; on screen the
-    ``[suppressed]`` markers say the same, so the flag column is left out.
+    ``[suppressed]`` markers say the same, so the flag column is left out. With
+    ``params`` the table is shown in the report's language (:func:`labelled`): labels of
+    known values, such as headline figures and attrition steps, and the suppression
+    marker; the released files keep the identifiers. Column headers are labelled on the
+    report page.
+
+    Examples
+    --------
+    >>> from cohort.params import from_mapping
+    >>> p = from_mapping({"name": "d", "title": "D", "language": "nl", "delivery": "x",
+    ...                   "reference_date": "2024-12-31"}, check_delivery=False)
+    >>> show(pd.DataFrame({"cause": ["moved away"], "n": [12]}), p)
+       cause  n
+    verhuisd 12
     """
+    if isinstance(params, str):  # show(frame, "caption"), as before params was accepted
+        params, caption = None, params
     if "suppressed" in frame.columns:
         frame = frame.drop(columns="suppressed")
+    if params is not None:
+        frame = labelled(frame, params.language)
     return Table(frame, caption)
 
 
@@ -402,7 +511,8 @@ def release_table(
         The notebook's parameters (output folder and disclosure policy).
     kind : {"table", "figure-data"}
     caption : str, optional
-        What the table shows, recorded in the manifest.
+        What the table shows, recorded in the manifest; by default the caption of
+        ``name`` in the report text (``captions`` section) in the report's language.
 
     Returns
     -------
@@ -421,6 +531,8 @@ def release_table(
     if not _NAME_RE.match(name):
         raise ParameterError(f"release name must be lower-case letters, digits and '_', got {name!r}")
     _check_releasable(frame, name)
+    if caption is None:
+        caption = caption_text(kind, name, params.language)
     out = released_frame(frame)
     if params.output_dir is None:
         return out
@@ -1046,6 +1158,14 @@ def _label_headers(fragment: str, language: str) -> str:
     return re.sub(r"(<th[^>]*>)([A-Za-z0-9_]+)</th>", repl, fragment)
 
 
+def _kind_label(kind: str, language: str) -> str:
+    """``figure-data`` -> ``figuurgegevens`` (nl); unknown kinds stay as they are."""
+    try:
+        return _lookup(f"report.kinds.{kind}", language)
+    except KeyError:
+        return kind
+
+
 def notebook_body(nb) -> str:
     """The report HTML of an executed notebook: markdown cells and outputs, never code."""
     from nbconvert.filters import markdown2html
@@ -1138,7 +1258,7 @@ def render_html(
         methods=markdown2html(t("report.methods_text", **_fields(params))),
         limitations=markdown2html(t("report.limitations_text", **_fields(params))),
         releases=[
-            {"file": f, "kind": r["kind"], "rows": r["rows"], "caption": r.get("caption") or ""}
+            {"file": f, "kind": _kind_label(r["kind"], lang), "rows": r["rows"], "caption": r.get("caption") or ""}
             for f, r in releases.items()
         ],
         generated_by=t(
@@ -1272,4 +1392,4 @@ def refresh_notebooks(
     return sources
 
 
-__all__ += ["report_text", "released_frame", "notebook_body", "render_html", "notebook_paths", "resolve_path"]
+__all__ += ["value_labels", "labelled", "plot_labels", "caption_text", "report_text", "released_frame", "notebook_body", "render_html", "notebook_paths", "resolve_path"]

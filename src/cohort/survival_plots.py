@@ -30,6 +30,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -44,6 +46,15 @@ from cohort.survival import (
 )
 
 #: Colour-blind-safe palette (Okabe-Ito), cycled over groups.
+#: Texts drawn in the figures (English); pass ``labels=`` with any of these keys to replace
+#: them, e.g. in the report's language. ``ci_note`` is filled in with ``level`` and
+#: ``transform``.
+PLOT_LABELS = {
+    "at_risk": "Number at risk",
+    "all": "all",
+    "ci_note": "{level}% CI, {transform} transform",
+}
+
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
@@ -71,6 +82,16 @@ def numbers_at_risk(table: pd.DataFrame, times, policy, group_col: str | None = 
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{t:g}" for t in times])
 
 
+def _ci_note(labels: Mapping[str, str] | None, level: int, transform: str) -> str:
+    """The confidence-interval note drawn in a corner of the plot.
+
+    >>> _ci_note(None, 95, "log")
+    '95% CI, log transform'
+    """
+    template = {**PLOT_LABELS, **(labels or {})}["ci_note"]
+    return template.format(level=int(level), transform=transform)
+
+
 def _default_times(max_time: float, time_scale: float) -> np.ndarray:
     span = max_time / time_scale
     step = 3 if span <= 18 else 6 if span <= 48 else 12
@@ -91,8 +112,11 @@ def _draw(
     time_scale,
     legend_title,
     conf_note,
+    labels=None,
 ):
     import matplotlib.pyplot as plt
+
+    labels = {**PLOT_LABELS, **(labels or {})}
 
     policy = check_policy(policy)
     max_time = float(full_table["time"].max()) if len(full_table) else 1.0
@@ -111,7 +135,7 @@ def _draw(
         colour = PALETTE[k % len(PALETTE)]
         x = tab["time"].to_numpy(dtype=float) / time_scale
         y = tab[value].to_numpy(dtype=float)
-        name = "all" if label is None else str(label)
+        name = labels["all"] if label is None else str(label)
         ax.step(x, y, where="post", color=colour, lw=1.8, label=name)
         lo = tab["ci_lower"].to_numpy(dtype=float)
         hi = tab["ci_upper"].to_numpy(dtype=float)
@@ -127,6 +151,7 @@ def _draw(
     if conf_note:
         ax.text(0.99, 0.01, conf_note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.4")
     risk = numbers_at_risk(full_table, times, policy, group_col)
+    risk = risk.rename(index={"all": labels["all"]}) if group_col is None else risk
     ax_risk.set_ylim(-0.5, len(risk) - 0.5)
     for i, (label, row) in enumerate(risk.iterrows()):
         yy = len(risk) - 1 - i
@@ -140,7 +165,7 @@ def _draw(
     ax_risk.set_yticks([])
     ax_risk.set_xticks(times / time_scale)
     ax_risk.set_xlabel(xlabel)
-    ax_risk.set_title("Number at risk", fontsize=9, loc="left")
+    ax_risk.set_title(labels["at_risk"], fontsize=9, loc="left")
     for side in ("top", "right", "left"):
         ax_risk.spines[side].set_visible(False)
     ax.tick_params(labelbottom=False)
@@ -157,6 +182,7 @@ def plot_km(
     risk_times=None,
     time_scale: float = DAYS_PER_MONTH,
     legend_title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ):
     """Kaplan-Meier curve(s) with pointwise CIs and a numbers-at-risk table underneath.
 
@@ -170,6 +196,9 @@ def plot_km(
         Where to show numbers at risk (default every 3, 6 or 12 months).
     time_scale : float
         Days per x-axis unit (default months).
+    labels : mapping, optional
+        Replacements for the texts in :data:`PLOT_LABELS` (numbers-at-risk title, the
+        label of an ungrouped curve, the interval note), e.g. in the report's language.
 
     Returns
     -------
@@ -177,7 +206,7 @@ def plot_km(
     """
     released = release_km_table(km, policy)
     group_col = "group" if km.group_col is not None else None
-    note = f"{int(round((1 - km.alpha) * 100))}% CI, {km.conf_type} transform"
+    note = _ci_note(labels, round((1 - km.alpha) * 100), km.conf_type)
     return _draw(
         released,
         km.table_,
@@ -192,6 +221,7 @@ def plot_km(
         time_scale,
         legend_title or km.group_col,
         note,
+        labels,
     )
 
 
@@ -206,11 +236,12 @@ def plot_cif(
     risk_times=None,
     time_scale: float = DAYS_PER_MONTH,
     legend_title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ):
     """Cumulative incidence of ``cause`` (Aalen-Johansen) with CIs and numbers at risk."""
     released = release_cif_table(aj, policy, cause)
     group_col = "group" if aj.group_col is not None else None
-    note = f"{int(round((1 - aj.alpha) * 100))}% CI, {aj.conf_type} transform"
+    note = _ci_note(labels, round((1 - aj.alpha) * 100), aj.conf_type)
     fig = _draw(
         released,
         aj.table_,
@@ -225,6 +256,7 @@ def plot_cif(
         time_scale,
         legend_title or aj.group_col,
         note,
+        labels,
     )
     top = np.nanmax(released["ci_upper"].to_numpy(dtype=float)) if len(released) else 1.0
     fig.axes[0].set_ylim(0, min(1.0, max(0.05, top * 1.1)) if np.isfinite(top) else 1.0)
@@ -241,6 +273,7 @@ def plot_mcf(
     risk_times=None,
     time_scale: float = DAYS_PER_MONTH,
     legend_title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ):
     """Mean cumulative function (from :func:`cohort.survival.mean_cumulative_function`)."""
     released = release_mcf_table(mcf, policy)
@@ -258,7 +291,8 @@ def plot_mcf(
         risk_times,
         time_scale,
         legend_title,
-        "95% CI, log transform",
+        _ci_note(labels, 95, "log"),
+        labels,
     )
     top = np.nanmax(released["ci_upper"].to_numpy(dtype=float)) if len(released) else 1.0
     fig.axes[0].set_ylim(0, max(0.05, top * 1.1) if np.isfinite(top) else 1.0)

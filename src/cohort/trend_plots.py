@@ -29,7 +29,7 @@ Public API
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -368,15 +368,30 @@ def plot_site_trends(released: pd.DataFrame, time_col: str, value_col: str,
     return fig
 
 
+#: Texts drawn by :func:`plot_trajectories` (English); pass ``labels=`` with any of these
+#: keys to replace them, e.g. in the report's language. ``band`` is filled in with the
+#: percentiles ``lo`` and ``hi``, ``percentile`` with ``p``.
+TRAJECTORY_LABELS = {
+    "band": "households {lo}th-{hi}th percentile",
+    "percentile": "{p}th percentile",
+    "fitted": "fitted mean (mixed model)",
+    "xlabel": "months since registration",
+}
+
+
 def plot_trajectories(bands: pd.DataFrame, fitted: pd.DataFrame | None = None, ax=None,
-                      ylabel: str = "safety score (0-10)", title: str | None = None):
+                      ylabel: str = "safety score (0-10)", title: str | None = None,
+                      labels: Mapping[str, str] | None = None):
     """Fitted mean trajectory over percentile bands of households' scores per wave.
 
     ``bands`` is :func:`trajectory_bands` output (released); ``fitted`` is
     :func:`fitted_mean_trajectory` output (a model aggregate). No household's own
-    trajectory is drawn. Returns the Figure.
+    trajectory is drawn. ``labels`` replaces any of the legend and axis texts in
+    :data:`TRAJECTORY_LABELS`. Returns the Figure.
     """
     import matplotlib.pyplot as plt
+
+    labels = {**TRAJECTORY_LABELS, **(labels or {})}
 
     _require_released(bands, "plot_trajectories")
     if ax is None:
@@ -390,15 +405,15 @@ def plot_trajectories(bands: pd.DataFrame, fitted: pd.DataFrame | None = None, a
     for k in range(len(pcols) // 2):
         lo, hi = pcols[k], pcols[-1 - k]
         ax.fill_between(x, vals[lo], vals[hi], color=PALETTE[0], alpha=0.12 + 0.12 * k, linewidth=0,
-                        label=f"households {lo[1:]}th-{hi[1:]}th percentile")
+                        label=labels["band"].format(lo=lo[1:], hi=hi[1:]))
     if len(pcols) % 2 == 1:
         mid = pcols[len(pcols) // 2]
-        ax.plot(x, vals[mid], color=PALETTE[0], ls="--", marker="o", ms=3, label=f"{mid[1:]}th percentile")
+        ax.plot(x, vals[mid], color=PALETTE[0], ls="--", marker="o", ms=3, label=labels["percentile"].format(p=mid[1:]))
     if fitted is not None:
-        ax.plot(fitted["months"], fitted["estimate"], color=PALETTE[1], lw=2, label="fitted mean (mixed model)")
+        ax.plot(fitted["months"], fitted["estimate"], color=PALETTE[1], lw=2, label=labels["fitted"])
         ax.fill_between(fitted["months"], fitted["ci_lower"], fitted["ci_upper"], color=PALETTE[1],
                         alpha=0.25, linewidth=0)
-    ax.set_xlabel("months since registration")
+    ax.set_xlabel(labels["xlabel"])
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 10)
     if title:

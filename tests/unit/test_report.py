@@ -25,6 +25,7 @@ from cohort.report import (
     build_report,
     changes_since,
     load_delivery,
+    plot_labels,
     previous_monitor,
     rebuild_report,
     release_table,
@@ -83,6 +84,19 @@ def test_report_html_is_one_page_without_code(built):
     for code in ("import pandas", "report.release_table(", "from_namespace(globals())", "quarterly_series("):
         assert code not in html
     assert "households_involved" in html  # the definitions page is included
+
+
+def test_dutch_report_shows_dutch_labels_and_releases_identifiers(built):
+    html = (built / "report.html").read_text(encoding="utf-8")
+    assert "<td>huishoudens betrokken sinds de start</td>" in html
+    assert "households involved since the study start" not in html
+    assert "<td>verhuisd</td>" in html and "<td>moved away</td>" not in html
+    assert "[onderdrukt]" in html and "tables/monitor.csv" in html
+    assert "Kwartaalmonitor: elke indicator, elk kwartaal en elke proeftuin" in html  # caption
+    headline = pd.read_csv(built / "tables" / "monitor_headline.csv", dtype=str, keep_default_na=False)
+    assert "households involved since the study start" in set(headline["figure"])
+    cif = pd.read_csv(built / "tables" / "reregistration_cif.csv", dtype=str, keep_default_na=False)
+    assert set(cif["cause"]) == {"re-registration", "moved away"}
 
 
 def test_provenance_records_inputs_parameters_and_versions(built):
@@ -278,6 +292,90 @@ def test_show_renders_deterministic_html_and_text():
     assert table._repr_html_() == show(table.frame, caption="C")._repr_html_()
     assert "<caption>C</caption>" in table._repr_html_()
     assert repr(table).splitlines() == ["C", "  x  n", "  1 12", "2.5   "]
+
+
+def test_show_labels_values_in_the_report_language_and_the_release_keeps_them(tmp_path):
+    from cohort.measures import HEADLINE
+
+    figure = HEADLINE[0][0]
+    assert figure == "households involved since the study start"
+    frame = pd.DataFrame(
+        {
+            "figure": [figure, "not a known figure"],
+            "step": ["excluded: registered after the reference date", "analysed"],
+            "analysis": ["reregistration", "legal_measures"],
+            "period": ["2023-01-01 to 2024-12-31", "2024-12-31"],
+            "n": [40, 12],
+        }
+    )
+    nl = tiny_params(output_dir=tmp_path)
+    released = release_table(frame, "labels", nl)
+    html = show(released, nl)._repr_html_()
+    for dutch in (
+        "huishoudens betrokken sinds de start",
+        "uitgesloten: aangemeld na de peildatum",
+        "geanalyseerd",
+        "heraanmelding",
+        "juridische maatregelen",
+        "2023-01-01 t/m 2024-12-31",
+        "not a known figure",  # unknown values are shown as they are
+    ):
+        assert f"<td>{dutch}</td>" in html
+    assert figure not in html and "excluded:" not in html
+    assert released["figure"].tolist() == frame["figure"].tolist(), "display never changes the frame"
+    csv = pd.read_csv(tmp_path / "tables" / "labels.csv", dtype=str)
+    assert csv["figure"].tolist() == [figure, "not a known figure"]
+    assert csv["step"].tolist() == ["excluded: registered after the reference date", "analysed"]
+    assert csv["analysis"].tolist() == ["reregistration", "legal_measures"]
+    en = show(released, dataclasses.replace(nl, language="en"))._repr_html_()
+    assert f"<td>{figure}</td>" in en and "<td>re-registration</td>" in en
+    assert show(released)._repr_html_().count("<td>reregistration</td>") == 1  # no params: as released
+
+
+def test_pivoted_headers_and_suppressed_markers_are_labelled():
+    wide = pd.DataFrame({"interval_end": ["2024-12-31"], "registrations": [557], "legal_measures": [SUPPRESSED]})
+    wide = wide.rename_axis(columns="indicator")
+    html = show(wide, tiny_params())._repr_html_()
+    assert "<th>aanmeldingen</th>" in html and "<th>gedwongen juridische maatregelen</th>" in html
+    assert "<th>interval_end</th>" in html  # column names are labelled on the report page
+    assert "<td>[onderdrukt]</td>" in html
+    assert list(wide.columns) == ["interval_end", "registrations", "legal_measures"]
+
+
+def test_release_captions_default_to_the_report_language(tmp_path):
+    release_table(pd.DataFrame({"n": [40]}), "attrition", tiny_params(output_dir=tmp_path))
+    record = json.loads((tmp_path / "_release" / "tables--attrition.json").read_text(encoding="utf-8"))
+    assert record["caption"] == "Uitval: van geleverde naar geanalyseerde episodes"
+    release_table(pd.DataFrame({"n": [40]}), "other", tiny_params(output_dir=tmp_path), caption="Own caption")
+    record = json.loads((tmp_path / "_release" / "tables--other.json").read_text(encoding="utf-8"))
+    assert record["caption"] == "Own caption"
+
+
+def test_plot_texts_follow_the_labels_and_default_to_english():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cohort.survival import KaplanMeier
+    from cohort.survival_plots import plot_km
+
+    data = pd.DataFrame({"time": [float(t) for t in range(1, 41)], "event": [1, 0] * 20})
+    km = KaplanMeier().fit(data, "time", "event")
+    policy = tiny_params().disclosure
+
+    def texts(fig):
+        found = {t.get_text() for ax in fig.axes for t in ax.texts}
+        found |= {ax.get_title(loc="left") for ax in fig.axes}
+        plt.close(fig)
+        return found
+
+    days = [0.0, 20.0, 40.0]
+    dutch = texts(plot_km(km, policy, risk_times=days, labels=plot_labels("survival", tiny_params())))
+    assert {"aantal in risicoset", "alle"} <= dutch and "Number at risk" not in dutch
+    assert any(t.endswith("log-transformatie") for t in dutch)
+    english = texts(plot_km(km, policy, risk_times=days))
+    assert {"Number at risk", "all"} <= english
 
 
 def test_load_delivery_restricts_sites():
