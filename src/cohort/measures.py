@@ -43,6 +43,7 @@ from statsmodels.stats.proportion import proportion_confint
 from cohort.disclosure import (
     DEFAULT_POLICY,
     DisclosurePolicy,
+    apply_disclosure,
     check_policy,
     disclosure_record,
     margin_relations,
@@ -848,3 +849,72 @@ def _period_text(headline: pd.DataFrame, study_start: pd.Timestamp) -> pd.Series
     )
     ranged = since_start.to_numpy(dtype=bool) | in_period.to_numpy(dtype=bool)
     return (first + " to " + end).where(ranged, end)
+
+
+def legal_measures_by_type(
+    tables,
+    reference_date,
+    *,
+    study_start=STUDY_START,
+    policy: DisclosurePolicy = DEFAULT_POLICY,
+) -> pd.DataFrame:
+    """Compulsory legal measures by type on the reference date, as a released table.
+
+    The measures are exactly those the ``legal_measures`` indicator counts for
+    ``[study_start, reference_date]`` (so the ``all`` row equals the monitor's figure):
+    columns ``measure_type``, ``measures`` (count) and ``households`` (households with at
+    least one measure of that type; a household with two types counts in both, so the
+    types do not add up to ``all`` for households). Disclosure control is applied with
+    ``all`` as the total of the types.
+
+    Examples
+    --------
+    >>> tables = {
+    ...     "households": pd.DataFrame({"household_id": ["H1", "H2"], "site": ["A", "A"],
+    ...                                 "has_children": [True, True]}),
+    ...     "episodes": pd.DataFrame({"episode_id": ["E1", "E2"], "household_id": ["H1", "H2"],
+    ...         "site": ["A", "A"], "registration_date": pd.to_datetime(["2023-02-01"] * 2),
+    ...         "closure_date": pd.to_datetime([None, None])}),
+    ...     "legal_measures": pd.DataFrame({"measure_id": ["M1", "M2", "M3"],
+    ...         "household_id": ["H1", "H1", "H2"],
+    ...         "measure_type": ["supervision_order", "barring_order", "supervision_order"],
+    ...         "start_date": pd.to_datetime(["2023-03-01", "2023-04-01", "2022-12-01"])}),
+    ... }
+    >>> from cohort.disclosure import NO_DISCLOSURE_CONTROL
+    >>> legal_measures_by_type(tables, "2024-12-31", policy=NO_DISCLOSURE_CONTROL)[
+    ...     ["measure_type", "measures", "households"]].to_string(index=False)
+    '     measure_type  measures  households\\n    barring_order         1           1\\nsupervision_order         1           1\\n              all         2           1'
+    """
+    from cohort.indicators import counted_units, get_table, require_columns
+
+    policy = check_policy(policy)
+    reference = to_date(reference_date, "reference_date")
+    start = to_date(study_start, "study_start")
+    ids = counted_units(tables, "legal_measures", start, reference, study_start=start)
+    measures = get_table(tables, "legal_measures")
+    require_columns(measures, "legal_measures", ("measure_id", "household_id", "measure_type"))
+    counted = measures.loc[measures["measure_id"].astype("string").isin(ids.astype(str))]
+    per_type = (
+        counted.groupby(counted["measure_type"].astype("string"), observed=True, sort=True)
+        .agg(measures=("measure_id", "size"), households=("household_id", "nunique"))
+        .reset_index()
+    )
+    total = pd.DataFrame(
+        {
+            "measure_type": [TOTAL],
+            "measures": [len(counted)],
+            "households": [counted["household_id"].nunique()],
+        }
+    )
+    out = pd.concat([per_type, total], ignore_index=True)
+    out["measure_type"] = out["measure_type"].astype("string")
+    out[["measures", "households"]] = out[["measures", "households"]].astype("int64")
+    # Only the measure counts add up over the types; households do not (a household can
+    # have several types), so the relation is declared for the measure counts alone.
+    protected = apply_disclosure(
+        out, policy, count_columns=["measures"], group_columns=["measure_type"]
+    )
+    alone = apply_disclosure(out[["measure_type", "households"]], policy, count_columns=["households"])
+    protected["households"] = alone["households"]
+    protected["suppressed"] = protected["suppressed"] | alone["suppressed"]
+    return protected

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cohort.disclosure import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy, released_csv
-from cohort.exceptions import DefinitionError, ParameterError
+from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 from cohort.indicators import TOTAL, indicator_counts
 from cohort.measures import (
     Measure,
@@ -546,3 +546,59 @@ def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
     both = interim.merge(protected, on=keys, suffixes=("_interim", "_final"))
     hidden = both["numerator_interim"].isna().to_numpy()
     assert hidden.any() and both.loc[hidden, "numerator_final"].isna().all()
+
+
+@pytest.mark.skipif(not BUNDLED.is_dir(), reason="bundled synthetic delivery not generated")
+def test_measures_by_type_count_what_the_monitor_counts():
+    """The by-type table rests on the same definition as the monitor's legal measures."""
+    from cohort import load
+    from cohort.measures import legal_measures_by_type
+
+    delivery = load(BUNDLED, cache_dir=False)
+    by_type = legal_measures_by_type(delivery, R).set_index("measure_type")
+    assert by_type.loc["all", "measures"] == 199
+    assert by_type.loc["all", "households"] == 170
+    types = by_type.drop(index="all")
+    assert types["measures"].sum() == 199  # every type released here, and they add up
+    assert (types["households"] <= types["measures"]).all()
+
+
+def test_measures_by_type_suppress_small_types_and_protect_the_total():
+    """12 supervision orders, 11 barring orders, 3 contact bans: the contact bans are
+    suppressed, and one more type with them, since the total would give them away."""
+    from cohort.measures import legal_measures_by_type
+
+    n = 26
+    types = ["supervision_order"] * 12 + ["barring_order"] * 11 + ["contact_ban"] * 3
+    hh = [f"H{i}" for i in range(n)]
+    tiny = {
+        "households": pd.DataFrame({"household_id": hh, "site": "A", "has_children": True}),
+        "episodes": pd.DataFrame(
+            {
+                "episode_id": [f"E{i}" for i in range(n)],
+                "household_id": hh,
+                "site": "A",
+                "registration_date": pd.Timestamp("2023-02-01"),
+                "closure_date": pd.NaT,
+            }
+        ),
+        "legal_measures": pd.DataFrame(
+            {
+                "measure_id": [f"M{i}" for i in range(n)],
+                "household_id": hh,
+                "measure_type": types,
+                "start_date": pd.Timestamp("2023-03-01"),
+            }
+        ),
+    }
+    released = legal_measures_by_type(tiny, R).set_index("measure_type")
+    assert released.loc[TOTAL, "measures"] == 26
+    assert pd.isna(released.loc["contact_ban", "measures"])
+    hidden = released.drop(index=TOTAL)["measures"].isna()
+    assert hidden.sum() == 2
+    assert released.loc[~hidden.reindex(released.index, fill_value=False), "measures"].ge(10).all()
+
+    with pytest.raises(DeliveryError, match="measure_type"):
+        legal_measures_by_type(
+            {**tiny, "legal_measures": tiny["legal_measures"].drop(columns="measure_type")}, R
+        )
