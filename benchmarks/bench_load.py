@@ -42,6 +42,26 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 HEADING = "## Loading and validation"
+
+#: Figures of the first load before the memory work (same command, same machine), kept in
+#: the written section for comparison.
+BEFORE = """Before the memory work, the same command measured for the first load the figures below.
+Then text columns were typed straight into the configured storage (Python strings by
+default) while the raw tables were still held, repeated ids were found and references
+looked up through pandas hash tables over all strings, the accepted rows were copied
+while the checked table was still held, and the cache was written a whole table at a
+time. Now text is Arrow-backed while checking and converted once the raw tables are
+gone, ids are compared by sorting in Arrow, the accepted rows are copied a column at a
+time, freed memory is returned between tables and the cache is written in row groups.
+
+| pandas `string_storage` | wall seconds | CPU seconds | peak memory (max RSS) | loaded tables in memory |
+| --- | --- | --- | --- | --- |
+| `python` | 107.0 | 54.5 | 5.19 GB | 3.06 GB |
+| `pyarrow` | 70.2 | 46.2 | 4.45 GB | 0.97 GB |
+
+The second load (cache hit) runs the same code as before; it measured 6.6 / 2.1 CPU
+seconds and 3.69 / 1.37 GB then.
+"""
 RESULTS = Path(__file__).parent / "RESULTS.md"
 DAY0 = np.datetime64("2019-01-01")
 DELIVERY_END = np.datetime64("2026-12-31")
@@ -309,7 +329,8 @@ Rows rejected: {first["rows_rejected"]:,} ({first["violations"]:,} violations, a
 `pd.options.mode.string_storage = "pyarrow"` set before loading, the same tables (dtype
 `string`, Arrow-backed) take far less memory. The machine is shared: wall time depends
 on its load, CPU time (user + system of the loading process) does not.
-"""
+
+{BEFORE}"""
     if not args.no_write:
         write_results(text)
     print(text)

@@ -57,6 +57,11 @@ CACHE_FORMAT = 1
 #: Environment variable that overrides the default cache folder.
 CACHE_ENV = "COHORT_CACHE_DIR"
 
+#: Rows converted to Arrow at a time when a table is written to the cache. It equals
+#: pyarrow's default row-group size, so the files are laid out as ``to_parquet`` would
+#: lay them out, while only one row group is held as Arrow data at a time.
+CACHE_CHUNK_ROWS = 1 << 20
+
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -590,14 +595,19 @@ def _fmt_dates(values: pd.Series) -> pd.Series:
 
 
 def coerce_column(
-    raw: pd.Series, col: schema.Column, *, file: str, decimal_comma: bool = False
+    raw: pd.Series,
+    col: schema.Column,
+    *,
+    file: str,
+    decimal_comma: bool = False,
+    text_dtype: pd.StringDtype | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Type one raw column; return the typed column and its cell problems.
 
     Empty text becomes missing. A value that does not parse becomes missing and is
     reported (``invalid_date``, ``invalid_number``, ``invalid_integer``,
     ``invalid_boolean``); the text itself is never reported, because it might identify
-    someone.
+    someone. Text columns get ``text_dtype`` (default: pandas ``string`` as configured).
 
     Examples
     --------
@@ -636,7 +646,7 @@ def coerce_column(
         )
     if kind in ("id", "str", "cat"):
         text = _as_text(raw).str.strip()
-        out = text.mask(text.eq("")).astype(_string_dtype())
+        out = text.mask(text.eq("")).astype(text_dtype or _string_dtype())
         return out.rename(col.name), empty_cells()
     if kind == "bool":
         if pd.api.types.is_bool_dtype(raw.dtype):
@@ -698,7 +708,9 @@ def _as_text(raw: pd.Series) -> pd.Series:
     return out.fillna("")
 
 
-def infer_extra_column(raw: pd.Series, *, decimal_comma: bool = False) -> pd.Series:
+def infer_extra_column(
+    raw: pd.Series, *, decimal_comma: bool = False, text_dtype: pd.StringDtype | None = None
+) -> pd.Series:
     """Type a covariate column the data model does not name.
 
     Whole numbers become ``Int64``, other numbers ``Float64``, anything else ``string``;
@@ -724,16 +736,20 @@ def infer_extra_column(raw: pd.Series, *, decimal_comma: bool = False) -> pd.Ser
         if np.all(np.floor(finite) == finite) and np.all(np.abs(finite) < 2.0**53):
             return num.astype("Float64").astype("Int64").rename(raw.name)
         return num.astype("Float64").rename(raw.name)
-    return text.mask(text.eq("")).astype(_string_dtype()).rename(raw.name)
+    return text.mask(text.eq("")).astype(text_dtype or _string_dtype()).rename(raw.name)
 
 
-def coerce_table(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coerce_table(
+    raw: RawTable, *, text_dtype: pd.StringDtype | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type a raw table per :mod:`cohort.schema`; return the typed frame and cell problems.
 
     The typed frame has every column of the data model in schema order (optional columns
     that were not delivered are all missing), followed by extra household covariates.
     Columns the data model does not allow are left out (validation reports them).
-    Index positions match ``raw.frame``.
+    Index positions match ``raw.frame``. Delivered text columns get ``text_dtype``
+    (default: pandas ``string`` as configured); validation types them Arrow-backed, which
+    is compact, and converts the accepted rows at the end.
     """
     spec = schema.TABLES[raw.name]
     cols = {}
@@ -741,7 +757,11 @@ def coerce_table(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     for col in spec.columns:
         if col.name in raw.frame.columns:
             typed, bad = coerce_column(
-                raw.frame[col.name], col, file=raw.file, decimal_comma=raw.decimal_comma
+                raw.frame[col.name],
+                col,
+                file=raw.file,
+                decimal_comma=raw.decimal_comma,
+                text_dtype=text_dtype,
             )
             cols[col.name] = typed
             problems.append(bad)
@@ -750,8 +770,12 @@ def coerce_table(raw: RawTable) -> tuple[pd.DataFrame, pd.DataFrame]:
     if spec.extra_columns_allowed:
         for name in raw.frame.columns:
             if name not in spec.column_names:
-                cols[name] = infer_extra_column(raw.frame[name], decimal_comma=raw.decimal_comma)
-    frame = pd.DataFrame(cols, index=raw.frame.index)
+                cols[name] = infer_extra_column(
+                    raw.frame[name], decimal_comma=raw.decimal_comma, text_dtype=text_dtype
+                )
+    # the columns are new objects already: no need for the copy DataFrame() makes by default
+    frame = pd.DataFrame(cols, index=raw.frame.index, copy=False)
+    del cols
     problems = [p for p in problems if len(p)]
     cells = pd.concat(problems, ignore_index=True) if problems else empty_cells()
     return frame, cells
@@ -961,7 +985,7 @@ def _write_cache(folder: Path, tables: dict[str, pd.DataFrame], report) -> None:
     try:
         tmp.mkdir(parents=True)
         for name, frame in tables.items():
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            write_parquet(frame, tmp / f"{name}.parquet")
         report.to_folder(tmp)
         (tmp / "complete.json").write_text(json.dumps({"format": CACHE_FORMAT}), encoding="utf-8")
         if folder.exists():
@@ -974,6 +998,40 @@ def _write_cache(folder: Path, tables: dict[str, pd.DataFrame], report) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path, chunk_rows: int = CACHE_CHUNK_ROWS) -> None:
+    """Write a frame as Parquet like ``frame.to_parquet(path, index=False)``, in row chunks.
+
+    ``to_parquet`` converts the whole frame to Arrow before writing; a table of millions
+    of rows with Python strings then briefly needs its size again. Here one chunk of
+    ``chunk_rows`` rows (one row group) is converted and written at a time. The schema,
+    pandas metadata and values are those of ``to_parquet``, so reading the file gives the
+    same frame.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = pd.DataFrame({"id": pd.array(["a", None, "c"], dtype="string"),
+    ...                    "n": pd.array([1, 2, None], dtype="Int64")})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_parquet(df, Path(tmp) / "t.parquet", chunk_rows=2)
+    ...     back = pd.read_parquet(Path(tmp) / "t.parquet")
+    >>> back.equals(df)
+    True
+    """
+    if len(frame) <= chunk_rows:
+        frame.to_parquet(path, index=False)
+        return
+    # the types come from the dtypes (all columns are typed), so an empty slice suffices
+    arrow_schema = pa.Schema.from_pandas(frame.iloc[:0], preserve_index=False)
+    with pq.ParquetWriter(path, arrow_schema, compression="snappy") as writer:
+        for start in range(0, len(frame), chunk_rows):
+            chunk = pa.Table.from_pandas(
+                frame.iloc[start : start + chunk_rows], schema=arrow_schema, preserve_index=False
+            )
+            writer.write_table(chunk, row_group_size=chunk_rows)
+            del chunk
 
 
 def _read_cache(folder: Path):

@@ -32,8 +32,10 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+import pyarrow.compute as pc
 
 from cohort import schema
 from cohort.exceptions import ValidationError
@@ -333,7 +336,7 @@ def _blank(s: pd.Series) -> np.ndarray:
 
 
 def _cells_and_columns(chk: _TableCheck) -> None:
-    typed, cells = coerce_table(chk.raw)
+    typed, cells = coerce_table(chk.raw, text_dtype=_WORK_TEXT)
     chk.typed = typed
     for (column, rule), grp in cells.groupby(["column", "rule"], sort=False):
         chk.add(
@@ -394,17 +397,21 @@ def _rows(chk: _TableCheck) -> None:
     # exact duplicates: the first copy is kept, later copies are rejected. Identical rows
     # share their id, so whole rows are compared only where the id repeats (or is missing).
     key = typed[spec.key]
-    maybe = np.flatnonzero((key.duplicated(keep=False) | key.isna()).to_numpy())
+    has_key = key.notna().to_numpy()
+    repeated = _repeated(key)
+    maybe = np.flatnonzero(repeated | ~has_key)
     dup = np.zeros(len(typed), dtype=bool)
     if len(maybe):
         dup[maybe] = typed.iloc[maybe].duplicated(keep="first").to_numpy()
     dup &= live
     chk.add(np.flatnonzero(dup), None, "exact_duplicate", "the row repeats an earlier row exactly")
     # ids: all rows sharing an id are rejected (we cannot tell which one is right)
-    consider = live & ~dup & key.notna().to_numpy()
-    keys = key[consider]
-    clash = np.zeros(len(typed), dtype=bool)
-    clash[np.flatnonzero(consider)[keys.duplicated(keep=False).to_numpy()]] = True
+    consider = live & ~dup & has_key
+    if consider[has_key].all():  # usual case: no row was set aside, the repeats stand
+        clash = repeated & has_key
+    else:
+        clash = np.zeros(len(typed), dtype=bool)
+        clash[np.flatnonzero(consider)[_repeated(key[consider])]] = True
     chk.add(
         np.flatnonzero(clash),
         spec.key,
@@ -442,6 +449,62 @@ def _rows(chk: _TableCheck) -> None:
                 value=v.to_numpy(),
             )
 
+
+def _repeated(values: pd.Series) -> np.ndarray:
+    """Whether each value occurs more than once (missing values never count).
+
+    Equal to ``values.duplicated(keep=False) & values.notna()``, found by sorting the
+    values as Arrow text: no hash table over millions of (Python) strings.
+
+    Examples
+    --------
+    >>> _repeated(pd.Series(["a", None, "b", "a", None], dtype="string")).tolist()
+    [True, False, False, True, False]
+    """
+    if not isinstance(values.dtype, pd.StringDtype):
+        return (values.duplicated(keep=False) & values.notna()).to_numpy(dtype=bool)
+    arr = pyarrow.array(values.array)
+    if isinstance(arr, pyarrow.ChunkedArray):
+        arr = arr.combine_chunks()
+    out = np.zeros(len(arr), dtype=bool)
+    if len(arr) < 2:
+        return out
+    order = pc.sort_indices(arr)  # missing values last, and never equal to anything
+    ordered = arr.take(order)
+    same = pc.fill_null(pc.equal(ordered[1:], ordered[:-1]), False)
+    same = same.to_numpy(zero_copy_only=False)
+    del ordered, arr
+    rep = np.zeros(len(out), dtype=bool)
+    rep[1:] |= same
+    rep[:-1] |= same
+    out[order.to_numpy()] = rep
+    return out
+
+
+#: Text columns are Arrow-backed while a delivery is checked: a few bytes a value where a
+#: Python string takes about sixty, and Arrow does the lookups. The accepted tables get
+#: the configured storage (``pd.options.mode.string_storage``) at the end of validation.
+_WORK_TEXT = pd.StringDtype("pyarrow")
+
+
+def _with_string_storage(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its text columns in the configured ``string`` storage."""
+    target = pd.StringDtype()
+    convert = [
+        c
+        for c, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) and dtype != target
+    ]
+    if not convert:
+        return frame
+    return pd.DataFrame(
+        {c: frame[c].astype(target) if c in convert else frame[c] for c in frame.columns},
+        copy=False,
+    )
+
+
+# tables that other tables refer to (see _references)
+_PARENT_TABLES = ("sites", "households", "episodes")
 
 # the columns children need of their parent table
 _PARENT_COLUMNS = {
@@ -484,7 +547,7 @@ class _Parent:
 def _reference(chk: _TableCheck, column: str, parent: _Parent, parent_table: str) -> np.ndarray:
     """Check one reference column; return the parent positions (-1 where not accepted)."""
     values = chk.typed[column]
-    where = parent.accepted.index.get_indexer(values)
+    where = _positions(parent.accepted.index, values)
     present = values.notna().to_numpy()
     missing = present & (where < 0)
     if missing.any():
@@ -509,6 +572,25 @@ def _reference(chk: _TableCheck, column: str, parent: _Parent, parent_table: str
             f"{column} refers to a row of {parent_table} that was rejected",
         )
     return where
+
+
+def _is_arrow_text(dtype) -> bool:
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """``index.get_indexer(values)`` for a unique index: positions, -1 where not found.
+
+    With Arrow-backed text on both sides the lookup runs in Arrow; pandas would first
+    turn millions of values into Python strings.
+    """
+    if not (_is_arrow_text(index.dtype) and _is_arrow_text(values.dtype)):
+        return index.get_indexer(values)
+    found = pc.index_in(
+        pyarrow.array(values.array).cast(pyarrow.large_string()),
+        value_set=pyarrow.array(index.array).cast(pyarrow.large_string()),
+    )
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _after_delivery_end(chk: _TableCheck, site_pos: np.ndarray, sites: _Parent) -> None:
@@ -842,14 +924,15 @@ def validate_raw(
             _cells_and_columns(chk)
             _rows(chk)
             _references(chk, parents, tolerance_days)
-        parents[name] = _Parent.of(chk)
+        if name in _PARENT_TABLES:  # what child tables need; nothing refers to the others
+            parents[name] = _Parent.of(chk)
         # this table's verdict is final (children never reject a parent): settle it now
         v = chk.violations()
         parts.append(v)
         if chk.typed is None or chk.all_rejected:
             tables[name] = _empty_table(chk.spec)
         elif chk.rejected.any():
-            tables[name] = chk.typed[~chk.rejected].reset_index(drop=True)
+            tables[name] = _accepted_rows(chk)
         else:
             tables[name] = chk.typed
         n_bad = len(chk.raw.bad_rows)
@@ -865,9 +948,9 @@ def validate_raw(
         )
         if chk.rejected.any() or n_bad:
             rejected[name] = _quarantine_rows(chk, _finish(v))
-        del chk
-        if release:  # give the raw table's memory back (Arrow keeps freed blocks otherwise)
-            pyarrow.default_memory_pool().release_unused()
+        del chk, v
+        if release:
+            _release_memory()
     if raw.ignored_files:
         parts.append(
             pd.DataFrame(
@@ -882,6 +965,14 @@ def validate_raw(
                 }
             )
         )
+    # the accepted tables in the configured string storage, one at a time now that the
+    # raw tables and the parents' lookups are gone (the Arrow-backed copy of one table is
+    # freed as it is replaced)
+    parents.clear()
+    for name in list(tables):
+        tables[name] = _with_string_storage(tables[name])
+        if release:
+            _release_memory()
     parts = [p for p in parts if len(p)]
     violations = _finish(pd.concat(parts, ignore_index=True) if parts else _empty_violations())
     accounting = pd.DataFrame(acc_rows)
@@ -893,6 +984,47 @@ def validate_raw(
         fingerprint=fingerprint,
     )
     return tables, report
+
+
+def _accepted_rows(chk: _TableCheck) -> pd.DataFrame:
+    """The typed table without its rejected rows, as ``typed[~rejected]`` with a new index.
+
+    Built column by column, dropping each column from ``chk.typed`` once it is copied, so
+    that a table of millions of rows is not held twice. ``chk.typed`` is emptied.
+    """
+    typed, keep = chk.typed, ~chk.rejected
+    chk.typed = None
+    out = {}
+    for name in list(typed.columns):
+        out[name] = typed[name][keep].reset_index(drop=True)
+        del typed[name]
+    return pd.DataFrame(out, copy=False)
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the operating system between tables.
+
+    Arrow keeps freed blocks in its pool, and the C allocator keeps freed heap pages
+    (millions of small Python strings leave many); both are returned here, so the next
+    table starts from what is really in use. ``malloc_trim`` exists only in glibc.
+    """
+    pyarrow.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)  # the C library the interpreter runs on
+        libc.malloc_trim  # noqa: B018 - absent outside glibc (musl)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
 
 
 def _empty_table(spec: schema.Table) -> pd.DataFrame:
@@ -914,7 +1046,7 @@ def _references(chk: _TableCheck, parents: dict[str, _Parent], tol: int) -> None
     hh_pos = _reference(chk, "household_id", households, "households")
     hh_site = np.full(len(hh_pos), -1, dtype="int64")
     if len(households.accepted):
-        site_of_hh = sites.accepted.index.get_indexer(households.accepted["site"])
+        site_of_hh = _positions(sites.accepted.index, households.accepted["site"])
         hh_site[hh_pos >= 0] = site_of_hh[hh_pos[hh_pos >= 0]]
     if name == "episodes":
         site_pos = _reference(chk, "site", sites, "sites")
@@ -935,7 +1067,7 @@ def _references(chk: _TableCheck, parents: dict[str, _Parent], tol: int) -> None
         has = ep_pos >= 0
         # compare households by their position among accepted households: integers, not
         # millions of strings
-        hh_of_episode = households.accepted.index.get_indexer(episodes.accepted["household_id"])
+        hh_of_episode = _positions(households.accepted.index, episodes.accepted["household_id"])
         ep_hh = np.full(len(ep_pos), -1, dtype="int64")
         ep_hh[has] = hh_of_episode[ep_pos[has]]
         mismatch = np.flatnonzero(has & (hh_pos >= 0) & (ep_hh != hh_pos))

@@ -308,3 +308,19 @@ def test_fingerprint_depends_on_content_not_location(tmp_path):
     a = load(_copy(tmp_path, "a"), cache_dir=False)
     b = load(_copy(tmp_path, "b"), cache_dir=False)
     assert a.fingerprint == b.fingerprint
+
+
+def test_cache_tables_are_written_in_row_chunks_like_to_parquet(tmp_path, reference):
+    from cohort.io import write_parquet
+
+    frame = reference.safety_assessments
+    assert len(frame) > 3
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    write_parquet(frame, tmp_path / "same.parquet")
+    write_parquet(frame, tmp_path / "chunked.parquet", chunk_rows=2)
+    # one chunk: the very file to_parquet writes
+    assert (tmp_path / "same.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    # many chunks (row groups): the same table back
+    back = pd.read_parquet(tmp_path / "chunked.parquet")
+    pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "whole.parquet"))
+    pd.testing.assert_frame_equal(back, frame)

@@ -410,3 +410,56 @@ def test_the_data_model_document_names_every_column_and_rule():
                 assert f"`{value}`" in doc, value
     for rule in RULES:
         assert f"`{rule}`" in doc, rule
+
+
+# ---------------------------------------------------------------------------------------
+# memory-saving paths give what the plain pandas operations give
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_arrow_text_storage_gives_the_same_violations_and_accounting(tmp_path, faulty, storage):
+    # repeats are found by sorting Arrow text and references looked up in Arrow; with
+    # either string storage the report must be the one of the plain pandas operations
+    folder = make_delivery(tmp_path, FAULTS)
+    with pd.option_context("mode.string_storage", storage):
+        report = validate_delivery(folder)
+    # the dtype of the value column follows the string storage; the content may not
+    pd.testing.assert_frame_equal(report.violations, faulty.violations, check_dtype=False)
+    pd.testing.assert_frame_equal(report.accounting, faulty.accounting)
+    assert _found(report) == EXPECTED
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_repeated_and_positions_agree_with_pandas(storage):
+    from cohort.validate import _positions, _repeated
+
+    rng = np.random.default_rng(7)
+    n = 2_000
+    ids = np.array([f"SYN-{i:04d}" for i in rng.integers(0, 1_500, n)], dtype=object)
+    ids[rng.random(n) < 0.05] = None
+    values = pd.Series(pd.array(ids, dtype=pd.StringDtype(storage)))
+    expected = (values.duplicated(keep=False) & values.notna()).to_numpy()
+    np.testing.assert_array_equal(_repeated(values), expected)
+    np.testing.assert_array_equal(_repeated(values.iloc[:1]), [False])
+    index = pd.Index(pd.array(values.dropna().unique()[::2], dtype=pd.StringDtype(storage)))
+    np.testing.assert_array_equal(_positions(index, values), index.get_indexer(values))
+
+
+def test_accepted_rows_equal_boolean_selection():
+    from cohort.io import RawTable
+    from cohort.validate import _accepted_rows, _TableCheck
+
+    frame = pd.DataFrame({"household_id": ["SYN-1", "SYN-2", "SYN-3"]}, dtype="string")
+    chk = _TableCheck(RawTable("households", "households.csv", "csv", frame, np.arange(2, 5)))
+    typed = pd.DataFrame(
+        {
+            "household_id": pd.array(["SYN-1", "SYN-2", "SYN-3"], dtype="string"),
+            "d1": pd.to_datetime(["2020-01-01", None, "2021-05-02"]),
+            "d2": pd.to_datetime([None, "2022-01-01", "2023-01-01"]),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+        }
+    )
+    chk.typed = typed.copy()
+    chk.rejected[1] = True
+    expected = typed[~chk.rejected].reset_index(drop=True)
+    pd.testing.assert_frame_equal(_accepted_rows(chk), expected)
