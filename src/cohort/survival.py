@@ -667,6 +667,29 @@ def design_matrix(df: pd.DataFrame, columns) -> pd.DataFrame:
     return out
 
 
+
+def _wald_summary(beta, se, names, alpha, se_naive=None) -> pd.DataFrame:
+    """R-style coefficient table: coef, exp(coef), se(coef), [robust se], z, p and the
+    hazard-ratio interval, with Wald statistics from ``se`` (the robust one when given)."""
+    z = beta / se
+    q = stats.norm.ppf(1 - alpha / 2)
+    level = f"{1 - alpha:.2f}".rstrip("0").rstrip(".")
+    columns = {"coef": beta, "exp(coef)": np.exp(beta)}
+    if se_naive is None:
+        columns["se(coef)"] = se
+    else:
+        columns["se(coef)"] = se_naive
+        columns["robust se"] = se
+    columns.update(
+        {
+            "z": z,
+            "p": 2 * stats.norm.sf(np.abs(z)),
+            f"lower {level}": np.exp(beta - q * se),
+            f"upper {level}": np.exp(beta + q * se),
+        }
+    )
+    return pd.DataFrame(columns, index=pd.Index(names, name="term"))
+
 def _tri_pairs(p):
     ii, jj = np.triu_indices(p)
     return ii, jj
@@ -1004,27 +1027,14 @@ class CoxPH:
 
     @property
     def summary(self) -> pd.DataFrame:
-        beta = self.params_.to_numpy()
         se_naive = np.sqrt(np.diag(self.naive_variance_.to_numpy()))
-        se = self.standard_errors_.to_numpy()
-        z = beta / se
-        q = stats.norm.ppf(1 - self.alpha / 2)
-        level = f"{1 - self.alpha:.2f}".rstrip("0").rstrip(".")
-        out = pd.DataFrame(
-            {
-                "coef": beta,
-                "exp(coef)": np.exp(beta),
-                "se(coef)": se_naive,
-            },
-            index=pd.Index(self.covariates_, name="term"),
+        return _wald_summary(
+            self.params_.to_numpy(),
+            self.standard_errors_.to_numpy(),
+            self.covariates_,
+            self.alpha,
+            se_naive=se_naive if self.robust_ else None,
         )
-        if self.robust_:
-            out["robust se"] = se
-        out["z"] = z
-        out["p"] = 2 * stats.norm.sf(np.abs(z))
-        out[f"lower {level}"] = np.exp(beta - q * se)
-        out[f"upper {level}"] = np.exp(beta + q * se)
-        return out
 
     @property
     def log_likelihood_ratio_test_(self):
@@ -1668,20 +1678,6 @@ class FineGray:
 
     @property
     def summary(self) -> pd.DataFrame:
-        beta = self.params_.to_numpy()
-        se = self.standard_errors_.to_numpy()
-        z = beta / se
-        q = stats.norm.ppf(1 - self.alpha / 2)
-        level = f"{1 - self.alpha:.2f}".rstrip("0").rstrip(".")
-        return pd.DataFrame(
-            {
-                "coef": beta,
-                "exp(coef)": np.exp(beta),
-                "se(coef)": se,
-                "z": z,
-                "p": 2 * stats.norm.sf(np.abs(z)),
-                f"lower {level}": np.exp(beta - q * se),
-                f"upper {level}": np.exp(beta + q * se),
-            },
-            index=pd.Index(self.covariates_, name="term"),
+        return _wald_summary(
+            self.params_.to_numpy(), self.standard_errors_.to_numpy(), self.covariates_, self.alpha
         )
