@@ -6,7 +6,7 @@ events; optionally (start, stop] rows. Seeded, so every run fits the same data.
 
 Measures, each in a fresh fit:
 
-* ``cohort.survival.CoxPH`` with ``cluster_col`` (robust sandwich variance), and without
+* ``cohort.stats.cox.CoxPH`` with ``cluster_col`` (robust sandwich variance), and without
   (best of 3 fits);
 * lifelines ``CoxPHFitter`` at sizes it can handle (its robust path is quadratic);
 * R ``survival::coxph`` via ``Rscript`` on the same data written to a temporary CSV,
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohort.survival import CoxPH
+from cohort.stats.cox import CoxPH
 
 COVARIATES = ["x1", "x2", "x3", "x4", "x5"]
 

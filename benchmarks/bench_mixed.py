@@ -1,4 +1,4 @@
-"""Benchmark: random intercept-and-slope REML fits, cohort.mixed.MixedModel vs statsmodels MixedLM.
+"""Benchmark: random intercept-and-slope REML fits, cohort.stats.mixed.MixedModel vs statsmodels MixedLM.
 
 The data: ``households`` households with four waves each (0, 6, 12, 18 months; 10% of
 scores missing at random), 12 sites as fixed effects, true model
@@ -44,7 +44,7 @@ def simulate(households: int, seed: int = 1) -> pd.DataFrame:
 
 
 def time_ours(df):
-    from cohort.mixed import MixedModel
+    from cohort.stats.mixed import MixedModel
 
     t0 = time.perf_counter()
     m = MixedModel().fit(df, "score", "months", "household", categorical=["site"])
@@ -61,7 +61,7 @@ def time_statsmodels(df):
 
 
 def time_gee(df):
-    from cohort.safety import fit_gee
+    from cohort.stats.safety import fit_gee
 
     d = df.rename(columns={"household": "household_id"}).assign(
         assessment_date=pd.Timestamp("2024-01-01") + pd.to_timedelta(df["months"] * 30.4375, unit="D"),

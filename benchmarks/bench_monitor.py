@@ -23,9 +23,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from cohort.disclosure import NO_DISCLOSURE_CONTROL
-from cohort.indicators import indicator_counts, prepare
-from cohort.measures import monitor_summary, quarterly_series
+from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL
+from cohort.monitor.indicators import indicator_counts, prepare
+from cohort.monitor.series import monitor_summary, quarterly_series
 
 REFERENCE = "2024-12-31"
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cohort.report import build_report
+from cohort.report.build import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -124,8 +124,8 @@ def _model_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 def followup_tables():
     """Analysis-ready tables from the bundled synthetic delivery (no pseudonyms)."""
-    from cohort import followup
-    from cohort.io import load
+    from cohort.definitions import followup
+    from cohort.delivery.load import load
 
     delivery = load(SYNTHETIC, cache_dir=False)
     ref = FOLLOWUP_REFERENCE_DATE

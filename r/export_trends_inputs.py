@@ -11,7 +11,7 @@ fixed seed. Household pseudonyms are replaced by consecutive numbers; the files 
 synthetic data only. Written:
 
 * ``safety_long.csv``: one row per safety score (household number, site, respondent,
-  wave, years since registration, score), built with :func:`cohort.safety.prepare_safety`;
+  wave, years since registration, score), built with :func:`cohort.definitions.waves.prepare_safety`;
 * ``quarterly.csv``: per site and quarter (inside the site's delivery window), legal
   measures started, reports (referrals) about households, person-years of active
   involvement, registrations and registrations without children;
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cohort.safety import prepare_safety
+from cohort.definitions.waves import prepare_safety
 
 ROOT = Path(__file__).resolve().parents[1]
 DELIVERY = ROOT / "data" / "synthetic" / "default"

@@ -13,6 +13,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from cohort.io import Delivery, load  # noqa: E402  (needs __version__ above)
+from cohort.delivery.load import Delivery, load
 
 __all__ = ["Delivery", "__version__", "load"]

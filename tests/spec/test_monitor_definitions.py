@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cohort.disclosure import NO_DISCLOSURE_CONTROL
-from cohort.indicators import counted_units, indicator_counts, quarterly_intervals
-from cohort.measures import evaluate, monitor_measures
+from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL
+from cohort.monitor.indicators import counted_units, indicator_counts, quarterly_intervals
+from cohort.monitor.measures import evaluate, monitor_measures
 
 
 def delivery(households, episodes, measures=()):

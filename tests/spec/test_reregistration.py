@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from cohort.followup import (
+from cohort.definitions.followup import (
     attrition,
     legal_measure_table,
     recurrent_reregistration_table,

@@ -8,18 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohort.disclosure import (
+from cohort.disclosure.cells import apply_disclosure, protect_cells
+from cohort.disclosure.policy import (
     DEFAULT_POLICY,
     NO_DISCLOSURE_CONTROL,
     SUPPRESSED,
     SUPPRESSION_THRESHOLD,
     TOTAL,
     DisclosurePolicy,
-    apply_disclosure,
-    protect_cells,
-    released_csv,
-    write_released_csv,
 )
+from cohort.disclosure.writer import released_csv, write_released_csv
 from cohort.exceptions import DisclosureError, ParameterError
 
 

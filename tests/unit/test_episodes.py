@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort.episodes import (
+from cohort.definitions.dates import check_period, to_date
+from cohort.definitions.episodes import (
     active_on,
     activity_spells,
-    check_period,
     clip_to_reference,
     first_registration,
     households_active_on,
     in_study,
     inactive_spells,
-    to_date,
 )
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 

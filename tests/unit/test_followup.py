@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cohort import followup, synth
+from cohort.definitions import followup
 from cohort.exceptions import DefinitionError, DeliveryError
-from cohort.survival import CoxPH
+from cohort.stats.cox import CoxPH
+from cohort.synth import generate as synth
 
 R = "2026-06-30"
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from cohort.cli import main
+from cohort.delivery.identifiers import check_frame, is_bsn, scan_frame
+from cohort.delivery.load import load
 from cohort.exceptions import IdentifierError
-from cohort.identifiers import check_frame, is_bsn, scan_frame
-from cohort.io import load
 
 VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 BSN = "111222333"  # passes the elfproef: 9+8+7+12+10+8+9+6-3 = 66 = 6 * 11

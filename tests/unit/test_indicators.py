@@ -8,17 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohort.episodes import (
+from cohort.definitions.dates import to_date
+from cohort.definitions.episodes import (
     activity_spells,
     clip_to_reference,
     first_registration,
     households_active_on,
     in_study,
     inactive_spells,
-    to_date,
 )
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
-from cohort.indicators import (
+from cohort.monitor.indicators import (
     INDICATORS,
     TOTAL,
     check_intervals,

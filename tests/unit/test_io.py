@@ -8,15 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cohort import schema
+from cohort.delivery import schema
+from cohort.delivery.coerce import coerce_column, detect_date_format
+from cohort.delivery.load import load
+from cohort.delivery.read import delivery_files, read_raw_delivery
 from cohort.exceptions import DeliveryError, InputNotFoundError
-from cohort.io import (
-    coerce_column,
-    delivery_files,
-    detect_date_format,
-    load,
-    read_raw_delivery,
-)
 
 VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 
@@ -119,7 +115,7 @@ def test_excel_row_numbers_are_spreadsheet_rows(tmp_path):
             if path.stem == "episodes":
                 frame.loc[2, "closure_date"] = "2020-01-01"
             frame.to_excel(writer, sheet_name=path.stem, index=False)
-    from cohort.validate import validate_delivery
+    from cohort.delivery.validate import validate_delivery
 
     v = validate_delivery(folder).violations
     assert v[["file", "row", "rule"]].values.tolist() == [
@@ -136,7 +132,7 @@ def test_parquet_rows_are_numbered_from_one(tmp_path):
         if path.stem == "referrals":
             frame.loc[0, "referral_date"] = "not a date"
         frame.to_parquet(folder / f"{path.stem}.parquet", index=False)
-    from cohort.validate import validate_delivery
+    from cohort.delivery.validate import validate_delivery
 
     v = validate_delivery(folder).violations
     assert v[["file", "row", "rule"]].values.tolist() == [["referrals.parquet", 1, "invalid_date"]]
@@ -219,7 +215,7 @@ def test_row_numbers_follow_the_file_despite_bad_rows(tmp_path):
     assert raw.rows_read == 9
     assert raw.bad_rows["row"].tolist() == [7, 9]
     assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 10]
-    from cohort.validate import validate_delivery
+    from cohort.delivery.validate import validate_delivery
 
     v = validate_delivery(folder).violations
     assert v[["row", "rule"]].values.tolist() == [
@@ -311,7 +307,7 @@ def test_fingerprint_depends_on_content_not_location(tmp_path):
 
 
 def test_cache_tables_are_written_in_row_chunks_like_to_parquet(tmp_path, reference):
-    from cohort.io import write_parquet
+    from cohort.delivery.load import write_parquet
 
     frame = reference.safety_assessments
     assert len(frame) > 3

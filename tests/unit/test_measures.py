@@ -8,20 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort.disclosure import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy, released_csv
+from cohort.disclosure.monitor import previous_cells, read_released
+from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy
+from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
-from cohort.indicators import TOTAL, indicator_counts
-from cohort.measures import (
-    Measure,
-    comparison_quarter_end,
-    evaluate,
-    monitor_measures,
-    monitor_summary,
-    previous_cells,
-    proportion_ci,
-    quarterly_series,
-    read_released,
-)
+from cohort.monitor.indicators import TOTAL, indicator_counts
+from cohort.monitor.measures import Measure, evaluate, monitor_measures, proportion_ci
+from cohort.monitor.series import comparison_quarter_end, monitor_summary, quarterly_series
 
 R = "2024-12-31"
 
@@ -494,7 +487,7 @@ def test_cumulative_counts_across_releases_at_the_threshold(old, q2_suppressed):
 
 
 def test_previous_from_a_released_csv_equals_previous_from_the_frame(tmp_path, tables):
-    from cohort.disclosure import write_released_csv
+    from cohort.disclosure.writer import write_released_csv
 
     first = quarterly_series(tables, "2023-12-31", by="site")
     path = write_released_csv(first, tmp_path / "monitor.csv")
@@ -520,9 +513,9 @@ BUNDLED = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
 @pytest.mark.skipif(not BUNDLED.is_dir(), reason="bundled synthetic delivery not generated")
 def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
     """End to end on the bundled delivery: the check fails without previous=, passes with."""
-    from cohort.disclosure import write_released_csv
-    from cohort.io import load
-    from cohort.release import check_differencing
+    from cohort.delivery.load import load
+    from cohort.disclosure.check import check_differencing
+    from cohort.disclosure.writer import write_released_csv
 
     delivery = load(BUNDLED, cache_dir=False)
     interim = quarterly_series(delivery, "2024-12-31", by="site")
@@ -552,7 +545,7 @@ def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
 def test_measures_by_type_count_what_the_monitor_counts():
     """The by-type table rests on the same definition as the monitor's legal measures."""
     from cohort import load
-    from cohort.measures import legal_measures_by_type
+    from cohort.monitor.series import legal_measures_by_type
 
     delivery = load(BUNDLED, cache_dir=False)
     by_type = legal_measures_by_type(delivery, R).set_index("measure_type")
@@ -566,7 +559,7 @@ def test_measures_by_type_count_what_the_monitor_counts():
 def test_measures_by_type_suppress_small_types_and_protect_the_total():
     """12 supervision orders, 11 barring orders, 3 contact bans: the contact bans are
     suppressed, and one more type with them, since the total would give them away."""
-    from cohort.measures import legal_measures_by_type
+    from cohort.monitor.series import legal_measures_by_type
 
     n = 26
     types = ["supervision_order"] * 12 + ["barring_order"] * 11 + ["contact_ban"] * 3

@@ -13,7 +13,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from cohort.exceptions import DefinitionError
-from cohort.mixed import MixedModel
+from cohort.stats.mixed import MixedModel
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trends"
 
@@ -138,7 +138,7 @@ def test_time_in_months_small_slope_variance_is_found():
 
 
 def test_newton_steps_finish_an_abnormally_stopped_optimiser(fitted, monkeypatch):
-    import cohort.mixed as mixed
+    import cohort.stats.mixed as mixed
 
     real = mixed.optimize.minimize
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cohort.cli import main
-from cohort.disclosure import SUPPRESSED
+from cohort.disclosure.policy import SUPPRESSED
 
 DELIVERY = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
 

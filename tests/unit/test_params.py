@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cohort.disclosure import DisclosurePolicy
+from cohort.disclosure.policy import DisclosurePolicy
 from cohort.exceptions import InputNotFoundError, ParameterError
-from cohort.params import (
+from cohort.report.build import NOTEBOOKS
+from cohort.report.params import (
     KEYS,
     from_mapping,
     from_namespace,
@@ -18,7 +19,6 @@ from cohort.params import (
     notebook_parameters,
     repo_root,
 )
-from cohort.report import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMETER_FILES = sorted((ROOT / "parameters").glob("*.yaml"))
@@ -153,7 +153,7 @@ def test_parameter_files_exist_and_load():
 def test_parameter_file_keys_are_notebook_parameters_and_vice_versa(path):
     """Every key of a parameter file is a parameter of every notebook, and vice versa."""
     file_keys = set(yaml.safe_load(path.read_text(encoding="utf-8")))
-    assert file_keys == set(KEYS), f"{path.name} must list exactly the keys of cohort.params.SPEC"
+    assert file_keys == set(KEYS), f"{path.name} must list exactly the keys of cohort.report.params.SPEC"
     for notebook in NOTEBOOK_FILES:
         assert set(notebook_parameters(notebook)) == file_keys, notebook.name
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from cohort.cli import main
+from cohort.delivery.load import load
+from cohort.delivery.pseudonymise import KEY_ENV, pseudonymise, pseudonymise_delivery, read_key
 from cohort.exceptions import KeyMissingError, ParameterError
-from cohort.io import load
-from cohort.pseudonymise import KEY_ENV, pseudonymise, pseudonymise_delivery, read_key
 
 VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 KEY = b"0123456789abcdef0123456789abcdef"

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from cohort.commands.monitor import render
-from cohort.disclosure import DEFAULT_POLICY
-from cohort.io import load
-from cohort.measures import monitor_summary, quarterly_series
+from cohort.delivery.load import load
+from cohort.disclosure.policy import DEFAULT_POLICY
+from cohort.monitor.series import monitor_summary, quarterly_series
 
 DELIVERY = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
 REFERENCE = "2024-12-31"

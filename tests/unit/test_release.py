@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from cohort.cli import main
-from cohort.disclosure import SUPPRESSED, DisclosurePolicy
+from cohort.disclosure.check import check_differencing, check_release, format_findings
+from cohort.disclosure.policy import SUPPRESSED, DisclosurePolicy
 from cohort.exceptions import DisclosureError
-from cohort.release import check_differencing, check_release, format_findings
 
 GOOD_MONITOR = f"""indicator,kind,interval_start,interval_end,site,numerator,denominator,value,suppressed
 households_involved,count,2024-10-01,2024-12-31,all,120,,120,false

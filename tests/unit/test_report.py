@@ -16,22 +16,16 @@ import nbformat
 import pandas as pd
 import pytest
 
-from cohort import provenance as prov
-from cohort.disclosure import SUPPRESSED, apply_disclosure
+from cohort.disclosure.cells import apply_disclosure
+from cohort.disclosure.policy import SUPPRESSED
+from cohort.disclosure.writer import release_table, released_text
 from cohort.exceptions import DisclosureError, ParameterError, ReportError
-from cohort.params import load_params
-from cohort.report import (
-    NOTEBOOKS,
-    build_report,
-    changes_since,
-    load_delivery,
-    plot_labels,
-    previous_monitor,
-    rebuild_report,
-    release_table,
-    released_text,
-    show,
-)
+from cohort.report import provenance as prov
+from cohort.report.build import NOTEBOOKS, build_report
+from cohort.report.notebook import changes_since, load_delivery, previous_monitor, show
+from cohort.report.params import load_params
+from cohort.report.rebuild import rebuild_report
+from cohort.report.text import plot_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERIM = ROOT / "parameters" / "interim-2024q4.yaml"
@@ -170,7 +164,7 @@ def tiny_root(tmp_path, body: str, name="01_tiny") -> Path:
     nb.cells.append(
         nbformat.v4.new_code_cell(
             "import pandas as pd\nimport cohort.params\nfrom cohort import report\n"
-            "P = cohort.params.from_namespace(globals())"
+            "P = cohort.report.params.from_namespace(globals())"
         )
     )
     nb.cells.append(nbformat.v4.new_code_cell(body))
@@ -295,7 +289,7 @@ def test_show_renders_deterministic_html_and_text():
 
 
 def test_show_labels_values_in_the_report_language_and_the_release_keeps_them(tmp_path):
-    from cohort.measures import HEADLINE
+    from cohort.monitor.series import HEADLINE
 
     figure = HEADLINE[0][0]
     assert figure == "households involved since the study start"
@@ -357,8 +351,8 @@ def test_plot_texts_follow_the_labels_and_default_to_english():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cohort.survival import KaplanMeier
-    from cohort.survival_plots import plot_km
+    from cohort.plots.survival import plot_km
+    from cohort.stats.kaplan_meier import KaplanMeier
 
     data = pd.DataFrame({"time": [float(t) for t in range(1, 41)], "event": [1, 0] * 20})
     km = KaplanMeier().fit(data, "time", "event")
@@ -388,8 +382,8 @@ def test_load_delivery_restricts_sites():
 
 
 def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp_path):
-    from cohort.measures import read_released
-    from cohort.release import check_release
+    from cohort.disclosure.check import check_release
+    from cohort.disclosure.monitor import read_released
 
     folder = build_report(
         FINAL, jobs=1, reports_root=tmp_path, progress=False, notebooks=("02_monitor",),
@@ -504,7 +498,7 @@ def test_notebooks_are_committed_with_outputs():
 
 
 def test_refresh_reexecutes_notebooks_in_place_and_checks_their_parameters(tmp_path):
-    from cohort.report import refresh_notebooks
+    from cohort.report.rebuild import refresh_notebooks
 
     root = tiny_root(tmp_path / "repo", 'report.show(pd.DataFrame({"n": [40]}))')
     path = root / "notebooks" / "01_tiny.ipynb"

@@ -1,7 +1,7 @@
 """cohort.safety: wave rule, descriptives, GEE and change from T0 against R, recovery.
 
 Reference values: r/trends_reference.R (geepack::geeglm, t.test) on
-tests/fixtures/trends/safety_long.csv; recovery against cohort.synth.TRUE_EFFECTS on the
+tests/fixtures/trends/safety_long.csv; recovery against cohort.synth.generate.TRUE_EFFECTS on the
 bundled synthetic delivery.
 """
 
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort import safety
 from cohort.exceptions import DefinitionError, ParameterError
-from cohort.trends import proportion_intervals
+from cohort.stats import safety
+from cohort.stats.intervals import proportion_intervals
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "trends"
@@ -232,8 +232,9 @@ def test_agreement_limits(fixture_long):
 
 @pytest.mark.skipif(not (DELIVERY / "safety_assessments.csv").exists(), reason="bundled delivery missing")
 def test_true_safety_effects_are_recovered_on_the_bundled_delivery():
-    from cohort.io import load
-    from cohort.synth import TRUE_EFFECTS
+    from cohort.synth.generate import TRUE_EFFECTS
+
+    from cohort.delivery.load import load
 
     truth = TRUE_EFFECTS["safety"]
     d = load(DELIVERY, cache_dir=False)
@@ -285,7 +286,7 @@ def test_models_use_the_time_column_asked_for(fixture_long):
 def test_vectorised_gee_equals_statsmodels_gee(fixture_long):
     import statsmodels.api as sm
 
-    from cohort.mixed import design_matrix
+    from cohort.stats.mixed import design_matrix
 
     d = fixture_long[(fixture_long["respondent"] == "professional") & (fixture_long["household_id"] <= 800)]
     X, _, _ = design_matrix(d, "years_since_registration", [], ["severity"])

@@ -13,23 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort.disclosure import NO_DISCLOSURE_CONTROL, DisclosurePolicy, released_csv
+from cohort.disclosure.curves import release_cif_table, release_km_summary, release_km_table
+from cohort.disclosure.models import release_cox_table
+from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, DisclosurePolicy
+from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DisclosureError
-from cohort.survival import (
-    AalenJohansen,
-    CoxPH,
-    FineGray,
-    KaplanMeier,
-    confint,
-    cox_zph,
-    design_matrix,
-    logrank_test,
-    mean_cumulative_function,
-    release_cif_table,
-    release_cox_table,
-    release_km_summary,
-    release_km_table,
-)
+from cohort.stats.aalen_johansen import AalenJohansen
+from cohort.stats.cox import CoxPH
+from cohort.stats.cox_zph import cox_zph
+from cohort.stats.design import design_matrix
+from cohort.stats.fine_gray import FineGray
+from cohort.stats.intervals import confint
+from cohort.stats.kaplan_meier import KaplanMeier
+from cohort.stats.logrank import logrank_test
+from cohort.stats.mcf import mean_cumulative_function
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "survival"
 REF = FIX / "r"

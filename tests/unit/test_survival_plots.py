@@ -11,9 +11,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cohort.disclosure import DisclosurePolicy  # noqa: E402
-from cohort.survival import AalenJohansen, KaplanMeier, release_km_table  # noqa: E402
-from cohort.survival_plots import numbers_at_risk, plot_cif, plot_km  # noqa: E402
+from cohort.disclosure.curves import numbers_at_risk, release_km_table
+from cohort.disclosure.policy import DisclosurePolicy
+from cohort.plots.survival import plot_cif, plot_km
+from cohort.stats.aalen_johansen import AalenJohansen
+from cohort.stats.kaplan_meier import KaplanMeier
 
 
 @pytest.fixture
@@ -68,8 +70,9 @@ def test_numbers_at_risk_marks_small_cells(data):
 
 
 def test_plot_mcf_from_released_table():
-    from cohort.survival import mean_cumulative_function, release_mcf_table
-    from cohort.survival_plots import plot_mcf
+    from cohort.disclosure.curves import release_mcf_table
+    from cohort.plots.survival import plot_mcf
+    from cohort.stats.mcf import mean_cumulative_function
 
     rng = np.random.default_rng(3)
     n = 200

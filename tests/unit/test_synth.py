@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort import schema, synth
 from cohort.cli import main
+from cohort.delivery import schema
+from cohort.synth import generate as synth
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
 TABLE_FILES = sorted(f"{name}.csv" for name in schema.TABLES)

@@ -11,11 +11,13 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cohort import safety, trend_plots, trends  # noqa: E402
-from cohort.disclosure import DisclosurePolicy, released_csv  # noqa: E402
+from cohort.disclosure import tables as trend_plots  # noqa: E402
+from cohort.disclosure.check import check_table
+from cohort.disclosure.policy import DisclosurePolicy
+from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DisclosureError  # noqa: E402
-from cohort.mixed import MixedModel  # noqa: E402
-from cohort.release import check_table  # noqa: E402
+from cohort.stats import safety, trends  # noqa: E402
+from cohort.stats.mixed import MixedModel
 
 POLICY = DisclosurePolicy(threshold=10)
 ROUNDED = DisclosurePolicy(threshold=10, rounding=5)

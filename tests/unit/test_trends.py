@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort import trends
 from cohort.exceptions import DefinitionError, ParameterError
+from cohort.stats import trends
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trends"
 
@@ -237,8 +237,8 @@ def test_logistic_share_trend_matches_binomial_glm(quarterly):
 
 def test_true_childless_trend_is_recovered_from_a_generated_delivery():
     # The generator: logit P(no children) = -2.05 + 0.20 * years since 1 January 2023, at
-    # a household's first registration (cohort.synth.MODEL). A scaled, uncalibrated draw.
-    from cohort.synth import MODEL, generate
+    # a household's first registration (cohort.synth.generate.MODEL). A scaled, uncalibrated draw.
+    from cohort.synth.generate import MODEL, generate
 
     d = generate(seed=7, households=20000)
     ep, hh = d.tables["episodes"], d.tables["households"]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cohort import schema
+from cohort.delivery import schema
+from cohort.delivery.load import load
+from cohort.delivery.validate import RULES, ValidationReport, validate_delivery
 from cohort.exceptions import DeliveryError, ValidationError
-from cohort.io import load
-from cohort.validate import RULES, ValidationReport, validate_delivery
 
 VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 
@@ -431,7 +431,7 @@ def test_arrow_text_storage_gives_the_same_violations_and_accounting(tmp_path, f
 
 @pytest.mark.parametrize("storage", ["python", "pyarrow"])
 def test_repeated_and_positions_agree_with_pandas(storage):
-    from cohort.validate import _positions, _repeated
+    from cohort.delivery.validate import _positions, _repeated
 
     rng = np.random.default_rng(7)
     n = 2_000
@@ -446,8 +446,8 @@ def test_repeated_and_positions_agree_with_pandas(storage):
 
 
 def test_accepted_rows_equal_boolean_selection():
-    from cohort.io import RawTable
-    from cohort.validate import _accepted_rows, _TableCheck
+    from cohort.delivery.read import RawTable
+    from cohort.delivery.validate import _accepted_rows, _TableCheck
 
     frame = pd.DataFrame({"household_id": ["SYN-1", "SYN-2", "SYN-3"]}, dtype="string")
     chk = _TableCheck(RawTable("households", "households.csv", "csv", frame, np.arange(2, 5)))

@@ -16,8 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cohort.delivery.load import load
 from cohort.exceptions import CohortError
-from cohort.io import load
 
 VALID = Path(__file__).parents[1] / "fixtures" / "deliveries" / "valid"
 FILES = sorted(p.name for p in VALID.glob("*.csv"))

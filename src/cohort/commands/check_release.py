@@ -20,8 +20,8 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    from cohort.disclosure.check import check_release, format_findings, released_files
     from cohort.exceptions import DisclosureError
-    from cohort.release import check_release, format_findings, released_files
 
     findings = check_release(args.report, against=args.against)
     if findings:

@@ -14,11 +14,13 @@ import sys
 import numpy as np
 import pandas as pd
 
-from cohort.disclosure import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy, released_csv
-from cohort.episodes import STUDY_START, check_period, to_date
+from cohort.definitions.dates import STUDY_START, check_period, to_date
+from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy
+from cohort.disclosure.writer import released_csv
 from cohort.exceptions import ParameterError
-from cohort.indicators import GROUP_COLUMNS, TOTAL, prepare
-from cohort.measures import CI_METHODS, monitor_summary, quarterly_series
+from cohort.monitor.indicators import GROUP_COLUMNS, TOTAL, prepare
+from cohort.monitor.measures import CI_METHODS
+from cohort.monitor.series import monitor_summary, quarterly_series
 
 NAME = "monitor"
 HELP = "Print the quarterly monitor (headline figures and quarterly series) for a reference date."
@@ -101,7 +103,7 @@ def policy_from_args(args) -> DisclosurePolicy:
 
 
 def run(args) -> int:
-    from cohort.io import load
+    from cohort.delivery.load import load
 
     policy = policy_from_args(args)
     start, reference = check_period(args.study_start, args.reference_date)

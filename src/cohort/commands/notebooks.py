@@ -26,7 +26,8 @@ def register(parser) -> None:
 
 def run(args) -> int:
     from cohort.exceptions import ParameterError
-    from cohort.report import NOTEBOOKS, refresh_notebooks
+    from cohort.report.build import NOTEBOOKS
+    from cohort.report.rebuild import refresh_notebooks
 
     if not args.refresh:
         for name in NOTEBOOKS:

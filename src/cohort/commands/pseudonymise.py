@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cohort.pseudonymise import DEFAULT_LENGTH, KEY_ENV, pseudonymise_delivery, read_key
+from cohort.delivery.pseudonymise import DEFAULT_LENGTH, KEY_ENV, pseudonymise_delivery, read_key
 
 NAME = "pseudonymise"
 HELP = "replace identifier columns of a delivery with keyed HMAC-SHA256 pseudonyms"
@@ -35,8 +35,8 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
-    from cohort import schema
-    from cohort.io import read_raw_delivery
+    from cohort.delivery import schema
+    from cohort.delivery.read import read_raw_delivery
 
     key = read_key(args.key_file)
     columns = args.columns

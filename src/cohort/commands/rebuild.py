@@ -17,7 +17,7 @@ def register(parser) -> None:
 
 def run(args) -> int:
     from cohort.exceptions import ReportError
-    from cohort.report import rebuild_report
+    from cohort.report.rebuild import rebuild_report
 
     result = rebuild_report(args.report, jobs=args.jobs, progress=not args.no_progress)
     built, now = result["commit"]["built"], result["commit"]["now"]

@@ -31,7 +31,7 @@ def register(parser) -> None:
 
 def run(args) -> int:
     from cohort.exceptions import ParameterError
-    from cohort.report import build_report
+    from cohort.report.build import build_report
 
     if args.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")

@@ -28,7 +28,7 @@ def _positive_int(text: str) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from cohort.synth import DEFAULT_SEED
+    from cohort.synth.generate import DEFAULT_SEED
 
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the tables to (created if missing)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
@@ -43,7 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cohort.synth import FAULTS_FILE, synthesize
+    from cohort.synth.generate import FAULTS_FILE, synthesize
 
     if args.out_dir in ("", None):
         raise ParameterError("OUT_DIR is required")

@@ -40,9 +40,9 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    from cohort.delivery.load import project_root
+    from cohort.delivery.validate import EPISODE_TOLERANCE_DAYS, validate_delivery
     from cohort.exceptions import ValidationError
-    from cohort.io import project_root
-    from cohort.validate import EPISODE_TOLERANCE_DAYS, validate_delivery
 
     tol = EPISODE_TOLERANCE_DAYS if args.tolerance_days is None else args.tolerance_days
     report = validate_delivery(args.delivery, tolerance_days=tol)

@@ -1,0 +1,241 @@
+"""Disclosure control of curves: Kaplan-Meier, cumulative incidence, mean cumulative function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cohort.disclosure.policy import check_policy
+from cohort.exceptions import DefinitionError
+from cohort.stats.aalen_johansen import AalenJohansen
+from cohort.stats.kaplan_meier import DAYS_PER_MONTH, SUMMARY_MONTHS, KaplanMeier
+
+# ----------------------------------------------------------------------------- release
+
+
+def _released_steps(counts: np.ndarray, n_risk: np.ndarray, policy) -> np.ndarray:
+    """Positions of released steps of one curve (rows with events of the curve).
+
+    The curve ends before the first time with fewer than ``threshold`` at risk; events are
+    pooled into steps of at least ``threshold`` events (the released step is at the time the
+    pooled events are complete), so no step rests on fewer households than the threshold.
+    """
+    thr = policy.threshold
+    ok = np.cumprod(n_risk >= thr).astype(bool)
+    has = (counts > 0) & ok
+    pos = np.flatnonzero(has)
+    if len(pos) == 0:
+        return pos
+    cum = np.cumsum(counts[pos])
+    # greedy pooling: the next step is released where at least thr events have accrued since
+    # the previous one (one searchsorted per released step, at most events / thr of them)
+    keep = []
+    last = 0
+    while True:
+        i = int(np.searchsorted(cum, last + thr, side="left"))
+        if i >= len(cum):
+            break
+        keep.append(i)
+        last = cum[i]
+    return pos[np.asarray(keep, dtype=np.int64)]
+
+
+def _release_curve(
+    frame: pd.DataFrame,
+    value_cols: list[str],
+    event_col: str,
+    policy,
+    group_col: str | None,
+    start_value: float,
+) -> pd.DataFrame:
+    from cohort.disclosure.cells import disclosure_record
+    from cohort.disclosure.policy import check_policy
+
+    policy = check_policy(policy)
+    parts = []
+    n_dropped = 0
+    groups = [(None, frame)] if group_col is None else list(frame.groupby(group_col, sort=False))
+    for label, tab in groups:
+        n_risk = tab["n_risk"].to_numpy()
+        events = tab[event_col].to_numpy()
+        if policy.enabled:
+            pos = _released_steps(events, n_risk, policy)
+        else:
+            pos = np.flatnonzero(events > 0)
+        n_dropped += int((events > 0).sum()) - len(pos)
+        cum = np.r_[0, np.cumsum(events)]
+        pooled = np.diff(np.r_[0, cum[pos + 1]])
+        out = pd.DataFrame({"time": np.r_[0.0, tab["time"].to_numpy()[pos]]})
+        for col in value_cols:
+            # the curve starts at its value at time 0 (survival 1, incidence 0)
+            out[col] = np.r_[start_value, tab[col].to_numpy()[pos]]
+        at_start = int(n_risk[0]) if len(n_risk) else 0
+        out["n_risk"] = np.r_[at_start, n_risk[pos]].astype(np.int64)
+        out["n_event"] = np.r_[0, pooled].astype(np.int64)
+        if policy.enabled and at_start < policy.threshold:
+            out = out.iloc[0:0]
+        out["n_risk"] = policy.round_counts(out["n_risk"].to_numpy())
+        out["n_event"] = policy.round_counts(out["n_event"].to_numpy())
+        if group_col is not None:
+            out.insert(0, "group", label)
+        parts.append(out)
+    result = pd.concat(parts, ignore_index=True)
+    result["n_risk"] = result["n_risk"].astype("Int64")
+    result["n_event"] = result["n_event"].astype("Int64")
+    result["suppressed"] = pd.array(np.zeros(len(result), bool), dtype="boolean")
+    result.attrs["disclosure"] = disclosure_record(
+        policy, count_columns=["n_risk", "n_event"], value_columns=value_cols, n_suppressed=n_dropped
+    )
+    return result
+
+
+def release_km_table(km: KaplanMeier, policy) -> pd.DataFrame:
+    """The Kaplan-Meier curve(s) for release, under disclosure control.
+
+    Columns: ``group`` (if grouped), ``time, survival, ci_lower, ci_upper, n_risk, n_event,
+    suppressed``; the first row of each curve is time 0 (survival 1). Rules (``policy`` a
+    :class:`cohort.disclosure.policy.DisclosurePolicy`): a curve is shown only while at least
+    ``threshold`` households are at risk; events are pooled so that every released step
+    rests on at least ``threshold`` events (the survival shown at a step is the exact
+    estimate at that time); ``n_risk`` and ``n_event`` (events since the previous released
+    step) are rounded as configured. ``attrs["disclosure"]`` records what was done, so
+    :func:`cohort.disclosure.writer.write_released_csv` accepts the table (the report writes it to
+    ``reregistration_km.csv``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cohort.disclosure import DisclosurePolicy
+    >>> df = pd.DataFrame({"t": range(1, 41), "e": [1, 0] * 20})
+    >>> rel = release_km_table(KaplanMeier().fit(df, "t", "e"), DisclosurePolicy(threshold=5))
+    >>> rel[["time", "n_risk", "n_event"]].astype(int).values.tolist()
+    [[0, 40, 0], [9, 32, 5], [19, 22, 5], [29, 12, 5]]
+    """
+    cols = ["survival", "ci_lower", "ci_upper"]
+    group_col = "group" if km.group_col is not None else None
+    out = _release_curve(km.table_, cols, "n_event", policy, group_col, 1.0)
+    order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
+    out = out[order]
+    out.attrs["conf_type"] = km.conf_type
+    return out
+
+
+def release_cif_table(aj: AalenJohansen, policy, cause: int = 1) -> pd.DataFrame:
+    """Cumulative incidence of ``cause`` for release, under the same rules as
+    :func:`release_km_table` (steps pooled over events of that cause).
+
+    Columns: ``group`` (if grouped), ``time, cif, ci_lower, ci_upper, n_risk, n_event,
+    suppressed``.
+    """
+    if cause not in aj.causes_:
+        raise DefinitionError(f"cause {cause!r} not among the fitted causes {aj.causes_}")
+    tab = aj.table_.rename(
+        columns={
+            f"cif_{cause}": "cif",
+            f"ci_lower_{cause}": "ci_lower",
+            f"ci_upper_{cause}": "ci_upper",
+            f"n_event_{cause}": "n_event",
+        }
+    )
+    group_col = "group" if aj.group_col is not None else None
+    cols = ["cif", "ci_lower", "ci_upper"]
+    out = _release_curve(tab, cols, "n_event", policy, group_col, 0.0)
+    out.loc[out["time"] == 0, ["ci_lower", "ci_upper"]] = np.nan
+    order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
+    return out[order]
+
+
+def release_mcf_table(mcf: pd.DataFrame, policy) -> pd.DataFrame:
+    """The mean cumulative function (:func:`mean_cumulative_function`) for release.
+
+    Same rules as :func:`release_km_table`: shown while at least ``threshold`` households
+    are at risk, steps pooled to at least ``threshold`` events, counts rounded as configured.
+    Columns: ``group`` (if grouped), ``time, mcf, ci_lower, ci_upper, n_risk, n_event,
+    suppressed``.
+    """
+    group_col = "group" if "group" in mcf.columns else None
+    cols = ["mcf", "ci_lower", "ci_upper"]
+    out = _release_curve(mcf, cols, "n_event", policy, group_col, 0.0)
+    out.loc[out["time"] == 0, ["ci_lower", "ci_upper"]] = np.nan
+    order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
+    return out[order]
+
+
+def release_km_summary(km: KaplanMeier, policy) -> pd.DataFrame:
+    """Per group: households, events, median and survival at 6, 12 and 24 months, for release.
+
+    A group with fewer than ``threshold`` units, or fewer than ``threshold`` events, is
+    suppressed entirely; survival at a horizon is shown only when at least ``threshold``
+    are still at risk there and at least ``threshold`` events occurred by then; the median
+    only when at least ``threshold`` events occurred by it and ``threshold`` were at risk.
+    Counts are rounded as configured.
+    """
+    from cohort.disclosure.cells import disclosure_record
+    from cohort.disclosure.policy import check_policy
+
+    policy = check_policy(policy)
+    s = km.summary.copy()
+    thr = policy.threshold if policy.enabled else 0
+    horizons = [m * DAYS_PER_MONTH for m in SUMMARY_MONTHS]
+    at = km.survival_at(horizons)
+    k = len(SUMMARY_MONTHS)
+    group_bad = (s["n"] < thr) | (s["events"] < thr)
+    n_suppressed = 0
+    for i, m in enumerate(SUMMARY_MONTHS):
+        part = at.iloc[i::k]
+        # events by the horizon: cumulative over the grid rows of this group
+        by_h = at.assign(_g=np.repeat(np.arange(len(s)), k)).groupby("_g")["n_event"].cumsum()
+        cum_events = by_h.iloc[i::k].to_numpy()
+        bad = (part["n_risk"].to_numpy() < thr) | (cum_events < thr) | group_bad.to_numpy()
+        n_suppressed += int(bad.sum())
+        for col in (f"survival_{m}m", f"survival_{m}m_ci_lower", f"survival_{m}m_ci_upper"):
+            s[col] = s[col].astype("Float64").mask(bad)
+    # median: needs >= thr events up to it and >= thr at risk just before it
+    med_bad = group_bad.to_numpy().copy()
+    for j, (_, tab) in enumerate(km._curves()):
+        med = s["median"].iloc[j]
+        if np.isnan(med):
+            continue
+        upto = tab["time"].to_numpy() <= med
+        ev = tab["n_event"].to_numpy()[upto].sum()
+        nr = tab["n_risk"].to_numpy()[upto][-1] if upto.any() else 0
+        med_bad[j] |= (ev < thr) or (nr < thr)
+    n_suppressed += int(med_bad.sum())
+    for col in ("median", "median_ci_lower", "median_ci_upper"):
+        s[col] = s[col].astype("Float64").mask(med_bad)
+    for col in ("n", "events"):
+        s[col] = pd.Series(policy.round_counts(s[col].to_numpy()), index=s.index, dtype="Int64").mask(
+            group_bad
+        )
+    s["suppressed"] = pd.array(group_bad.to_numpy(), dtype="boolean")
+    value_cols = [c for c in s.columns if c not in ("group", "n", "events", "suppressed")]
+    s.attrs["disclosure"] = disclosure_record(
+        policy, count_columns=["n", "events"], value_columns=value_cols, n_suppressed=n_suppressed
+    )
+    return s
+
+
+
+def numbers_at_risk(table: pd.DataFrame, times, policy, group_col: str | None = None) -> pd.DataFrame:
+    """Numbers at risk at ``times`` (first tabulated time at or after each), released.
+
+    Returns a wide table: one row per group, one column per time, values as text (rounded
+    counts, or ``<threshold`` where fewer are at risk).
+    """
+    policy = check_policy(policy)
+    times = np.asarray(times, dtype=float)
+    groups = [(None, table)] if group_col is None else list(table.groupby(group_col, sort=False))
+    rows = {}
+    for label, tab in groups:
+        tt = tab["time"].to_numpy(dtype=float)
+        nr = np.r_[tab["n_risk"].to_numpy(), 0]
+        vals = nr[np.searchsorted(tt, times, side="left")]
+        text = []
+        for v in policy.round_counts(vals) if policy.enabled else vals:
+            text.append(str(int(v)))
+        if policy.enabled:
+            small = vals < policy.threshold
+            text = [f"<{policy.threshold}" if s else t for s, t in zip(small, text, strict=True)]
+        rows["all" if label is None else str(label)] = text
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{t:g}" for t in times])

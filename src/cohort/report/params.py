@@ -1,0 +1,463 @@
+"""Parameter sets: one YAML file per report, checked against a declared specification.
+
+A parameter file (``parameters/*.yaml``) names everything a report depends on: the delivery,
+the reference date, the sites, the windows, disclosure control and the report language.
+The same keys are the papermill parameters of every notebook in ``notebooks/`` (a test
+checks this), so ``papermill notebooks/02_monitor.ipynb out.ipynb -f parameters/X.yaml``
+and ``cohort report parameters/X.yaml`` run the same analysis.
+
+Every key is declared once in :data:`SPEC` with its default, its check and a description.
+An unknown key, a missing required key or a bad value is a
+:class:`~cohort.exceptions.ParameterError` naming the key and the file.
+
+Papermill reads YAML without turning dates into date objects, so notebooks receive dates
+as strings like ``"2024-12-31"``; :func:`from_mapping` parses them here, in the package,
+and accepts ``datetime.date`` values too (as :func:`load_params` reads them).
+
+Examples
+--------
+>>> p = from_mapping({"name": "demo", "title": "Demo", "language": "en",
+...                   "delivery": "data/synthetic/default", "reference_date": "2024-12-31"},
+...                  source="example", check_delivery=False)
+>>> p.reference_date, p.study_start, p.disclosure.threshold
+(datetime.date(2024, 12, 31), datetime.date(2023, 1, 1), 10)
+>>> p.sites is None  # "all"
+True
+>>> from_mapping({"name": "demo", "colour": "red"}, source="x.yaml")
+Traceback (most recent call last):
+...
+cohort.exceptions.ParameterError: x.yaml: unknown parameter 'colour'; known parameters: name, title, language, delivery, reference_date, study_start, previous_reference_date, sites, reregistration_window_days, followup_months, safety_threshold, change_date, disclosure, seed, output_dir
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cohort.disclosure.policy import DisclosurePolicy
+from cohort.exceptions import InputNotFoundError, ParameterError
+
+__all__ = [
+    "SPEC",
+    "ParamSpec",
+    "Params",
+    "load_params",
+    "from_mapping",
+    "from_namespace",
+    "repo_root",
+    "resolve_path",
+    "notebook_parameters",
+]
+
+LANGUAGES = ("nl", "en")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_DISCLOSURE_KEYS = ("threshold", "rounding", "enabled")
+
+
+# --- value checks: each takes the raw value and returns the parsed one or raises ValueError
+# with a phrase saying what is expected ---------------------------------------------------
+
+
+def _text(value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be non-empty text")
+    return value
+
+
+def _name(value):
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValueError(
+            "must be a short name of lower-case letters, digits, '.', '_' or '-' "
+            "(it becomes the report's folder name)"
+        )
+    return value
+
+
+def _language(value):
+    if value not in LANGUAGES:
+        raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+    return value
+
+
+def _date(value):
+    if isinstance(value, dt.datetime):
+        raise ValueError("must be a date without a time, like 2024-12-31")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("must be a date like 2024-12-31")
+
+
+def _optional_date(value):
+    return None if value is None else _date(value)
+
+
+def _path(value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a path (relative to the repository root, or absolute)")
+    return value
+
+
+def _optional_path(value):
+    return None if value is None else _path(value)
+
+
+def _int_between(low, high):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _number_between(low, high):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise ValueError(f"must be a number from {low} to {high}")
+        return float(value)
+
+    return check
+
+
+def _sites(value):
+    if value == "all":
+        return None
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(s, str) and s.strip() for s in value)
+    ):
+        raise ValueError('must be "all" or a non-empty list of site codes')
+    if len(set(value)) != len(value):
+        raise ValueError("lists a site twice")
+    return tuple(sorted(value))
+
+
+def _disclosure(value):
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping with threshold, rounding and enabled")
+    unknown = sorted(set(value) - set(_DISCLOSURE_KEYS))
+    if unknown:
+        raise ValueError(f"has unknown key {unknown[0]!r}; known keys: {', '.join(_DISCLOSURE_KEYS)}")
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ValueError("enabled must be true or false")
+    try:
+        return DisclosurePolicy(
+            threshold=value.get("threshold", 10), rounding=value.get("rounding"), enabled=enabled
+        )
+    except ParameterError as error:
+        raise ValueError(str(error).replace("disclosure ", "")) from None
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter: its check, whether it is required, its default, its meaning."""
+
+    key: str
+    check: Callable[[Any], Any]
+    required: bool = False
+    default: Any = None
+    description: str = ""
+
+
+#: Every parameter, in the order notebooks and parameter files list them.
+SPEC: tuple[ParamSpec, ...] = (
+    ParamSpec("name", _name, True, description="report name; the report goes to reports/<name>/"),
+    ParamSpec("title", _text, True, description="title on the report's title page"),
+    ParamSpec("language", _language, True, description="report language: nl (Dutch) or en (English)"),
+    ParamSpec("delivery", _path, True, description="delivery folder, relative to the repository root or absolute"),
+    ParamSpec("reference_date", _date, True, description="peildatum: the date the report describes"),
+    ParamSpec("study_start", _date, False, "2023-01-01", "start of monitoring"),
+    ParamSpec(
+        "previous_reference_date",
+        _optional_date,
+        False,
+        None,
+        "reference date of the previous report, to show what changed since (empty: none)",
+    ),
+    ParamSpec("sites", _sites, False, "all", 'site codes to include, or "all"'),
+    ParamSpec(
+        "reregistration_window_days",
+        _int_between(1, 3650),
+        False,
+        365,
+        "window after a closure in which a new referral or registration is a re-registration",
+    ),
+    ParamSpec("followup_months", _int_between(1, 120), False, 24, "longest follow-up shown in survival curves"),
+    ParamSpec("safety_threshold", _number_between(0, 10), False, 7, "safety score counted as safe enough"),
+    ParamSpec("change_date", _date, False, "2024-01-01", "change date for segmented regression"),
+    ParamSpec(
+        "disclosure",
+        _disclosure,
+        False,
+        {"threshold": 10, "rounding": None, "enabled": True},
+        "disclosure control: minimum units per cell, rounding multiple (or empty), on/off",
+    ),
+    ParamSpec("seed", _int_between(0, 2**32 - 1), False, 20230101, "seed for every random number generator"),
+    ParamSpec(
+        "output_dir",
+        _optional_path,
+        False,
+        None,
+        "where notebooks write released tables; set by `cohort report`, empty otherwise",
+    ),
+)
+
+SPEC_BY_KEY: dict[str, ParamSpec] = {s.key: s for s in SPEC}
+KEYS: tuple[str, ...] = tuple(s.key for s in SPEC)
+
+
+@dataclass(frozen=True)
+class Params:
+    """A checked parameter set. Build it with :func:`load_params` or :func:`from_mapping`.
+
+    Dates are ``datetime.date``; ``sites`` is ``None`` for all sites, else a sorted tuple;
+    ``delivery`` and ``output_dir`` are resolved absolute paths. ``raw`` keeps the values
+    as notebooks receive them (dates as ISO strings), for papermill and provenance.
+    """
+
+    name: str
+    title: str
+    language: str
+    delivery: Path
+    reference_date: dt.date
+    study_start: dt.date
+    previous_reference_date: dt.date | None
+    sites: tuple[str, ...] | None
+    reregistration_window_days: int
+    followup_months: int
+    safety_threshold: float
+    change_date: dt.date
+    disclosure: DisclosurePolicy
+    seed: int
+    output_dir: Path | None
+    source: str = field(default="", compare=False)
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def notebook_parameters(self, **overrides) -> dict:
+        """The parameters as papermill injects them: plain literals, dates as ISO strings.
+
+        Examples
+        --------
+        >>> p = from_mapping({"name": "d", "title": "D", "language": "nl",
+        ...                   "delivery": "x", "reference_date": "2024-12-31"}, check_delivery=False)
+        >>> p.notebook_parameters(output_dir="out")["output_dir"], p.notebook_parameters()["sites"]
+        ('out', 'all')
+        """
+        values = dict(self.raw)
+        unknown = sorted(set(overrides) - set(KEYS))
+        if unknown:
+            raise ParameterError(f"unknown parameter {unknown[0]!r}")
+        values.update(overrides)
+        return {k: values[k] for k in KEYS}
+
+    @property
+    def quarter_label(self) -> str:
+        """The reference date's quarter, e.g. ``2024Q4``."""
+        return f"{self.reference_date.year}Q{(self.reference_date.month - 1) // 3 + 1}"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder holding ``pyproject.toml`` and ``parameters/``.
+
+    Searched upwards from ``start`` (default: the working directory, so notebooks opened
+    in ``notebooks/`` find it), then from the installed package's source tree.
+    """
+    candidates = [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
+    for begin in candidates:
+        for folder in (begin, *begin.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "parameters").is_dir():
+                return folder
+    return Path.cwd().resolve()
+
+
+def resolve_path(value: str | Path, root: Path | None = None) -> Path:
+    """Resolve a parameter path: absolute paths stay, relative ones are under the repo root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (root or repo_root()) / path
+
+
+def from_mapping(
+    values: Mapping[str, Any],
+    source: str = "parameters",
+    *,
+    root: Path | None = None,
+    check_delivery: bool = True,
+) -> Params:
+    """Check ``values`` against :data:`SPEC` and return :class:`Params`.
+
+    Parameters
+    ----------
+    values : mapping
+        Parameter values as read from YAML or injected by papermill.
+    source : str
+        Where the values come from, named in every error (usually the file).
+    root : Path, optional
+        Folder that relative paths are relative to (default :func:`repo_root`).
+    check_delivery : bool
+        Whether the delivery folder must exist.
+
+    Raises
+    ------
+    ParameterError
+        An unknown key, a missing required key, a bad value, or inconsistent dates.
+    InputNotFoundError
+        The delivery folder does not exist.
+    """
+    if not isinstance(values, Mapping):
+        raise ParameterError(f"{source}: a parameter file must be a mapping of keys to values")
+    unknown = [k for k in values if k not in SPEC_BY_KEY]
+    if unknown:
+        raise ParameterError(
+            f"{source}: unknown parameter {unknown[0]!r}; known parameters: {', '.join(KEYS)}"
+        )
+    parsed: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for spec in SPEC:
+        if spec.key in values:
+            value = values[spec.key]
+        elif spec.required:
+            raise ParameterError(f"{source}: required parameter {spec.key!r} is missing ({spec.description})")
+        else:
+            value = spec.default
+        try:
+            parsed[spec.key] = spec.check(value)
+        except ValueError as error:
+            raise ParameterError(
+                f"{source}: parameter {spec.key!r} {error}, got {value!r}"
+            ) from None
+        raw[spec.key] = _as_literal(value)
+    raw["disclosure"] = parsed["disclosure"].as_dict()
+    _check_dates(parsed, source)
+    root = root or repo_root()
+    delivery = resolve_path(parsed["delivery"], root)
+    if check_delivery and not delivery.is_dir():
+        raise InputNotFoundError(
+            f"{source}: parameter 'delivery': folder {parsed['delivery']!r} does not exist; "
+            "give a delivery folder relative to the repository root or an absolute path"
+        )
+    parsed["delivery"] = delivery
+    if parsed["output_dir"] is not None:
+        parsed["output_dir"] = resolve_path(parsed["output_dir"], root)
+    return Params(**parsed, source=source, raw=raw)
+
+
+def _as_literal(value):
+    """The value as papermill would inject it: dates become ISO strings, tuples lists."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _as_literal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_literal(v) for v in value]
+    return value
+
+
+def _check_dates(p: dict, source: str) -> None:
+    start, ref = p["study_start"], p["reference_date"]
+    if ref <= start:
+        raise ParameterError(
+            f"{source}: parameter 'reference_date' ({ref}) must be after study_start ({start})"
+        )
+    if not start < p["change_date"] <= ref:
+        raise ParameterError(
+            f"{source}: parameter 'change_date' ({p['change_date']}) must lie after study_start "
+            f"({start}) and on or before reference_date ({ref})"
+        )
+    prev = p["previous_reference_date"]
+    if prev is not None and not start < prev < ref:
+        raise ParameterError(
+            f"{source}: parameter 'previous_reference_date' ({prev}) must lie between "
+            f"study_start ({start}) and reference_date ({ref})"
+        )
+
+
+class _KeepDatesAsText(yaml.SafeLoader):
+    """Read YAML dates as text, as papermill does, so both paths parse them here."""
+
+
+_KeepDatesAsText.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_params(path: str | Path, *, check_delivery: bool = True) -> Params:
+    """Read and check a parameter file.
+
+    Raises
+    ------
+    InputNotFoundError
+        The file does not exist.
+    ParameterError
+        The file is not valid YAML, or a key or value is wrong (the message names both).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"parameter file {str(path)!r} not found")
+    try:
+        values = yaml.load(path.read_text(encoding="utf-8"), Loader=_KeepDatesAsText)  # noqa: S506
+    except yaml.YAMLError as error:
+        raise ParameterError(f"{path}: not valid YAML: {error}") from None
+    return from_mapping(values or {}, source=str(path), check_delivery=check_delivery)
+
+
+def from_namespace(namespace: Mapping[str, Any], *, check_delivery: bool = True) -> Params:
+    """Collect the parameters from a notebook's namespace (``globals()``) and check them.
+
+    Notebooks call ``P = cohort.report.params.from_namespace(globals())`` right after their
+    ``parameters`` cell, so values papermill injected are parsed and checked the same way
+    as a parameter file.
+    """
+    missing = [k for k in KEYS if k not in namespace]
+    if missing:
+        raise ParameterError(
+            f"notebook parameters: {missing[0]!r} is not defined; the parameters cell must "
+            f"define every key of cohort.report.params.SPEC"
+        )
+    return from_mapping(
+        {k: namespace[k] for k in KEYS}, source="notebook parameters", check_delivery=check_delivery
+    )
+
+
+def notebook_parameters(path: str | Path) -> dict[str, Any]:
+    """The literals assigned in a notebook's cell tagged ``parameters``.
+
+    The cell may hold only assignments of literals (``name = "x"``, dicts, lists, ``None``),
+    as papermill expects; anything else is a :class:`ParameterError` naming the notebook.
+    """
+    import ast
+    import json
+
+    path = Path(path)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    source = cells[0]["source"]
+    source = "".join(source) if isinstance(source, list) else source
+    values: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ParameterError(
+                f"{path.name}: the parameters cell may only assign literals to names (line {node.lineno})"
+            )
+        try:
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError:
+            raise ParameterError(
+                f"{path.name}: parameter {node.targets[0].id!r} must be a literal in the parameters cell"
+            ) from None
+    return values

@@ -1,0 +1,400 @@
+"""What every estimator shares: input checks, Newton's method, the Wald table, warnings.
+
+Every estimator of :mod:`cohort.stats` follows lifelines' conventions:
+
+* options in the constructor, checked there (``alpha`` in (0, 1));
+* ``fit(...)`` returns ``self``;
+* results in attributes with a trailing underscore (``params_``, ``converged_``, ...);
+* ``summary`` is a DataFrame, ``print_summary()`` prints it, ``repr`` says what was fitted;
+* :meth:`Estimator.describe` states what was fitted (ties, strata, clusters, interval
+  transform) so that the methods text of a report is written from the fitted object and
+  cannot contradict the code.
+
+Regression models (:class:`RegressionModel`) share one coefficient vocabulary, the
+:func:`wald_table`: ``estimate, se, statistic, p, ci_lower, ci_upper`` per term, and for
+models on a log scale the exponentiated ``exp_estimate, exp_ci_lower, exp_ci_upper``
+(hazard, rate or odds ratios). They also report ``term_support_``, the households (and
+events) behind each term, which disclosure control uses for its per-term rule.
+
+Caveats are warnings of their own class: :class:`ConvergenceWarning` when an iteration
+stops before converging, :class:`StatisticalWarning` when a result holds but needs care.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cohort.exceptions import DefinitionError
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_columns(df: pd.DataFrame, columns) -> None:
+    missing = [c for c in columns if c is not None and c not in df.columns]
+    if missing:
+        raise DefinitionError(
+            f"column(s) {missing} not found in the analysis table; available columns: "
+            f"{list(df.columns)}"
+        )
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    s = df[col]
+    if s.isna().any():
+        raise DefinitionError(
+            f"column {col!r} has {int(s.isna().sum())} missing value(s); drop or impute those "
+            "rows before fitting"
+        )
+    try:
+        return s.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as err:
+        raise DefinitionError(f"column {col!r} must be numeric, got dtype {s.dtype}") from err
+
+
+def _events(df: pd.DataFrame, col: str) -> np.ndarray:
+    e = _numeric(df, col)
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise DefinitionError(f"event column {col!r} must hold 0 (censored) or 1 (event)")
+    return e.astype(bool)
+
+
+def _check_alpha(alpha) -> float:
+    if not 0 < alpha < 1:
+        raise DefinitionError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return float(alpha)
+
+
+def _group_codes(df: pd.DataFrame, group_col):
+    """Integer codes and sorted labels of a grouping column (one group if ``None``)."""
+    if group_col is None:
+        return np.zeros(len(df), dtype=np.int64), [None]
+    g = df[group_col]
+    if g.isna().any():
+        raise DefinitionError(f"group column {group_col!r} has missing values")
+    codes, labels = pd.factorize(g, sort=True)
+    return codes.astype(np.int64), list(labels)
+
+
+def _composite(groups: np.ndarray, ranks: np.ndarray, n_ranks: int) -> np.ndarray:
+    """One sortable int64 key per (group, time rank) pair."""
+    return groups.astype(np.int64) * (n_ranks + 2) + ranks.astype(np.int64)
+
+
+
+def _wald_summary(beta, se, names, alpha, se_naive=None) -> pd.DataFrame:
+    """R-style coefficient table: coef, exp(coef), se(coef), [robust se], z, p and the
+    hazard-ratio interval, with Wald statistics from ``se`` (the robust one when given)."""
+    z = beta / se
+    q = stats.norm.ppf(1 - alpha / 2)
+    level = f"{1 - alpha:.2f}".rstrip("0").rstrip(".")
+    columns = {"coef": beta, "exp(coef)": np.exp(beta)}
+    if se_naive is None:
+        columns["se(coef)"] = se
+    else:
+        columns["se(coef)"] = se_naive
+        columns["robust se"] = se
+    columns.update(
+        {
+            "z": z,
+            "p": 2 * stats.norm.sf(np.abs(z)),
+            f"lower {level}": np.exp(beta - q * se),
+            f"upper {level}": np.exp(beta + q * se),
+        }
+    )
+    return pd.DataFrame(columns, index=pd.Index(names, name="term"))
+
+def _tri_pairs(p):
+    ii, jj = np.triu_indices(p)
+    return ii, jj
+
+
+def _products(X: np.ndarray) -> np.ndarray:
+    """Column-major matrix of the products X[:, a] * X[:, b], a <= b (upper triangle)."""
+    ii, kk = _tri_pairs(X.shape[1])
+    out = np.empty((X.shape[0], len(ii)), order="F")
+    for c, (a, b) in enumerate(zip(ii, kk, strict=True)):
+        np.multiply(X[:, a], X[:, b], out=out[:, c])
+    return out
+
+
+class ConvergenceWarning(UserWarning):
+    """A model did not converge; estimates may be unreliable."""
+
+
+class StatisticalWarning(UserWarning):
+    """A result that holds but needs care (few events, a reduced fit, a boundary estimate)."""
+
+
+def check_alpha(alpha) -> float:
+    """``alpha`` as a float in (0, 1), else a :class:`DefinitionError`.
+
+    >>> check_alpha(0.05)
+    0.05
+    >>> check_alpha(1)
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.DefinitionError: alpha must lie in (0, 1), got 1
+    """
+    return _check_alpha(alpha)
+
+
+def wald_table(names, estimate, se, alpha: float = 0.05, *, exp: bool = False,
+               dist: str = "normal", df_resid: float | None = None) -> pd.DataFrame:
+    """The coefficient table of every regression model: one row per term.
+
+    Columns ``estimate, se, statistic, p, ci_lower, ci_upper`` (Wald: ``estimate / se``
+    against the normal, or Student's t with ``df_resid`` degrees of freedom), and with
+    ``exp=True`` also ``exp_estimate, exp_ci_lower, exp_ci_upper`` (hazard, rate or odds
+    ratios). The index is named ``term``.
+
+    Examples
+    --------
+    >>> wald_table(["x"], [0.5], [0.25], exp=True).round(4).T
+    term               x
+    estimate      0.5000
+    se            0.2500
+    statistic     2.0000
+    p             0.0455
+    ci_lower      0.0100
+    ci_upper      0.9900
+    exp_estimate  1.6487
+    exp_ci_lower  1.0101
+    exp_ci_upper  2.6912
+    """
+    alpha = check_alpha(alpha)
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    if dist == "t":
+        if df_resid is None:
+            raise DefinitionError("a t-based Wald table needs the residual degrees of freedom")
+        q = stats.t.ppf(1 - alpha / 2, df_resid)
+        p = 2 * stats.t.sf(np.abs(z), df_resid)
+    elif dist == "normal":
+        q = stats.norm.ppf(1 - alpha / 2)
+        p = 2 * stats.norm.sf(np.abs(z))
+    else:
+        raise DefinitionError(f"dist must be 'normal' or 't', got {dist!r}")
+    lo, hi = est - q * se, est + q * se
+    columns = {"estimate": est, "se": se, "statistic": z, "p": p, "ci_lower": lo, "ci_upper": hi}
+    if exp:
+        columns.update(exp_estimate=np.exp(est), exp_ci_lower=np.exp(lo), exp_ci_upper=np.exp(hi))
+    return pd.DataFrame(columns, index=pd.Index([str(n) for n in names], name="term"))
+
+
+class NewtonResult:
+    """Outcome of :func:`newton_raphson`: the maximiser and what the iteration saw."""
+
+    __slots__ = ("x", "value", "gradient", "information", "n_iter", "converged", "value_start")
+
+    def __init__(self, x, value, gradient, information, n_iter, converged, value_start):
+        self.x, self.value, self.gradient, self.information = x, value, gradient, information
+        self.n_iter, self.converged, self.value_start = n_iter, converged, value_start
+
+    def __repr__(self) -> str:
+        return f"NewtonResult(value={self.value:.6g}, n_iter={self.n_iter}, converged={self.converged})"
+
+
+def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
+                   step_tol: float = 1e-8, max_halvings: int = 30, what: str = "model") -> NewtonResult:
+    """Maximise a concave log-likelihood by Newton's method with step-halving.
+
+    ``objective(x)`` returns ``(value, gradient, information)``, the information being the
+    negative Hessian. A step that lowers the value (or makes it non-finite) is halved up to
+    ``max_halvings`` times. The iteration has converged when the relative change of the
+    value is at most ``tol`` and the largest step component below ``step_tol``; otherwise a
+    :class:`ConvergenceWarning` is issued and ``converged`` is False.
+
+    Raises
+    ------
+    DefinitionError
+        The information matrix is singular (collinear terms): there is no unique maximum.
+
+    Examples
+    --------
+    >>> res = newton_raphson(lambda x: (-(x[0] - 2) ** 2, np.array([-2 * (x[0] - 2)]), np.array([[2.0]])), [0.0])
+    >>> float(res.x[0]), res.converged
+    (2.0, True)
+    """
+    from scipy import linalg
+
+    x = np.asarray(x0, dtype=float).copy()
+    value, grad, info = objective(x)
+    start = value
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        if len(x):
+            try:
+                step = linalg.solve(info, grad, assume_a="pos")
+            except (linalg.LinAlgError, ValueError) as err:
+                raise DefinitionError(
+                    f"the {what}'s information matrix is singular (terms are collinear or a "
+                    "term does not vary); drop or combine terms"
+                ) from err
+        else:
+            step = np.zeros(0)
+        new = x + step
+        v_new, g_new, i_new = objective(new)
+        halvings = 0
+        while (not np.isfinite(v_new) or v_new < value - 1e-12 * abs(value)) and halvings < max_halvings:
+            step = step / 2
+            new = x + step
+            v_new, g_new, i_new = objective(new)
+            halvings += 1
+        done = abs(v_new - value) <= tol * abs(v_new) and (not len(step) or np.max(np.abs(step)) < step_tol)
+        x, value, grad, info = new, v_new, g_new, i_new
+        if done:
+            converged = True
+            break
+    if not converged:
+        warnings.warn(
+            f"the {what} did not converge in {max_iter} iterations; estimates may be "
+            "unreliable (is a term separating the outcome perfectly?)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return NewtonResult(x, float(value), grad, info, n_iter, converged, float(start))
+
+
+def term_support(X, names, units, events=None) -> pd.DataFrame:
+    """Households (units) and events behind each term of a design matrix.
+
+    For a 0/1 column (a dummy of a category, a yes/no covariate) the support is the
+    smaller side: the distinct units with the value 1 and those with 0 (a unit with rows
+    on both sides counts on both), and likewise the events. For any other column it is
+    every unit and every event. Disclosure control suppresses a term whose support is
+    below the threshold (``docs/definitions.md``, "Model tables").
+
+    Parameters
+    ----------
+    X : 2-D array, one row per data row
+    names : term names, one per column of ``X``
+    units : integer codes of the unit (household) of each row
+    events : bool array, optional (time-to-event models)
+
+    Returns
+    -------
+    DataFrame indexed by ``term`` with ``indicator`` (0/1 column), ``units`` and ``events``
+    (``<NA>`` when no events were given).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.3], [0.0, 0.5], [1.0, 0.9]])
+    >>> term_support(X, ["a", "b"], np.array([0, 1, 2]), np.array([True, False, True])).reset_index()
+      term  indicator  units  events
+    0    a       True      1       0
+    1    b      False      3       2
+    """
+    X = np.asarray(X, dtype=float)
+    units = np.asarray(units, dtype=np.int64)
+    n_units = int(units.max()) + 1 if len(units) else 0
+    ev = None if events is None else np.asarray(events, dtype=bool)
+    rows = []
+    for a, name in enumerate(names):
+        x = X[:, a]
+        indicator = bool(len(x)) and bool(np.isin(x, (0.0, 1.0)).all())
+        if indicator:
+            one = x == 1.0
+            u = min(int(np.count_nonzero(np.bincount(units[one], minlength=n_units))),
+                    int(np.count_nonzero(np.bincount(units[~one], minlength=n_units))))
+            e = None if ev is None else min(int(ev[one].sum()), int(ev[~one].sum()))
+        else:
+            u = int(np.count_nonzero(np.bincount(units, minlength=n_units)))
+            e = None if ev is None else int(ev.sum())
+        rows.append((str(name), indicator, u, e))
+    out = pd.DataFrame(rows, columns=["term", "indicator", "units", "events"]).set_index("term")
+    out["units"] = out["units"].astype("Int64")
+    out["events"] = pd.array(out["events"].tolist(), dtype="Int64")
+    return out
+
+
+class Estimator:
+    """Base of every estimator: checked options, ``fit() -> self``, ``summary``, ``repr``.
+
+    Subclasses set results as trailing-underscore attributes in ``fit`` and implement
+    :attr:`summary` and :meth:`describe`. ``_fitted_attribute`` names the attribute whose
+    presence marks a fitted estimator.
+    """
+
+    _fitted_attribute = "n_"
+
+    def __init__(self, alpha: float = 0.05):
+        self.alpha = check_alpha(alpha)
+
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self, self._fitted_attribute)
+
+    def _require_fitted(self) -> None:
+        if not self.fitted:
+            raise DefinitionError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    @property
+    def summary(self) -> pd.DataFrame:  # pragma: no cover - every estimator overrides it
+        raise NotImplementedError
+
+    def print_summary(self, decimals: int = 4) -> None:
+        """Print :attr:`summary` rounded to ``decimals``."""
+        print(self.summary.round(decimals).to_string())
+
+    def describe(self) -> dict:
+        """What was fitted, as plain values for the methods text: at least ``model`` and
+        ``n``; subclasses add their options (ties, strata, cluster, transform, ...)."""
+        self._require_fitted()
+        return {"model": type(self).__name__, "n": int(getattr(self, "n_", 0)),
+                "confidence_level": 1 - self.alpha}
+
+    def _repr_fields(self) -> str:
+        facts = self.describe()
+        return ", ".join(f"{k}={v}" for k, v in facts.items() if k != "model")
+
+    def __repr__(self) -> str:
+        if not self.fitted:
+            return f"<{type(self).__name__}: not fitted>"
+        return f"<{type(self).__name__}: {self._repr_fields()}>"
+
+
+class RegressionModel(Estimator):
+    """Base of the regression models: coefficients, their variance, the Wald table.
+
+    Subclasses set ``params_`` (Series by term), ``variance_matrix_`` (DataFrame),
+    ``converged_``, ``n_iter_``, ``n_`` and ``term_support_`` (:func:`term_support`) in
+    ``fit``. ``_exp_scale`` names the ratio of exponentiated coefficients (``"hazard
+    ratio"``, ``"rate ratio"``, ``"odds ratio"``) or is ``None`` for a linear model.
+    """
+
+    _fitted_attribute = "params_"
+    _exp_scale: str | None = None
+    _dist = "normal"
+
+    @property
+    def standard_errors_(self) -> pd.Series:
+        self._require_fitted()
+        return pd.Series(np.sqrt(np.diag(self.variance_matrix_.to_numpy())),
+                         index=self.params_.index, name="se")
+
+    def _df_resid(self):
+        return None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """:func:`wald_table` of the coefficients."""
+        self._require_fitted()
+        return wald_table(self.params_.index, self.params_.to_numpy(),
+                          self.standard_errors_.to_numpy(), self.alpha,
+                          exp=self._exp_scale is not None, dist=self._dist,
+                          df_resid=self._df_resid())
+
+    def describe(self) -> dict:
+        out = super().describe()
+        out.update(terms=[str(t) for t in self.params_.index],
+                   converged=bool(getattr(self, "converged_", True)))
+        if self._exp_scale:
+            out["ratio"] = self._exp_scale
+        return out
