@@ -4,7 +4,7 @@ Generates a delivery on the fly with numpy (independent of the synthetic-data ge
 ``--households`` households over 12 sites, 1.3 episodes per household on average (some
 overlapping, some before the study start, some after the reference date), 0.15 legal
 measures per household. Times each step and the whole ``monitor_summary`` +
-``quarterly_series`` with disclosure control on, and prints a Markdown table.
+``quarterly_counts`` released with disclosure control on, and prints a Markdown table.
 
 Run::
 
@@ -23,9 +23,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL
+from cohort.disclosure.policy import DEFAULT_POLICY, NO_DISCLOSURE_CONTROL
+from cohort.disclosure.release import release
 from cohort.monitor.indicators import indicator_counts, prepare
-from cohort.monitor.series import monitor_summary, quarterly_series
+from cohort.monitor.series import monitor_summary, quarterly_counts
 
 REFERENCE = "2024-12-31"
 
@@ -103,15 +104,15 @@ def main(argv=None) -> None:
     )
     timed(
         "quarterly series by site, disclosure off (prepared data and spells reused)",
-        lambda: quarterly_series(
-            tables, REFERENCE, by="site", policy=NO_DISCLOSURE_CONTROL, data=data
+        lambda: release(
+            quarterly_counts(tables, REFERENCE, by="site", data=data), NO_DISCLOSURE_CONTROL
         ),
         results,
     )
 
     def full():
-        series = quarterly_series(tables, REFERENCE, by="site")
-        return monitor_summary(tables, REFERENCE, by="site", series=series), series
+        series = release(quarterly_counts(tables, REFERENCE, by="site"), DEFAULT_POLICY)
+        return monitor_summary(series), series
 
     summary, series = timed(
         "full monitor by site from the raw tables (disclosure on)", full, results

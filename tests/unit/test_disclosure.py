@@ -17,8 +17,8 @@ from cohort.disclosure.policy import (
     TOTAL,
     DisclosurePolicy,
 )
-from cohort.disclosure.writer import released_csv, write_released_csv
-from cohort.exceptions import DisclosureError, ParameterError
+from cohort.disclosure.writer import ReleaseFolder, released_csv
+from cohort.exceptions import DisclosureError, ParameterError, ReportError
 
 
 def counts_table(values):
@@ -284,6 +284,29 @@ def test_input_is_not_changed():
 def test_unprotected_tables_cannot_be_written(tmp_path):
     with pytest.raises(DisclosureError, match="not passed disclosure control"):
         released_csv(counts_table([50]))
+    gate = ReleaseFolder(tmp_path, DisclosurePolicy())
+    with pytest.raises(DisclosureError, match="never passed disclosure control"):
+        gate.release(pd.DataFrame({"total": [3, 41]}), "totals")
+    assert not (tmp_path / "tables").exists()
+
+
+def test_an_exemption_is_recorded_with_its_reason(tmp_path):
+    gate = ReleaseFolder(tmp_path, DisclosurePolicy())
+    gate.release(pd.DataFrame({"rule": ["date_order"]}), "rules", exemption="rule names only")
+    record = gate.records()["tables/rules.csv"]
+    assert record["exemption"] == "rule names only" and record["disclosure"] is None
+    with pytest.raises(DisclosureError, match="never passed"):
+        gate.release(pd.DataFrame({"total": [3]}), "blank", exemption="  ")
+
+
+def test_the_gate_refuses_identifier_columns_and_a_second_release(tmp_path):
+    gate = ReleaseFolder(tmp_path, DisclosurePolicy())
+    table = apply_disclosure(counts_table([50]))
+    with pytest.raises(DisclosureError, match="identifier column 'household_id'"):
+        gate.release(table.assign(household_id="SYN-1"), "ids")
+    gate.release(table, "once")
+    with pytest.raises(ReportError, match="released twice"):
+        gate.release(table, "once")
 
 
 def test_written_release_is_byte_identical(tmp_path):
@@ -295,13 +318,23 @@ def test_written_release_is_byte_identical(tmp_path):
             "share": [1 / 3, 0.25],
         }
     )
-    out = apply_disclosure(t, group_columns=["site"], value_columns=["share"])
-    a = write_released_csv(out, tmp_path / "a.csv").read_bytes()
-    b = write_released_csv(
-        apply_disclosure(t, group_columns=["site"], value_columns=["share"]), tmp_path / "b.csv"
-    )
-    assert a == b.read_bytes()
-    assert a.decode().splitlines()[1] == "2024-12-31,A,25,0.333333,false"
+    for name in ("a", "b"):
+        out = apply_disclosure(t, group_columns=["site"], value_columns=["share"])
+        ReleaseFolder(tmp_path, DisclosurePolicy()).release(out, name)
+    a = (tmp_path / "tables" / "a.csv").read_bytes()
+    assert a == (tmp_path / "tables" / "b.csv").read_bytes()
+    assert a.decode().splitlines()[1] == "2024-12-31,A,25,0.3333333333,false"
+
+
+def test_records_survive_concatenation():
+    from cohort.disclosure.cells import concat
+
+    parts = [apply_disclosure(counts_table(c)) for c in ([3, 50], [4, 60, 70])]
+    out = concat([p.assign(part=i) for i, p in enumerate(parts)], ignore_index=True)
+    record = out.attrs["disclosure"]
+    assert record["suppressed_cells"] == 2 and record["count_columns"] == ["count"]
+    with pytest.raises(DisclosureError, match="no disclosure record"):
+        concat([parts[0], counts_table([5])])
 
 
 # --- an earlier release: forced and public cells --------------------------------------

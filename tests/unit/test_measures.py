@@ -9,14 +9,30 @@ import pandas as pd
 import pytest
 
 from cohort.disclosure.monitor import previous_cells, read_released
-from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy
+from cohort.disclosure.policy import (
+    DEFAULT_POLICY,
+    NO_DISCLOSURE_CONTROL,
+    SUPPRESSED,
+    DisclosurePolicy,
+)
+from cohort.disclosure.release import release
 from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 from cohort.monitor.indicators import TOTAL, indicator_counts
-from cohort.monitor.measures import Measure, evaluate, monitor_measures, proportion_ci
-from cohort.monitor.series import comparison_quarter_end, monitor_summary, quarterly_series
+from cohort.monitor.measures import Measure, count_measures, monitor_measures, proportion_ci
+from cohort.monitor.series import comparison_quarter_end, monitor_summary, quarterly_counts
 
 R = "2024-12-31"
+
+
+def evaluate(measures, tables, reference, *, policy=DEFAULT_POLICY, previous=None, **kwargs):
+    """The released measures table: the counts, then the monitor's disclosure rule."""
+    return release(count_measures(measures, tables, reference, **kwargs), policy, previous=previous)
+
+
+def quarterly_series(tables, reference, *, policy=DEFAULT_POLICY, previous=None, **kwargs):
+    """The released quarterly series of the monitor."""
+    return release(quarterly_counts(tables, reference, **kwargs), policy, previous=previous)
 
 
 def random_delivery(seed=0, n_households=400):
@@ -334,7 +350,7 @@ def test_comparison_date_default():
 
 def test_summary_rows_come_from_the_series(tables):
     series = quarterly_series(tables, R, by="site")
-    summary = monitor_summary(tables, R, by="site", series=series)
+    summary = monitor_summary(series)
     assert summary["figure"].nunique() == 12
     assert set(summary["indicator"]) <= set(series["indicator"])
     merged = summary.merge(
@@ -350,7 +366,7 @@ def test_summary_rows_come_from_the_series(tables):
 def test_summary_states_the_period_each_figure_is_read_against(tables):
     """Since-start figures run from the study start, on-date figures name one day, and
     quarterly figures the quarter: never the quarter's start for a since-start count."""
-    summary = monitor_summary(tables, R, study_start="2023-01-01").set_index("figure")
+    summary = monitor_summary(quarterly_series(tables, R, study_start="2023-01-01")).set_index("figure")
     period = summary["period"]
     assert period["households involved since the study start"] == "2023-01-01 to 2024-12-31"
     assert period["legal measures per household involved"] == "2023-01-01 to 2024-12-31"
@@ -368,7 +384,7 @@ def test_summary_states_the_period_each_figure_is_read_against(tables):
 
 def test_summary_rejects_a_comparison_date_off_the_quarter_grid(tables):
     with pytest.raises(ParameterError, match="not the end of a quarter"):
-        monitor_summary(tables, R, comparison_date="2024-05-15")
+        monitor_summary(quarterly_series(tables, R), comparison_date="2024-05-15")
 
 
 def test_an_empty_delivery_gives_a_fully_suppressed_table():
@@ -487,10 +503,11 @@ def test_cumulative_counts_across_releases_at_the_threshold(old, q2_suppressed):
 
 
 def test_previous_from_a_released_csv_equals_previous_from_the_frame(tmp_path, tables):
-    from cohort.disclosure.writer import write_released_csv
+    from cohort.disclosure.writer import ReleaseFolder
 
     first = quarterly_series(tables, "2023-12-31", by="site")
-    path = write_released_csv(first, tmp_path / "monitor.csv")
+    ReleaseFolder(tmp_path, DisclosurePolicy()).release(first, "monitor")
+    path = tmp_path / "tables" / "monitor.csv"
     read = read_released(path)
     assert read["numerator"].isna().tolist() == first["numerator"].isna().tolist()
     a = quarterly_series(tables, R, by="site", previous=first)
@@ -515,7 +532,7 @@ def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
     """End to end on the bundled delivery: the check fails without previous=, passes with."""
     from cohort.delivery.load import load
     from cohort.disclosure.check import check_differencing
-    from cohort.disclosure.writer import write_released_csv
+    from cohort.disclosure.writer import ReleaseFolder
 
     delivery = load(BUNDLED, cache_dir=False)
     interim = quarterly_series(delivery, "2024-12-31", by="site")
@@ -523,15 +540,14 @@ def test_interim_and_final_monitor_cannot_be_differenced(tmp_path):
     def check(final, label):
         folders = []
         for name, table in (("interim", interim), (label, final)):
-            folder = tmp_path / name / "tables"
-            folder.mkdir(parents=True, exist_ok=True)
-            write_released_csv(table, folder / "monitor.csv")
-            folders.append(folder.parent)
+            folder = tmp_path / label / name
+            ReleaseFolder(folder, DisclosurePolicy()).release(table, "monitor")
+            folders.append(folder)
         return check_differencing(*folders, policy=DisclosurePolicy())
 
     alone = check(quarterly_series(delivery, "2026-06-30", by="site"), "final-alone")
     assert {f.rule for f in alone} == {"differencing-same-cell", "differencing-cumulative"}
-    read = read_released(tmp_path / "interim" / "tables" / "monitor.csv")
+    read = read_released(tmp_path / "final-alone" / "interim" / "tables" / "monitor.csv")
     protected = quarterly_series(delivery, "2026-06-30", by="site", previous=read)
     assert check(protected, "final") == []
     # What the interim report suppressed, the final report suppresses too.
@@ -584,7 +600,7 @@ def test_measures_by_type_suppress_small_types_and_protect_the_total():
             }
         ),
     }
-    released = legal_measures_by_type(tiny, R).set_index("measure_type")
+    released = release(legal_measures_by_type(tiny, R), DEFAULT_POLICY).set_index("measure_type")
     assert released.loc[TOTAL, "measures"] == 26
     assert pd.isna(released.loc["contact_ban", "measures"])
     hidden = released.drop(index=TOTAL)["measures"].isna()

@@ -17,7 +17,8 @@ import pytest
 from cohort.commands.monitor import render
 from cohort.delivery.load import load
 from cohort.disclosure.policy import DEFAULT_POLICY
-from cohort.monitor.series import monitor_summary, quarterly_series
+from cohort.disclosure.release import release
+from cohort.monitor.series import monitor_summary, quarterly_counts
 
 DELIVERY = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
 REFERENCE = "2024-12-31"
@@ -34,7 +35,7 @@ def delivery():
 
 @pytest.fixture(scope="module")
 def summary(delivery):
-    return monitor_summary(delivery, REFERENCE).set_index("figure")
+    return monitor_summary(release(quarterly_counts(delivery, REFERENCE), DEFAULT_POLICY)).set_index("figure")
 
 
 def figure(summary, indicator, end=REFERENCE):
@@ -77,7 +78,7 @@ def test_both_readings_of_ended(summary):
 
 
 def test_by_site_totals_are_the_same(delivery):
-    series = quarterly_series(delivery, REFERENCE, by="site")
+    series = release(quarterly_counts(delivery, REFERENCE, by="site"), DEFAULT_POLICY)
     totals = series.loc[
         (series["site"] == "all") & (series["interval_end"] == pd.Timestamp(REFERENCE))
     ]
@@ -92,7 +93,7 @@ def test_by_site_totals_are_the_same(delivery):
 
 
 def test_rendered_monitor_shows_the_figures(delivery):
-    series = quarterly_series(delivery, REFERENCE)
-    text = render(monitor_summary(delivery, REFERENCE, series=series), series, DEFAULT_POLICY)
+    series = release(quarterly_counts(delivery, REFERENCE), DEFAULT_POLICY)
+    text = render(monitor_summary(series), series, DEFAULT_POLICY)
     for number in ("1653", "199", "12.0%", "1185", "812", "468", "557", "88", "15.8%"):
         assert number in text

@@ -232,9 +232,8 @@ def test_agreement_limits(fixture_long):
 
 @pytest.mark.skipif(not (DELIVERY / "safety_assessments.csv").exists(), reason="bundled delivery missing")
 def test_true_safety_effects_are_recovered_on_the_bundled_delivery():
-    from cohort.synth.generate import TRUE_EFFECTS
-
     from cohort.delivery.load import load
+    from cohort.synth.generate import TRUE_EFFECTS
 
     truth = TRUE_EFFECTS["safety"]
     d = load(DELIVERY, cache_dir=False)

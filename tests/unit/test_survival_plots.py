@@ -1,4 +1,4 @@
-"""cohort.survival_plots: curves drawn from released tables, numbers at risk controlled."""
+"""cohort.plots.survival: curves drawn from released tables only, numbers at risk released too."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cohort.disclosure.curves import numbers_at_risk, release_km_table
+from cohort.disclosure.curves import (
+    cif_figure_data,
+    km_figure_data,
+    numbers_at_risk_table,
+    release_km_table,
+)
 from cohort.disclosure.policy import DisclosurePolicy
+from cohort.exceptions import DisclosureError
 from cohort.plots.survival import plot_cif, plot_km
 from cohort.stats.aalen_johansen import AalenJohansen
 from cohort.stats.kaplan_meier import KaplanMeier
@@ -35,10 +41,11 @@ def data():
     )
 
 
-def test_plot_km_draws_only_released_steps(data):
+def test_plot_km_draws_only_released_steps_and_numbers(data):
     policy = DisclosurePolicy(threshold=10, rounding=5)
     km = KaplanMeier().fit(data, "time", "event", group_col="g")
-    fig = plot_km(km, policy, title="t")
+    tables = km_figure_data(km, policy, risk_times=[0, 100, 300, 600])
+    fig = plot_km(tables[""], tables["_at_risk"], title="t")
     ax, ax_risk = fig.axes
     released = release_km_table(km, policy)
     lines = ax.get_lines()
@@ -46,27 +53,41 @@ def test_plot_km_draws_only_released_steps(data):
     for line, (_, part) in zip(lines, released.groupby("group", sort=False), strict=True):
         np.testing.assert_allclose(line.get_ydata(), part["survival"].to_numpy(dtype=float))
     texts = [t.get_text() for t in ax_risk.texts]
-    assert "<10" in texts  # the small group falls below the threshold
-    numbers = [int(t) for t in texts if t.isdigit()]
-    assert all(v % 5 == 0 for v in numbers)
+    drawn = sorted(int(t) for t in texts if t.isdigit())
+    released_numbers = sorted(int(v) for v in tables["_at_risk"]["n_risk"].dropna())
+    assert drawn == released_numbers  # the figure shows the figure data, nothing else
+    assert all(v % 5 == 0 for v in drawn)
+    assert "-" in texts  # the small group falls below the threshold: not shown
     plt.close(fig)
+
+
+def test_plots_refuse_unreleased_tables(data):
+    km = KaplanMeier().fit(data, "time", "event")
+    tables = km_figure_data(km, DisclosurePolicy(), risk_times=[0, 100])
+    with pytest.raises(DisclosureError, match="released tables only"):
+        plot_km(km.table_, tables["_at_risk"])
+    numbers_not_released = pd.DataFrame({"time": [0.0, 100.0], "n_risk": [30, 3]})
+    with pytest.raises(DisclosureError, match="released tables only"):
+        plot_km(tables[""], numbers_not_released)
 
 
 def test_plot_cif_and_existing_axes(data):
     aj = AalenJohansen().fit(data, "time", "status")
     fig, ax = plt.subplots()
-    out = plot_cif(aj, DisclosurePolicy(), cause=1, ax=ax)
+    tables = cif_figure_data(aj, DisclosurePolicy(), risk_times=[0, 300, 600], cause=1)
+    out = plot_cif(tables[""], tables["_at_risk"], ax=ax)
     assert out is fig
     assert ax.get_lines()
     plt.close(fig)
 
 
-def test_numbers_at_risk_marks_small_cells(data):
+def test_numbers_at_risk_are_released_like_any_count(data):
     km = KaplanMeier().fit(data, "time", "event", group_col="g")
-    risk = numbers_at_risk(km.table_, [0, 100, 2000], DisclosurePolicy(threshold=10), "group")
-    assert risk.loc["small", "0"] == "20"
-    assert risk.loc["small", "2000"] == "<10"
-    assert risk.loc["large", "0"] == "280"
+    risk = numbers_at_risk_table(km.table_, [0, 100, 2000], DisclosurePolicy(threshold=10), "group")
+    risk = risk.set_index(["group", "time"])["n_risk"]
+    assert risk[("small", 0.0)] == 20 and risk[("large", 0.0)] == 280
+    assert pd.isna(risk[("small", 2000.0)])  # fewer than 10 (here none) at risk: suppressed
+    assert risk.isna().sum() >= 1
 
 
 def test_plot_mcf_from_released_table():
@@ -95,6 +116,7 @@ def test_plot_mcf_from_released_table():
     steps = rel[rel["time"] > 0]
     assert (steps["n_event"] >= 10).all() and (rel["n_risk"] % 5 == 0).all()
     np.testing.assert_allclose(steps["mcf"], mcf.set_index("time").loc[steps["time"], "mcf"])
-    fig = plot_mcf(mcf, policy)
+    at_risk = numbers_at_risk_table(mcf, [0, 100, 200], policy)
+    fig = plot_mcf(rel, at_risk)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), rel["mcf"].to_numpy(dtype=float))
     plt.close(fig)

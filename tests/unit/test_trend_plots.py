@@ -1,4 +1,4 @@
-"""cohort.trend_plots: every released trend/safety table and figure passes disclosure control."""
+"""Trend and safety tables released by their roles, and the figures drawn from released tables."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ matplotlib.use("Agg")
 from cohort.disclosure import tables as trend_plots  # noqa: E402
 from cohort.disclosure.check import check_table
 from cohort.disclosure.policy import DisclosurePolicy
+from cohort.disclosure.release import release  # noqa: E402
 from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DisclosureError  # noqa: E402
-from cohort.stats import safety, trends  # noqa: E402
-from cohort.stats.mixed import MixedModel
+from cohort.plots.trends import plot_site_trends, plot_trajectories  # noqa: E402
+from cohort.stats import safety  # noqa: E402
+from cohort.stats.intervals import rate_intervals  # noqa: E402
+from cohort.stats.mixed import MixedModel, fitted_mean_trajectory  # noqa: E402
 
 POLICY = DisclosurePolicy(threshold=10)
 ROUNDED = DisclosurePolicy(threshold=10, rounding=5)
@@ -88,7 +91,7 @@ def test_share_with_small_complement_is_suppressed():
 def test_rate_table_releases_only_its_columns_and_recomputes_rates():
     q = pd.DataFrame({"site": ["A", "A", "B"], "interval_start": pd.to_datetime(["2024-01-01", "2024-04-01", "2024-01-01"]),
                       "events": [23, 4, 12], "person_years": [100.0, 110.0, 90.0], "other_count": [3, 3, 3]})
-    rates = trends.rate_intervals(q, "events", "person_years", per=100)
+    rates = rate_intervals(q, "events", "person_years", per=100)
     out = trend_plots.release_rate_table(rates, "events", "person_years", ROUNDED, per=100,
                                          by=["site", "interval_start"])
     assert "other_count" not in out.columns
@@ -114,30 +117,30 @@ def test_model_table_suppressed_below_threshold():
 
 def test_trajectory_bands_suppress_small_waves_and_never_hold_ids():
     long = _long({"T0": 30, "T1": 15, "T2": 5})
-    bands = trend_plots.trajectory_bands(long, POLICY)
+    bands = release(safety.trajectory_bands(long), POLICY)
     assert bands.set_index("wave").loc["T2", "suppressed"]
     assert bands.set_index("wave")[["p10", "p90"]].loc["T2"].isna().all()
     assert not set(bands.columns) & {"household_id", "episode_id"}
     assert _passes_release_check(bands) == []
     with pytest.raises(DefinitionError):
-        trend_plots.trajectory_bands(long, POLICY, percentiles=(0, 50, 100))
+        safety.trajectory_bands(long, percentiles=(0, 50, 100))
 
 
 def test_plots_refuse_unreleased_tables():
     long = _long({"T0": 30, "T1": 15})
     raw = safety.trajectory_by_wave(long).assign(months=[0.0, 6.0], p25=1.0, p75=2.0)
     with pytest.raises(DisclosureError):
-        trend_plots.plot_trajectories(raw)
+        plot_trajectories(raw)
     with pytest.raises(DisclosureError):
-        trend_plots.plot_site_trends(raw, "wave", "mean")
+        plot_site_trends(raw, "wave", "mean")
 
 
 def test_trajectory_figure_draws_only_aggregates():
     long = pd.concat([_long({"T0": 40, "T1": 30, "T2": 20}, "AMS"), _long({"T0": 40, "T1": 30}, "UTR", seed=1)])
     m = safety.fit_mixed_model(long, categorical=())
-    bands = trend_plots.trajectory_bands(long, POLICY)
-    fitted = trend_plots.fitted_mean_trajectory(m, np.linspace(0, 12, 13))
-    fig = trend_plots.plot_trajectories(bands, fitted)
+    bands = release(safety.trajectory_bands(long), POLICY)
+    fitted = release(fitted_mean_trajectory(m, np.linspace(0, 12, 13)), POLICY)
+    fig = plot_trajectories(bands, fitted)
     lines = fig.axes[0].get_lines()
     # the median of the bands and the fitted mean: nothing per household
     assert len(lines) == 2
@@ -148,9 +151,9 @@ def test_trajectory_figure_draws_only_aggregates():
 def test_site_trend_figure_matches_released_values_with_gaps():
     q = pd.DataFrame({"site": ["A"] * 3, "quarter": [1, 2, 3], "events": [20, 3, 30],
                       "person_years": [100.0, 100.0, 100.0]})
-    released = trend_plots.release_rate_table(trends.rate_intervals(q, "events", "person_years"),
+    released = trend_plots.release_rate_table(rate_intervals(q, "events", "person_years"),
                                               "events", "person_years", POLICY, by=["site", "quarter"])
-    fig = trend_plots.plot_site_trends(released, "quarter", "rate")
+    fig = plot_site_trends(released, "quarter", "rate")
     y = fig.axes[0].get_lines()[0].get_ydata()
     assert y[0] == pytest.approx(0.2) and np.isnan(y[1]) and y[2] == pytest.approx(0.3)
 
@@ -159,7 +162,7 @@ def test_fitted_trajectory_profile_must_name_a_term():
     long = _long({"T0": 30, "T1": 30})
     m = safety.fit_mixed_model(long, categorical=())
     with pytest.raises(DefinitionError, match="not a model term"):
-        trend_plots.fitted_mean_trajectory(m, [0.0, 6.0], profile={"nope": 1.0})
+        fitted_mean_trajectory(m, [0.0, 6.0], profile={"nope": 1.0})
 
 
 def test_every_safety_release_table_passes_the_release_check():
@@ -171,10 +174,19 @@ def test_every_safety_release_table_passes_the_release_check():
     s["wave_number"] = s["wave"].str.slice(1).astype(int)
     s["household_id"] = "H" + s["household_id"].astype(str)
     s["episode_id"] = "E" + s["episode_id"].astype(str)
-    tables = trend_plots.safety_release_tables(s, ROUNDED)
-    assert set(tables) == {"safety_by_wave", "safety_by_wave_respondent", "safety_change_from_t0",
-                           "safety_share_at_or_above", "safety_agreement", "safety_mixed_model",
-                           "safety_gee", "safety_trajectory_bands", "safety_fitted_trajectory"}
+    model = safety.fit_mixed_model(s, categorical=["site"])
+    results = {
+        "safety_by_wave": safety.trajectory_by_wave(s, by=["site"], total=True),
+        "safety_by_wave_respondent": safety.trajectory_by_wave(s, by=["respondent"], respondent=None),
+        "safety_change_from_t0": safety.change_from_baseline(s, by=["site"], total=True),
+        "safety_share_at_or_above": safety.share_at_or_above(s, by=["site"], total=True),
+        "safety_agreement": safety.respondent_agreement(s),
+        "safety_mixed_model": model,
+        "safety_gee": safety.fit_gee(s, categorical=["site"]),
+        "safety_trajectory_bands": safety.trajectory_bands(s),
+        "safety_fitted_trajectory": fitted_mean_trajectory(model, range(0, 19)),
+    }
+    tables = {name: release(result, ROUNDED) for name, result in results.items()}
     for name, table in tables.items():
         assert table.attrs["disclosure"]["applied"], name
         frame = pd.read_csv(io.StringIO(released_csv(table)), dtype=str, keep_default_na=False)

@@ -16,11 +16,12 @@ import pandas as pd
 
 from cohort.definitions.dates import STUDY_START, check_period, to_date
 from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy
+from cohort.disclosure.release import release
 from cohort.disclosure.writer import released_csv
 from cohort.exceptions import ParameterError
 from cohort.monitor.indicators import GROUP_COLUMNS, TOTAL, prepare
 from cohort.monitor.measures import CI_METHODS
-from cohort.monitor.series import monitor_summary, quarterly_series
+from cohort.monitor.series import monitor_summary, quarterly_counts
 
 NAME = "monitor"
 HELP = "Print the quarterly monitor (headline figures and quarterly series) for a reference date."
@@ -112,24 +113,11 @@ def run(args) -> int:
     )
     delivery = load(args.delivery)
     data = prepare(delivery, reference, start)
-    series = quarterly_series(
-        delivery,
-        reference,
-        by=args.by,
-        policy=policy,
-        study_start=start,
-        ci_method=args.ci_method,
-        data=data,
+    counts = quarterly_counts(
+        delivery, reference, by=args.by, study_start=start, ci_method=args.ci_method, data=data
     )
-    summary = monitor_summary(
-        delivery,
-        reference,
-        by=args.by,
-        policy=policy,
-        study_start=start,
-        comparison_date=comparison,
-        series=series,
-    )
+    series = release(counts, policy)
+    summary = monitor_summary(series, comparison_date=comparison)
     if not policy.enabled:
         print(
             "cohort monitor: disclosure control is OFF; this output is not for release",
@@ -171,17 +159,7 @@ def render(
     ]
     if fingerprint:
         lines.append(f"Delivery fingerprint: {fingerprint[:16]}")
-    if policy.enabled:
-        rounding = (
-            "no rounding"
-            if policy.rounding is None
-            else f"rounded to multiples of {policy.rounding}"
-        )
-        lines.append(
-            f"Disclosure control: on (at least {policy.threshold} units per cell, {rounding})"
-        )
-    else:
-        lines.append("Disclosure control: OFF (not for release)")
+    lines.append(f"Disclosure control: {policy.describe()}")
     lines.append("")
 
     headline = summary.copy()

@@ -70,6 +70,7 @@ import pandas as pd
 
 from cohort.delivery.schema import MOVED_AWAY
 from cohort.exceptions import DefinitionError, DeliveryError
+from cohort.roles import with_roles
 
 #: Start of monitoring (parameter ``study_start``).
 STUDY_START = pd.Timestamp("2023-01-01")
@@ -172,6 +173,23 @@ def attrition(table: pd.DataFrame) -> pd.DataFrame:
     if att is None:
         raise DefinitionError("this table carries no attrition table (was it built here?)")
     return pd.DataFrame(list(att["rows"]), columns=list(att["columns"]))
+
+
+def attrition_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The attrition tables of several analyses stacked: ``step, episodes, households,
+    analysis``, stating its roles.
+
+    ``tables`` maps an analysis name to its follow-up table. In each analysis the first
+    step (the episodes in the delivery) is the total of the others, a relation disclosure
+    control protects like a margin.
+    """
+    parts = [attrition(table).assign(analysis=name) for name, table in tables.items()]
+    out = pd.concat(parts, ignore_index=True)
+    first = out.groupby("analysis", sort=False)["step"].transform("first")
+    if not (out["step"] == first).groupby(out["analysis"], sort=False).sum().eq(1).all():
+        raise DefinitionError("every attrition table must start with one total step")
+    return with_roles(out, counts=["episodes", "households"], groups=["step"], keys=["analysis"],
+                      totals={"step": str(first.iloc[0])})
 
 
 def _attrition_record(frame: pd.DataFrame) -> dict:

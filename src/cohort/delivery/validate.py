@@ -49,6 +49,7 @@ from cohort.delivery import schema
 from cohort.delivery.coerce import coerce_table
 from cohort.delivery.read import RawDelivery, RawTable, read_raw_delivery
 from cohort.exceptions import ValidationError
+from cohort.roles import with_roles
 
 #: Legal measures and safety assessments may lie this many days before their episode's
 #: registration or after its closure (documented in docs/data-model.md).
@@ -718,7 +719,7 @@ class ValidationReport:
         """
         v = self.violations
         if v.empty:
-            return pd.DataFrame(
+            empty = pd.DataFrame(
                 {
                     "table": pd.Series([], dtype=object),
                     "rule": pd.Series([], dtype=object),
@@ -727,6 +728,7 @@ class ValidationReport:
                     "n_rows": pd.Series([], dtype="int64"),
                 }
             )
+            return with_roles(empty, counts=["n_violations", "n_rows"], keys=["table", "rule", "severity"])
         g = v.groupby(["table", "rule", "severity"], sort=False)
         out = g.agg(n_violations=("rule", "size"), n_rows=("row", "nunique")).reset_index()
         read = self.accounting.set_index("table")["rows_read"]
@@ -734,10 +736,21 @@ class ValidationReport:
         out.loc[whole, "n_rows"] = out.loc[whole, "table"].map(read).fillna(0)
         order = {t: i for i, t in enumerate([*schema.TABLES, "delivery"])}
         out = out.assign(_o=out["table"].map(order)).sort_values(["_o", "severity", "rule"])
-        return (
+        out = (
             out.drop(columns="_o")
             .astype({"n_violations": "int64", "n_rows": "int64"})
             .reset_index(drop=True)
+        )
+        return with_roles(out, counts=["n_violations", "n_rows"], keys=["table", "rule", "severity"])
+
+    @property
+    def row_accounting(self) -> pd.DataFrame:
+        """Rows per table: ``table, rows_read, rows_accepted, rows_rejected,
+        rows_with_warnings``, stating its column roles (a table for release; the file
+        names are in :attr:`accounting`)."""
+        out = self.accounting.drop(columns="file")
+        return with_roles(
+            out, counts=["rows_read", "rows_accepted", "rows_rejected", "rows_with_warnings"], keys=["table"]
         )
 
     def __repr__(self) -> str:

@@ -380,9 +380,13 @@ def _cell_mask(mask, n_rows: int, n_columns: int, label: str):
 
 
 def disclosure_record(
-    policy: DisclosurePolicy, *, count_columns, value_columns, n_suppressed: int
+    policy: DisclosurePolicy, *, count_columns, value_columns, n_suppressed: int, rule: str | None = None
 ) -> dict:
-    """What disclosure control did to a table, for ``attrs["disclosure"]`` and provenance."""
+    """What disclosure control did to a table, for ``attrs["disclosure"]`` and the manifest.
+
+    ``rule`` names the rule of ``docs/definitions.md`` that protected the table (``cells``,
+    ``curve``, ``model terms``, ...).
+    """
     record = policy.as_dict()
     record.update(
         applied=bool(policy.enabled),
@@ -391,6 +395,77 @@ def disclosure_record(
         suppressed_cells=int(n_suppressed),
         marker=SUPPRESSED,
     )
+    if rule:
+        record["rule"] = rule
     if not policy.enabled:
         record["warning"] = "disclosure control switched off: not for release"
     return record
+
+
+def combine_records(records) -> dict:
+    """One disclosure record for tables released together (stacked rows of one table).
+
+    Count and value columns are united in order, suppressed cells summed, the policy must be
+    the same (else :class:`DisclosureError`), and ``applied`` holds only if it holds for
+    every part.
+
+    Examples
+    --------
+    >>> from cohort.disclosure.policy import DisclosurePolicy
+    >>> a = disclosure_record(DisclosurePolicy(), count_columns=["n"], value_columns=["x"], n_suppressed=2)
+    >>> b = disclosure_record(DisclosurePolicy(), count_columns=["n", "m"], value_columns=[], n_suppressed=1)
+    >>> r = combine_records([a, b])
+    >>> r["count_columns"], r["value_columns"], r["suppressed_cells"]
+    (['n', 'm'], ['x'], 3)
+    """
+    records = list(records)
+    if not records:
+        raise DisclosureError("no disclosure records to combine")
+    for r in records:
+        if not isinstance(r, dict) or "applied" not in r:
+            raise DisclosureError(
+                "a part has no disclosure record: every part of a combined table must have "
+                "passed disclosure control"
+            )
+    policy_keys = ("threshold", "rounding", "enabled")
+    first = {k: records[0].get(k) for k in policy_keys}
+    for r in records[1:]:
+        if {k: r.get(k) for k in policy_keys} != first:
+            raise DisclosureError("parts released under different disclosure policies cannot be combined")
+    out = dict(records[0])
+    out["count_columns"] = list(dict.fromkeys(c for r in records for c in r.get("count_columns", [])))
+    out["value_columns"] = list(dict.fromkeys(c for r in records for c in r.get("value_columns", [])))
+    out["suppressed_cells"] = int(sum(int(r.get("suppressed_cells", 0)) for r in records))
+    out["applied"] = all(bool(r.get("applied")) for r in records)
+    rules = [r.get("rule") for r in records if r.get("rule")]
+    if rules:
+        out["rule"] = " + ".join(dict.fromkeys(rules))
+    return out
+
+
+def concat(frames, **kwargs) -> pd.DataFrame:
+    """``pd.concat`` of released tables that keeps their disclosure record and roles.
+
+    ``pandas.concat`` drops ``attrs`` when the parts' attributes differ; this merges them
+    (:func:`combine_records`) so a stacked table is still a released table, with every
+    suppressed cell counted.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"site": ["A", "all"], "n": [40, 43]})
+    >>> a = apply_disclosure(t, count_columns=["n"])
+    >>> b = apply_disclosure(t.assign(n=[2, 43]), count_columns=["n"])
+    >>> out = concat([a.assign(part="a"), b.assign(part="b")], ignore_index=True)
+    >>> out.attrs["disclosure"]["suppressed_cells"]
+    1
+    """
+    frames = list(frames)
+    out = pd.concat(frames, **kwargs)
+    out.attrs = {}
+    out.attrs["disclosure"] = combine_records([f.attrs.get("disclosure") for f in frames])
+    roles = [f.attrs.get("roles") for f in frames if isinstance(f.attrs.get("roles"), dict)]
+    if roles:
+        merged = {k: list(dict.fromkeys(c for r in roles for c in r.get(k, []))) for k in ("counts", "values", "groups", "keys")}
+        merged["proportion"] = roles[0].get("proportion")
+        out.attrs["roles"] = merged
+    return out

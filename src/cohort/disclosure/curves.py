@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohort.disclosure.cells import apply_disclosure, concat, disclosure_record
 from cohort.disclosure.policy import check_policy
 from cohort.exceptions import DefinitionError
 from cohort.stats.aalen_johansen import AalenJohansen
@@ -49,9 +50,6 @@ def _release_curve(
     group_col: str | None,
     start_value: float,
 ) -> pd.DataFrame:
-    from cohort.disclosure.cells import disclosure_record
-    from cohort.disclosure.policy import check_policy
-
     policy = check_policy(policy)
     parts = []
     n_dropped = 0
@@ -85,7 +83,8 @@ def _release_curve(
     result["n_event"] = result["n_event"].astype("Int64")
     result["suppressed"] = pd.array(np.zeros(len(result), bool), dtype="boolean")
     result.attrs["disclosure"] = disclosure_record(
-        policy, count_columns=["n_risk", "n_event"], value_columns=value_cols, n_suppressed=n_dropped
+        policy, count_columns=["n_risk", "n_event"], value_columns=value_cols, n_suppressed=n_dropped,
+        rule="curve",
     )
     return result
 
@@ -106,7 +105,7 @@ def release_km_table(km: KaplanMeier, policy) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> from cohort.disclosure import DisclosurePolicy
+    >>> from cohort.disclosure.policy import DisclosurePolicy
     >>> df = pd.DataFrame({"t": range(1, 41), "e": [1, 0] * 20})
     >>> rel = release_km_table(KaplanMeier().fit(df, "t", "e"), DisclosurePolicy(threshold=5))
     >>> rel[["time", "n_risk", "n_event"]].astype(int).values.tolist()
@@ -118,6 +117,7 @@ def release_km_table(km: KaplanMeier, policy) -> pd.DataFrame:
     order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
     out = out[order]
     out.attrs["conf_type"] = km.conf_type
+    out.attrs["confidence_level"] = 100 * (1 - km.alpha)
     return out
 
 
@@ -143,7 +143,16 @@ def release_cif_table(aj: AalenJohansen, policy, cause: int = 1) -> pd.DataFrame
     out = _release_curve(tab, cols, "n_event", policy, group_col, 0.0)
     out.loc[out["time"] == 0, ["ci_lower", "ci_upper"]] = np.nan
     order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
-    return out[order]
+    out = out[order]
+    out.attrs["conf_type"] = aj.conf_type
+    out.attrs["confidence_level"] = 100 * (1 - aj.alpha)
+    return out
+
+
+def release_aalen_johansen(aj: AalenJohansen, policy, cause: int = 1, causes: dict | None = None) -> pd.DataFrame:
+    """The cumulative incidence of ``cause``, or the stacked curves of ``causes``
+    (:func:`release_cif_tables`), for release."""
+    return release_cif_tables(aj, policy, causes) if causes else release_cif_table(aj, policy, cause)
 
 
 def release_mcf_table(mcf: pd.DataFrame, policy) -> pd.DataFrame:
@@ -171,9 +180,6 @@ def release_km_summary(km: KaplanMeier, policy) -> pd.DataFrame:
     only when at least ``threshold`` events occurred by it and ``threshold`` were at risk.
     Counts are rounded as configured.
     """
-    from cohort.disclosure.cells import disclosure_record
-    from cohort.disclosure.policy import check_policy
-
     policy = check_policy(policy)
     s = km.summary.copy()
     thr = policy.threshold if policy.enabled else 0
@@ -216,26 +222,74 @@ def release_km_summary(km: KaplanMeier, policy) -> pd.DataFrame:
     return s
 
 
+def release_cif_tables(aj: AalenJohansen, policy, causes: dict) -> pd.DataFrame:
+    """Cumulative incidence of several causes for release, stacked with a ``cause`` label.
 
-def numbers_at_risk(table: pd.DataFrame, times, policy, group_col: str | None = None) -> pd.DataFrame:
-    """Numbers at risk at ``times`` (first tabulated time at or after each), released.
+    ``causes`` maps each cause code to the label written in the ``cause`` column (e.g.
+    ``{1: "re-registration", 2: "moved away"}``); each curve follows the rules of
+    :func:`release_cif_table`, and the stacked table keeps one disclosure record for all
+    of them.
+    """
+    parts = [release_cif_table(aj, policy, cause=code).assign(cause=label) for code, label in causes.items()]
+    out = concat(parts, ignore_index=True)
+    out.attrs.update({k: v for k, v in parts[0].attrs.items() if k != "disclosure"})
+    return out
 
-    Returns a wide table: one row per group, one column per time, values as text (rounded
-    counts, or ``<threshold`` where fewer are at risk).
+
+def numbers_at_risk_table(table: pd.DataFrame, times, policy, group_col: str | None = None) -> pd.DataFrame:
+    """Numbers at risk at ``times`` for release: the numbers drawn under a curve.
+
+    ``table`` is a fitted curve's table (``time``, ``n_risk`` and ``group`` if grouped, as
+    :attr:`cohort.stats.kaplan_meier.KaplanMeier.table_`); the number at risk at ``t`` is
+    that of the first tabulated time at or after ``t`` (0 after the last). One row per
+    group and time: ``group`` (if grouped), ``time``, ``n_risk``, ``suppressed``. A number
+    below the threshold is suppressed (zeros too: a zero rests on no household but says
+    that none remain), released numbers are rounded as the policy says.
+
+    Examples
+    --------
+    >>> from cohort.disclosure.policy import DisclosurePolicy
+    >>> tab = pd.DataFrame({"time": [10.0, 20.0, 30.0], "n_risk": [25, 12, 4]})
+    >>> numbers_at_risk_table(tab, [0, 15, 25, 40], DisclosurePolicy())[["time", "n_risk"]]
+       time  n_risk
+    0   0.0      25
+    1  15.0      12
+    2  25.0    <NA>
+    3  40.0    <NA>
     """
     policy = check_policy(policy)
     times = np.asarray(times, dtype=float)
     groups = [(None, table)] if group_col is None else list(table.groupby(group_col, sort=False))
-    rows = {}
+    parts = []
     for label, tab in groups:
         tt = tab["time"].to_numpy(dtype=float)
-        nr = np.r_[tab["n_risk"].to_numpy(), 0]
-        vals = nr[np.searchsorted(tt, times, side="left")]
-        text = []
-        for v in policy.round_counts(vals) if policy.enabled else vals:
-            text.append(str(int(v)))
-        if policy.enabled:
-            small = vals < policy.threshold
-            text = [f"<{policy.threshold}" if s else t for s, t in zip(small, text, strict=True)]
-        rows["all" if label is None else str(label)] = text
-    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{t:g}" for t in times])
+        nr = np.r_[tab["n_risk"].to_numpy(dtype=np.int64), 0]
+        part = pd.DataFrame({"time": times, "n_risk": nr[np.searchsorted(tt, times, side="left")]})
+        if group_col is not None:
+            part.insert(0, "group", label)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    return apply_disclosure(out, policy, count_columns=["n_risk"])
+
+
+def km_figure_data(km: KaplanMeier, policy, *, risk_times) -> dict[str, pd.DataFrame]:
+    """The released tables a Kaplan-Meier figure draws: the curve and the numbers at risk.
+
+    Returns ``{"": curve, "_at_risk": numbers}`` (:func:`release_km_table`,
+    :func:`numbers_at_risk_table` at ``risk_times`` in days).
+    """
+    group_col = "group" if km.group_col is not None else None
+    return {
+        "": release_km_table(km, policy),
+        "_at_risk": numbers_at_risk_table(km.table_, risk_times, policy, group_col),
+    }
+
+
+def cif_figure_data(aj: AalenJohansen, policy, *, risk_times, cause: int = 1,
+                    causes: dict | None = None) -> dict[str, pd.DataFrame]:
+    """The released tables a cumulative-incidence figure draws: the curve of ``cause`` (or
+    the stacked curves of ``causes``, see :func:`release_cif_tables`) and the numbers at
+    risk at ``risk_times`` (days)."""
+    group_col = "group" if aj.group_col is not None else None
+    curve = release_cif_tables(aj, policy, causes) if causes else release_cif_table(aj, policy, cause)
+    return {"": curve, "_at_risk": numbers_at_risk_table(aj.table_, risk_times, policy, group_col)}

@@ -42,6 +42,15 @@ def release_cox_table(cox: CoxPH, policy) -> pd.DataFrame:
         out[col] = out[col].astype("Float64").mask(small)
     out["suppressed"] = pd.array(small, dtype="boolean")
     out.attrs["disclosure"] = disclosure_record(
-        policy, count_columns=[], value_columns=values, n_suppressed=int(small.sum())
+        policy, count_columns=[], value_columns=values, n_suppressed=int(small.sum()), rule="model terms"
     )
     return out
+
+
+def release_mixed_model(model, policy) -> pd.DataFrame:
+    """The mixed model's table (:func:`cohort.stats.safety.mixed_model_table`) for release:
+    resting on the households of the model, suppressed as a whole below the threshold."""
+    from cohort.disclosure.tables import release_model_table
+    from cohort.stats.safety import mixed_model_table
+
+    return release_model_table(mixed_model_table(model), model.n_groups_, policy)

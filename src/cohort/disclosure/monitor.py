@@ -1,8 +1,11 @@
 """Disclosure control of the monitor: every count behind its measures protected at once.
 
 The monitor's cells (indicator x interval x group) are protected together with their
-margins, the relations between indicators and the differences of cumulative counts, and
-against what an earlier release of the monitor showed or suppressed.
+margins, the relations between indicators (involved = active + ended) and the
+quarter-to-quarter differences of cumulative counts, and against what an earlier release
+of the monitor showed or suppressed (:func:`release_measures`). The changes between two
+reports are released by :func:`release_changes`: a change of a count is itself a count
+of units.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from cohort.disclosure.cells import (
+    disclosure_record,
     margin_relations,
     protect_cells,
 )
+from cohort.disclosure.policy import SUPPRESSED, check_policy
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.monitor.indicators import (
     CUMULATIVE_INDICATORS,
@@ -25,14 +30,90 @@ from cohort.monitor.indicators import (
 )
 
 
+def release_measures(counts, policy, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The long measures table of ``counts`` (:class:`cohort.monitor.measures.MeasureCounts`)
+    under disclosure control.
+
+    Every count behind the table is one cell, protected together with the totals, the
+    relations between indicators and the quarter-to-quarter differences of cumulative
+    counts (:func:`cohort.disclosure.cells.protect_cells`). Values and intervals are
+    computed from the released (possibly rounded) counts; a row with a suppressed part is
+    suppressed.
+
+    ``previous`` is the monitor an earlier report released (this function's output for the
+    earlier reference date, or that report's ``tables/monitor.csv`` read with
+    :func:`read_released`). With it, the two releases together reveal no suppressed cell:
+
+    * a cell the earlier report suppressed stays suppressed (same indicator, interval and
+      groups);
+    * a cell it released is known to the reader: it is never chosen as a secondary
+      suppression, and relations count it as known;
+    * for cumulative indicators, the earlier release's count on a date and this release's
+      count on the neighbouring period end must not differ by less than the threshold
+      unless this release suppresses its side (the earlier report is out already).
+
+    A delivery revised since may give a cell another value than the earlier report
+    released: both values are then released. The new value is shown (not suppressed as a
+    secondary, since the old value is out anyway), or hidden by primary suppression if it
+    is now below the threshold; the old value takes part in the cross-release relations
+    of cumulative counts as a known number.
+    """
+    policy = check_policy(policy)
+    protected = _protect_cube(counts.cube, counts.measures, counts.groups, counts.intervals, policy, previous)
+    out = counts.table(protected["released"].array, protected["cell_suppressed"].to_numpy(dtype=bool))
+    out.attrs["disclosure"] = disclosure_record(
+        policy,
+        count_columns=["numerator", "denominator"],
+        value_columns=["value", "ci_lower", "ci_upper"],
+        n_suppressed=int(protected["cell_suppressed"].sum()),
+        rule="monitor cells",
+    )
+    return out
+
+
+def release_changes(changes: pd.DataFrame, policy) -> pd.DataFrame:
+    """Changes of the headline figures between two reports, under disclosure control.
+
+    ``changes`` is :func:`cohort.monitor.series.changes_since` output (both sides already
+    released). A figure suppressed on either date has its change suppressed. A change of a
+    count smaller than the threshold (with rounding ``r``: when ``|change| + r`` is below
+    it), for example fewer than 10 new households, is itself a small count: the change and
+    the current side are suppressed.
+    """
+    policy = check_policy(policy)
+    out = changes.copy()
+    hidden = (
+        out["previous_suppressed"].astype("boolean").fillna(True)
+        | out["current_suppressed"].astype("boolean").fillna(True)
+    ).to_numpy(dtype=bool)
+    slack = (policy.rounding or 0) if policy.enabled else 0
+    small = (
+        (out["kind"] == "count").to_numpy()
+        & (out["change"].abs() + slack < policy.threshold).fillna(False).to_numpy(dtype=bool)
+        & policy.enabled
+    )
+    out.loc[small, ["current_n", "current_value"]] = pd.NA
+    hidden |= small
+    out.loc[hidden, "change"] = pd.NA
+    out["suppressed"] = pd.array(hidden, dtype="boolean")
+    out = out.drop(columns=["previous_suppressed", "current_suppressed"])
+    out.attrs = {}
+    out.attrs["disclosure"] = disclosure_record(
+        policy,
+        count_columns=["previous_n", "current_n"],
+        value_columns=["previous_value", "current_value", "change"],
+        n_suppressed=int(hidden.sum()),
+        rule="changes between reports",
+    )
+    return out
+
+
 def read_released(path) -> pd.DataFrame:
     """Read a released measures table (``tables/monitor.csv``) back for ``previous=``.
 
     Dates become dates, counts ``Int64`` and values ``Float64`` (``<NA>`` where
     suppressed or empty), ``suppressed`` boolean; the other columns stay text.
     """
-    from cohort.disclosure.policy import SUPPRESSED
-
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
     for column in ("interval_start", "interval_end"):
         if column in frame.columns:
@@ -52,6 +133,10 @@ def read_released(path) -> pd.DataFrame:
     for column in ("indicator", "kind", "ci_method", *GROUP_COLUMNS):
         if column in frame.columns:
             frame[column] = frame[column].astype("string")
+    if {"interval_start", "interval_end"} <= set(frame.columns) and len(frame):
+        # the dates the monitor describes, as a released series records them
+        frame.attrs["study_start"] = frame["interval_start"].min().strftime("%Y-%m-%d")
+        frame.attrs["reference_date"] = frame["interval_end"].max().strftime("%Y-%m-%d")
     return frame
 
 

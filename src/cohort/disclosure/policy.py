@@ -97,6 +97,19 @@ class DisclosurePolicy:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The policy in words (English), for command-line output.
+
+        >>> DisclosurePolicy().describe()
+        'on (at least 10 units per cell, no rounding)'
+        >>> DisclosurePolicy(enabled=False).describe()
+        'OFF (not for release)'
+        """
+        if not self.enabled:
+            return "OFF (not for release)"
+        rounding = "no rounding" if self.rounding is None else f"rounded to multiples of {self.rounding}"
+        return f"on (at least {self.threshold} units per cell, {rounding})"
+
 
 #: Disclosure control off: only for internal work, never for a release.
 NO_DISCLOSURE_CONTROL = DisclosurePolicy(enabled=False)

@@ -1,30 +1,16 @@
-"""Release tables and report plots for quarterly trends and safety trajectories.
+"""Disclosure control of aggregated tables: cells, proportions, rates, by their column roles.
 
-Everything a report shows from :mod:`cohort.trends`, :mod:`cohort.safety` and
-:mod:`cohort.mixed` goes through a ``release_*`` function here first, which applies
-:func:`cohort.disclosure.cells.apply_disclosure` (threshold, rounding, secondary suppression over
-an ``all`` row, values blanked where a count is suppressed). The plot functions only accept
-released tables (they check ``attrs["disclosure"]``), so a figure can never show more than
-its released figure data.
+An analysis table states its column roles (:mod:`cohort.roles`); :func:`release_by_roles`
+applies the cell rule of :func:`cohort.disclosure.cells.apply_disclosure` to it
+(threshold, rounding, secondary suppression over an ``all`` row of its group columns for
+the counts that add up, values blanked where a count is suppressed), or the proportion
+rule (:func:`release_proportion_table`) when the table releases a share. The explicit
+functions below serve tables whose roles are known to the caller.
 
-Individual trajectories are never drawn. The spread of households' scores behind a fitted
-mean trajectory is shown as percentile bands per wave (:func:`trajectory_bands`), computed
-only for waves with at least ``threshold`` households and suppressed otherwise; the
-percentiles are interpolated (numpy's linear rule) and the extreme ones (minimum, maximum)
-are not offered.
-
-Public API
-----------
-``release_table(table, policy, count_columns, value_columns=None, group_columns=(), by=())``
-``release_proportion_table(table, numerator_col, denominator_col, policy, ...)``
-``release_share_table(share, policy, group_columns=(), by=())``
-``safety_release_tables(long, policy, threshold=7.0, by=("site",))`` -> dict of tables
-``release_rate_table(rates, events_col, person_time_col, policy, per=1.0, ...)``
-``release_model_table(table, n_units, policy)``
-``fitted_mean_trajectory(model, months, profile=None, months_per_unit=12)``
-``trajectory_bands(long, policy, by=(), percentiles=(10, 25, 50, 75, 90))``
-``plot_site_trends(released, time_col, value_col, ...)`` -> Figure
-``plot_trajectories(bands, fitted, ...)`` -> Figure
+Individual trajectories are never released. The spread of households' scores behind a
+fitted mean trajectory is released as percentile bands per wave
+(:func:`cohort.stats.safety.trajectory_bands`), shown only for waves with at least
+``threshold`` households.
 """
 
 from __future__ import annotations
@@ -34,20 +20,88 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cohort.disclosure.cells import apply_disclosure
-from cohort.disclosure.policy import check_policy
-from cohort.exceptions import DefinitionError, DisclosureError
+from cohort.disclosure.cells import apply_disclosure, combine_records
+from cohort.disclosure.policy import TOTAL, check_policy
+from cohort.exceptions import DisclosureError
+from cohort.roles import roles_of
 from cohort.stats.intervals import proportion_intervals
-from cohort.stats.mixed import fitted_mean_trajectory
 
 
-def _require_released(table: pd.DataFrame, what: str) -> None:
+def require_released(table: pd.DataFrame, what: str) -> None:
+    """Refuse a table that did not pass disclosure control (plots draw only released tables).
+
+    >>> require_released(pd.DataFrame({"n": [3]}), "plot_site_trends")
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.DisclosureError: plot_site_trends draws released tables only: this table never passed disclosure control; release it first (cohort.disclosure.release.release, or report.table / report.figure in a notebook)
+    """
     record = table.attrs.get("disclosure") if isinstance(table, pd.DataFrame) else None
     if not isinstance(record, dict) or "applied" not in record:
         raise DisclosureError(
-            f"{what} needs a table that passed disclosure control; pass it through a "
-            "cohort.trend_plots.release_* function first"
+            f"{what} draws released tables only: this table never passed disclosure control; "
+            "release it first (cohort.disclosure.release.release, or report.table / "
+            "report.figure in a notebook)"
         )
+
+
+def release_by_roles(table: pd.DataFrame, policy) -> pd.DataFrame:
+    """Release a table that states its column roles (:func:`cohort.roles.with_roles`).
+
+    * A table with a ``proportion`` role releases its share: :func:`release_proportion_table`
+      with its group and key columns (a share table named ``n_at_or_above`` /
+      ``n_households`` gets the names of :func:`release_share_table`).
+    * Otherwise the cell rule: every count is a cell; the counts that add up
+      (``additive``) are protected together with the total rows of the group columns, the
+      other counts each on their own; value columns are blanked where a count of their row
+      is suppressed.
+
+    Examples
+    --------
+    >>> from cohort.disclosure.policy import DisclosurePolicy
+    >>> from cohort.roles import with_roles
+    >>> t = with_roles(pd.DataFrame({"wave": ["T0", "T1"], "n_households": [25, 4], "mean": [4.2, 6.0]}),
+    ...                counts=["n_households"], keys=["wave"])
+    >>> release_by_roles(t, DisclosurePolicy())[["wave", "n_households", "mean", "suppressed"]]
+      wave  n_households  mean  suppressed
+    0   T0            25   4.2       False
+    1   T1          <NA>  <NA>        True
+    """
+    roles = roles_of(table)
+    if roles is None:
+        raise DisclosureError(
+            "this table states no column roles (cohort.roles.with_roles): disclosure control "
+            "cannot tell its counts from its values"
+        )
+    policy = check_policy(policy)
+    if roles["proportion"]:
+        num, den = roles["proportion"]
+        if (num, den) == ("n_at_or_above", "n_households"):
+            return release_share_table(table, policy, group_columns=roles["groups"], by=roles["keys"])
+        keep = [c for c in roles["keys"] if c not in roles["groups"]]
+        return release_proportion_table(table, num, den, policy, group_columns=roles["groups"],
+                                        by=roles["keys"], keep=keep)
+    additive = roles["additive"]
+    alone = [c for c in roles["counts"] if c not in additive]
+    labels = {roles["totals"].get(g, TOTAL) for g in roles["groups"]}
+    if len(labels) > 1:
+        raise DisclosureError("group columns with different total labels cannot be protected together")
+    total = labels.pop() if labels else TOTAL
+    if not alone:
+        return apply_disclosure(table, policy, count_columns=roles["counts"],
+                                group_columns=roles["groups"], by=roles["keys"],
+                                value_columns=roles["values"], total=total)
+    protected = apply_disclosure(table, policy, count_columns=additive, group_columns=roles["groups"],
+                                 by=roles["keys"], value_columns=roles["values"], total=total)
+    separate = apply_disclosure(table[[*roles["keys"], *roles["groups"], *alone]], policy,
+                                count_columns=alone, by=roles["keys"])
+    for c in alone:
+        protected[c] = separate[c]
+    row = protected["suppressed"].to_numpy(dtype=bool) | separate["suppressed"].to_numpy(dtype=bool)
+    protected["suppressed"] = pd.array(row, dtype="boolean")
+    protected.attrs["disclosure"] = combine_records(
+        [protected.attrs["disclosure"], separate.attrs["disclosure"]]
+    )
+    return protected
 
 
 def release_table(table: pd.DataFrame, policy, count_columns: Sequence[str],
@@ -63,7 +117,7 @@ def release_table(table: pd.DataFrame, policy, count_columns: Sequence[str],
 
     Examples
     --------
-    >>> from cohort.disclosure import DisclosurePolicy
+    >>> from cohort.disclosure.policy import DisclosurePolicy
     >>> t = pd.DataFrame({"wave": ["T0", "T1"], "n_households": [25, 4], "mean": [4.2, 6.0]})
     >>> release_table(t, DisclosurePolicy(threshold=10), ["n_households"])[["wave", "n_households", "mean"]]
       wave  n_households  mean
@@ -135,7 +189,7 @@ def release_share_table(share: pd.DataFrame, policy, group_columns: Sequence[str
 
     Examples
     --------
-    >>> from cohort.disclosure import DisclosurePolicy
+    >>> from cohort.disclosure.policy import DisclosurePolicy
     >>> t = pd.DataFrame({"wave": ["T0", "T1"], "n_at_or_above": [12, 3], "n_households": [40, 30],
     ...                   "ci_method": "wilson", "threshold": 7.0})
     >>> out = release_share_table(t, DisclosurePolicy(threshold=10), by=["wave"])
@@ -187,6 +241,16 @@ def release_rate_table(rates: pd.DataFrame, events_col: str, person_time_col: st
     return out
 
 
+def release_model_frame(table: pd.DataFrame, policy) -> pd.DataFrame:
+    """A model's coefficient table that records the households it rests on
+    (``attrs["n_households"]``), released by :func:`release_model_table`."""
+    if "n_households" not in table.attrs:
+        raise DisclosureError("this model table does not record the households it rests on")
+    out = table.copy()
+    out.attrs = {k: v for k, v in table.attrs.items() if k != "roles"}
+    return release_model_table(out, table.attrs["n_households"], policy)
+
+
 def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFrame:
     """Release a model's coefficient table (e.g. :func:`cohort.stats.safety.mixed_model_table`).
 
@@ -196,7 +260,7 @@ def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFra
 
     Examples
     --------
-    >>> from cohort.disclosure import DisclosurePolicy
+    >>> from cohort.disclosure.policy import DisclosurePolicy
     >>> t = pd.DataFrame({"term": ["Intercept"], "estimate": [4.2], "se": [0.1]})
     >>> release_model_table(t, 8, DisclosurePolicy(threshold=10))[["estimate", "suppressed"]]
        estimate  suppressed
@@ -205,77 +269,3 @@ def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFra
     t = table.copy()
     t["n_households"] = int(n_units)
     return release_table(t, policy, ["n_households"], by=["term"])
-
-
-def safety_release_tables(long: pd.DataFrame, policy, threshold: float = 7.0,
-                          by: Sequence[str] = ("site",), respondent: str = "professional",
-                          time_col: str = "years_since_registration",
-                          fitted_months: Sequence[float] = tuple(range(0, 19)),
-                          wave_months: float = 6.0) -> dict[str, pd.DataFrame]:
-    """Every released safety table for a report, from a :func:`cohort.definitions.waves.prepare_safety` table.
-
-    Returns a dict (sorted keys) of released tables: ``safety_by_wave`` (per ``by`` group
-    with an ``all`` row), ``safety_by_wave_respondent``, ``safety_change_from_t0``,
-    ``safety_share_at_or_above``, ``safety_agreement``, ``safety_mixed_model``,
-    ``safety_gee``, ``safety_trajectory_bands`` and ``safety_fitted_trajectory`` (the
-    figure data of :func:`plot_trajectories`). The models use ``by`` as fixed effects.
-    """
-    from cohort.stats import safety as sf
-
-    policy = check_policy(policy)
-    by = list(by)
-    out = {}
-    t = sf.trajectory_by_wave(long, by=by, respondent=respondent, total=True)
-    out["safety_by_wave"] = release_table(t, policy, ["n_households", "n_scores"],
-                                          group_columns=by, by=["wave"])
-    t = sf.trajectory_by_wave(long, by=["respondent"], respondent=None)
-    out["safety_by_wave_respondent"] = release_table(t, policy, ["n_households", "n_scores"],
-                                                     by=["respondent", "wave"])
-    t = sf.change_from_baseline(long, by=by, respondent=respondent, total=True)
-    out["safety_change_from_t0"] = release_table(t, policy, ["n_households", "n_pairs"],
-                                                 group_columns=by, by=["wave"])
-    t = sf.share_at_or_above(long, threshold=threshold, by=by, respondent=respondent, total=True)
-    out["safety_share_at_or_above"] = release_share_table(t, policy, group_columns=by, by=["wave"])
-    t = sf.respondent_agreement(long)
-    out["safety_agreement"] = release_table(t, policy, ["n_pairs", "n_households"], by=["wave"])
-    model = sf.fit_mixed_model(long, respondent=respondent, time_col=time_col, categorical=by)
-    out["safety_mixed_model"] = release_model_table(sf.mixed_model_table(model), model.n_groups_, policy)
-    gee = sf.fit_gee(long, respondent=respondent, time_col=time_col, categorical=by)
-    out["safety_gee"] = release_model_table(gee[["term", "estimate", "se", "ci_lower", "ci_upper", "p"]],
-                                            gee.attrs["n_households"], policy)
-    out["safety_trajectory_bands"] = trajectory_bands(long, policy, respondent=respondent,
-                                                      wave_months=wave_months)
-    per_unit = 12.0 if time_col.startswith("years") else 1.0
-    fitted = fitted_mean_trajectory(model, fitted_months, months_per_unit=per_unit)
-    out["safety_fitted_trajectory"] = release_table(fitted, policy, ["n_households"], by=["months"])
-    return dict(sorted(out.items()))
-
-
-def trajectory_bands(long: pd.DataFrame, policy, by: Sequence[str] = (),
-                     respondent: str | None = "professional",
-                     percentiles: Sequence[float] = (10, 25, 50, 75, 90),
-                     wave_months: float = 6.0) -> pd.DataFrame:
-    """Percentile bands of household scores per wave: the released stand-in for spaghetti.
-
-    One score per household, episode and wave (the latest, as in
-    :func:`cohort.stats.safety.trajectory_by_wave`); a wave (and group) with fewer than
-    ``threshold`` households is suppressed. ``months`` is the wave's nominal time
-    (``wave_number * wave_months``). Percentiles must lie strictly between 0 and 100.
-    """
-    from cohort.stats.safety import _one_per_wave
-
-    policy = check_policy(policy)
-    pct = [float(p) for p in percentiles]
-    if any(not 0 < p < 100 for p in pct):
-        raise DefinitionError("percentiles must lie strictly between 0 and 100 (no minimum or maximum)")
-    d = _one_per_wave(long, respondent)
-    keys = [*by, "wave"]
-    g = d.groupby(keys, sort=True, observed=True)
-    out = g.agg(n_households=("household_id", "nunique"),
-                wave_number=("wave_number", "first")).reset_index()
-    q = g["score"].quantile([p / 100 for p in pct]).unstack()
-    q.columns = [f"p{int(p) if float(p).is_integer() else p}" for p in pct]
-    out = out.merge(q.reset_index(), on=keys)
-    out.insert(len(keys), "months", out.pop("wave_number").astype(float) * wave_months)
-    out = release_table(out, policy, ["n_households"], value_columns=list(q.columns), by=keys)
-    return out

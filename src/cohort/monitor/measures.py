@@ -40,11 +40,6 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from cohort.definitions.dates import STUDY_START
-from cohort.disclosure.cells import (
-    disclosure_record,
-)
-from cohort.disclosure.monitor import _protect_cube
-from cohort.disclosure.policy import DEFAULT_POLICY, DisclosurePolicy, check_policy
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.monitor.indicators import (
     GROUP_COLUMNS,
@@ -199,20 +194,63 @@ def _closure(names: set[str]) -> list[str]:
     return [n for n in INDICATORS if n in needed]
 
 
-def evaluate(
+@dataclass(frozen=True)
+class MeasureCounts:
+    """The counts behind a set of measures, before disclosure control.
+
+    ``cube`` holds one row per cell: indicator x interval x group (margins included),
+    with its ``count`` of units, in blocks of equal keys per indicator (as
+    :func:`cohort.monitor.indicators.indicator_counts` returns them). Release it with
+    :func:`cohort.disclosure.release.release` (the rule is
+    :func:`cohort.disclosure.monitor.release_measures`); :meth:`table` assembles the long
+    measures table from given counts.
+    """
+
+    cube: pd.DataFrame
+    measures: tuple
+    groups: tuple
+    intervals: pd.DataFrame
+    study_start: pd.Timestamp
+    reference_date: pd.Timestamp
+    ci_method: str = "wilson"
+    alpha: float = 0.05
+
+    def table(self, counts=None, cell_suppressed=None) -> pd.DataFrame:
+        """The long measures table computed from ``counts`` (one per cube row; default the
+        cube's own counts), with ``cell_suppressed`` cells (default none) marked.
+
+        Values and intervals are computed from the given (released) counts; a row with a
+        suppressed numerator or denominator is suppressed. Without arguments this is the
+        unprotected table, for internal work only.
+        """
+        cube = self.cube.reset_index(drop=True)
+        released = (
+            pd.array(cube["count"].to_numpy(dtype=np.int64), dtype="Int64")
+            if counts is None
+            else pd.array(counts, dtype="Int64")
+        )
+        hidden = (
+            np.zeros(len(cube), dtype=bool)
+            if cell_suppressed is None
+            else np.asarray(cell_suppressed, dtype=bool)
+        )
+        cube = cube.assign(released=released, cell_suppressed=hidden)
+        out = _measure_rows(cube, self.measures, self.groups, self.ci_method, self.alpha)
+        return _dated(out, self.study_start, self.reference_date)
+
+
+def count_measures(
     measures: Sequence[Measure],
     tables,
     reference_date,
     *,
     study_start=STUDY_START,
     intervals=None,
-    policy: DisclosurePolicy = DEFAULT_POLICY,
     ci_method: str = "wilson",
     alpha: float = 0.05,
     data=None,
-    previous: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Evaluate measures for every interval and group into one long table.
+) -> MeasureCounts:
+    """Count the units behind measures for every interval and group.
 
     Parameters
     ----------
@@ -226,23 +264,17 @@ def evaluate(
     intervals : DataFrame or sequence of (start, end), optional
         Default :func:`cohort.monitor.indicators.quarterly_intervals` (every quarter from ``S``,
         the last cut at ``R``).
-    policy : DisclosurePolicy
-        On by default (threshold 10). ``cohort.disclosure.policy.NO_DISCLOSURE_CONTROL`` switches
-        it off; this is recorded in ``attrs["disclosure"]``.
     ci_method : {"wilson", "clopper-pearson"}
         Interval for proportions.
     alpha : float
         1 - confidence level.
     data : MonitorData, optional
         An already prepared delivery (:func:`cohort.monitor.indicators.prepare`).
-    previous : DataFrame, optional
-        A table of the same measures released earlier (an earlier report's output of this
-        function, or its ``monitor.csv`` read with :func:`read_released`), so that the two
-        releases together do not reveal a suppressed cell: see :func:`previous_cells`.
 
     Returns
     -------
-    DataFrame, sorted by measure (in the given order), interval, groups (totals first).
+    MeasureCounts
+        Unprotected counts: release them with :func:`cohort.disclosure.release.release`.
 
     Raises
     ------
@@ -251,15 +283,16 @@ def evaluate(
     ParameterError
         On bad dates, intervals, ``ci_method`` or ``alpha``.
     """
-    policy = check_policy(policy)
     measures = list(measures)
     if not measures or not all(isinstance(m, Measure) for m in measures):
-        raise DefinitionError("evaluate needs a non-empty sequence of Measure objects")
+        raise DefinitionError("count_measures needs a non-empty sequence of Measure objects")
     names = [m.name for m in measures]
     if len(set(names)) != len(names):
         raise DefinitionError(f"measure names must be unique, got {names}")
     if ci_method not in CI_METHODS:
         raise ParameterError(f"ci_method must be one of {', '.join(CI_METHODS)}, got {ci_method!r}")
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise ParameterError(f"alpha must be between 0 and 1, got {alpha!r}")
     if data is None:
         data = prepare(tables, reference_date, study_start)
     iv = check_intervals(intervals, data.study_start, data.reference_date)
@@ -267,12 +300,29 @@ def evaluate(
     needed = _closure(
         {m.numerator for m in measures} | {m.denominator for m in measures if m.denominator}
     )
-
     cube = indicator_counts(
         None, None, needed, group_by=groups, intervals=iv, margins=True, data=data
     )
-    protected = _protect_cube(cube, measures, groups, iv, policy, previous)
+    return MeasureCounts(
+        cube=cube.reset_index(drop=True),
+        measures=tuple(measures),
+        groups=groups,
+        intervals=iv,
+        study_start=data.study_start,
+        reference_date=data.reference_date,
+        ci_method=ci_method,
+        alpha=float(alpha),
+    )
 
+
+def _dated(out: pd.DataFrame, study_start, reference_date) -> pd.DataFrame:
+    out.attrs["study_start"] = study_start.strftime("%Y-%m-%d")
+    out.attrs["reference_date"] = reference_date.strftime("%Y-%m-%d")
+    return out
+
+
+def _measure_rows(protected: pd.DataFrame, measures, groups, ci_method, alpha) -> pd.DataFrame:
+    """The long measures table from a cube with ``released`` counts and ``cell_suppressed``."""
     pieces = []
     for order, m in enumerate(measures):  # a handful of measures, each vectorised
         num = _select(protected, m.numerator, m.group_by, groups)
@@ -332,16 +382,7 @@ def evaluate(
         "ci_method",
         "suppressed",
     ]
-    out = out[columns]
-    out.attrs["disclosure"] = disclosure_record(
-        policy,
-        count_columns=["numerator", "denominator"],
-        value_columns=["value", "ci_lower", "ci_upper"],
-        n_suppressed=int(protected["cell_suppressed"].sum()),
-    )
-    out.attrs["study_start"] = data.study_start.strftime("%Y-%m-%d")
-    out.attrs["reference_date"] = data.reference_date.strftime("%Y-%m-%d")
-    return out
+    return out[columns]
 
 
 def _select(cube: pd.DataFrame, name: str, group_by, groups) -> pd.DataFrame:

@@ -1,8 +1,13 @@
 """The monitor as the progress report shows it: the quarterly series and the headline figures.
 
-:func:`quarterly_series` evaluates every monitor measure for every quarter from the study
-start to the reference date; :func:`monitor_summary` picks the headline figures the
-progress report lists; :func:`legal_measures_by_type` counts measures by type.
+:func:`quarterly_counts` counts every monitor measure for every quarter from the study
+start to the reference date (release it with :func:`cohort.disclosure.release.release`);
+:func:`monitor_summary` picks the headline figures the progress report lists from a
+(released) series; :func:`changes_since` sets two reports' headline figures side by side;
+:func:`legal_measures_by_type` counts measures by type.
+
+Nothing here applies disclosure control: the functions return counts, and the rules of
+:mod:`cohort.disclosure` release them.
 """
 
 from __future__ import annotations
@@ -12,17 +17,14 @@ from collections.abc import Sequence
 import pandas as pd
 
 from cohort.definitions.dates import STUDY_START, to_date
-from cohort.disclosure.cells import (
-    apply_disclosure,
-)
-from cohort.disclosure.policy import DEFAULT_POLICY, DisclosurePolicy, check_policy
 from cohort.exceptions import ParameterError
 from cohort.monitor.indicators import (
     CUMULATIVE_INDICATORS,
     INDICATORS,
     TOTAL,
 )
-from cohort.monitor.measures import evaluate, monitor_measures
+from cohort.monitor.measures import MeasureCounts, count_measures, monitor_measures
+from cohort.roles import with_roles
 
 # --- the monitor -----------------------------------------------------------------------
 
@@ -52,52 +54,48 @@ HEADLINE = (
 )
 
 
-def quarterly_series(
+def quarterly_counts(
     tables,
     reference_date,
     *,
     by: str | Sequence[str] | None = None,
-    policy: DisclosurePolicy = DEFAULT_POLICY,
     study_start=STUDY_START,
     ci_method: str = "wilson",
     alpha: float = 0.05,
     data=None,
-    previous: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The monitor's measures for every quarter from the study start to ``R`` (released).
+) -> MeasureCounts:
+    """The counts behind the monitor's measures for every quarter from the study start to ``R``.
 
-    The long table of :func:`evaluate` for :func:`monitor_measures`, disclosure control on
-    by default.
+    :func:`cohort.monitor.measures.count_measures` for :func:`monitor_measures`; release
+    the result with :func:`cohort.disclosure.release.release` (optionally against the
+    monitor an earlier report released: ``previous=``).
 
-    ``previous`` is the monitor an earlier report released (this function's output for
-    the earlier reference date, or that report's ``tables/monitor.csv`` read with
-    :func:`read_released`). With it, the two releases together reveal no suppressed cell:
-
-    * a cell the earlier report suppressed stays suppressed (same indicator, interval and
-      groups);
-    * a cell it released is known to the reader: it is never chosen as a secondary
-      suppression, and relations count it as known;
-    * for cumulative indicators, the earlier release's count on a date and this release's
-      count on the neighbouring period end must not differ by less than the threshold
-      unless this release suppresses its side (the earlier report is out already).
-
-    A delivery revised since may give a cell another value than the earlier report
-    released: both values are then released. The new value is shown (not suppressed as a
-    secondary, since the old value is out anyway), or hidden by primary suppression if it
-    is now below the threshold; the old value takes part in the cross-release relations
-    of cumulative counts as a known number. Mixing old and new values of different cells
-    of the same period is not an exact relation and is not protected.
+    Examples
+    --------
+    >>> from cohort.disclosure.policy import DisclosurePolicy
+    >>> from cohort.disclosure.release import release
+    >>> tables = {
+    ...     "households": pd.DataFrame({"household_id": [f"H{i}" for i in range(12)],
+    ...         "site": ["A"] * 12, "has_children": [True] * 12}),
+    ...     "episodes": pd.DataFrame({"episode_id": [f"E{i}" for i in range(12)],
+    ...         "household_id": [f"H{i}" for i in range(12)], "site": ["A"] * 12,
+    ...         "registration_date": pd.to_datetime(["2023-02-01"] * 12),
+    ...         "closure_date": pd.to_datetime([None] * 12)}),
+    ...     "legal_measures": pd.DataFrame({"measure_id": [], "household_id": [],
+    ...         "measure_type": [], "start_date": pd.to_datetime([])}),
+    ... }
+    >>> series = release(quarterly_counts(tables, "2023-03-31"), DisclosurePolicy())
+    >>> int(series.set_index("indicator").loc["households_active", "numerator"])
+    12
     """
-    return evaluate(
+    return count_measures(
         monitor_measures(by),
         tables,
         reference_date,
         study_start=study_start,
-        policy=policy,
         ci_method=ci_method,
         alpha=alpha,
         data=data,
-        previous=previous,
     )
 
 
@@ -122,50 +120,36 @@ def comparison_quarter_end(reference_date, study_start=STUDY_START) -> pd.Timest
 
 
 def monitor_summary(
-    tables,
-    reference_date,
+    series: pd.DataFrame,
     *,
-    by: str | Sequence[str] | None = None,
-    policy: DisclosurePolicy = DEFAULT_POLICY,
-    study_start=STUDY_START,
     comparison_date=None,
-    ci_method: str = "wilson",
-    alpha: float = 0.05,
-    series: pd.DataFrame | None = None,
-    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The headline figures of the monitor on the reference date, as a tidy released table.
+    """The headline figures of the monitor on the reference date, from its series.
 
-    One row per figure (and per group when ``by`` is given, totals first): ``figure``,
-    ``indicator``, ``interval_start``, ``interval_end``, groups, ``numerator``,
-    ``denominator``, ``value``, ``ci_lower``, ``ci_upper``, ``ci_method``, ``suppressed``.
-    Both readings of "ended" are there: episodes closed in the last quarter and households
-    whose involvement ended since the start. The figures are rows of
-    :func:`quarterly_series`, so both tables carry the same suppression.
+    ``series`` is the long measures table of :func:`quarterly_counts` (released, or
+    assembled without protection for internal work); the reference date and the study
+    start are the series' own (``attrs``). One row per figure (and per group when the
+    series is grouped, totals first): ``figure``, ``indicator``, ``interval_start``,
+    ``interval_end``, ``period``, groups, ``numerator``, ``denominator``, ``value``,
+    ``ci_lower``, ``ci_upper``, ``ci_method``, ``suppressed``. Both readings of "ended"
+    are there: episodes closed in the last quarter and households whose involvement ended
+    since the start. The figures are rows of the series, so both carry the same
+    suppression (and the same disclosure record).
 
     Parameters
     ----------
     comparison_date : date, optional
         A second date for "actively involved" (default :func:`comparison_quarter_end`); it
         must be the end of a quarter of the series or the reference date.
-    series : DataFrame, optional
-        The output of :func:`quarterly_series` for the same arguments, to avoid computing
-        it twice.
-    previous : DataFrame, optional
-        The monitor an earlier report released; see :func:`quarterly_series`.
     """
-    reference = to_date(reference_date, "reference_date")
-    if series is None:
-        series = quarterly_series(
-            tables,
-            reference,
-            by=by,
-            policy=policy,
-            study_start=study_start,
-            ci_method=ci_method,
-            alpha=alpha,
-            previous=previous,
-        )
+    try:
+        reference = to_date(series.attrs["reference_date"], "reference_date")
+        study_start = to_date(series.attrs["study_start"], "study_start")
+    except KeyError:
+        raise ParameterError(
+            "monitor_summary needs the monitor's series (quarterly_counts, released), which "
+            "records its reference date and study start"
+        ) from None
     comparison = (
         comparison_quarter_end(reference, study_start)
         if comparison_date is None
@@ -193,11 +177,56 @@ def monitor_summary(
     out = (
         out.sort_values(["_order"], kind="mergesort").drop(columns="_order").reset_index(drop=True)
     )
-    start = to_date(study_start, "study_start")
-    out.insert(out.columns.get_loc("interval_end") + 1, "period", _period_text(out, start))
+    out.insert(out.columns.get_loc("interval_end") + 1, "period", _period_text(out, study_start))
     out.attrs = dict(series.attrs)
     out.attrs["comparison_date"] = comparison.strftime("%Y-%m-%d")
     return out
+
+
+def changes_since(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """The headline figures of two reports side by side, all sites, with the change.
+
+    ``previous`` and ``current`` are :func:`monitor_summary` tables of two reports (both
+    released: the earlier report's as it was released). One row per headline figure of
+    ``current``: ``figure, kind, previous_date, previous_n, previous_value, current_date,
+    current_n, current_value, change`` (``current_value - previous_value``; values from
+    the released counts, as the monitor computes them) and each side's ``suppressed``
+    flag. A figure new since then has no previous side. Release it with
+    :func:`cohort.disclosure.release.release` (rule "changes between reports").
+    """
+
+    def side(summary, prefix):
+        summary = summary.loc[(summary["site"].astype(str) == TOTAL).to_numpy()] if "site" in summary else summary
+        # Values from the released counts, as evaluate computes them: the same numbers
+        # whether the earlier release was computed here or read back from its CSV file.
+        numerator = summary["numerator"].astype("Float64")
+        ratio = numerator / summary["denominator"].astype("Float64").where(lambda d: d > 0)
+        value = numerator.where((summary["kind"] == "count").to_numpy(), ratio)
+        value = value.where(summary["value"].notna().to_numpy(), pd.NA)
+        return pd.DataFrame(
+            {
+                "figure": summary["figure"].astype(str),
+                "kind": summary["kind"].astype(str),
+                f"{prefix}_date": summary["interval_end"],
+                f"{prefix}_n": summary["numerator"].astype("Int64"),
+                f"{prefix}_value": value.astype("Float64").to_numpy(),
+                f"{prefix}_suppressed": summary["suppressed"].fillna(False).astype(bool),
+            }
+        )
+
+    before, after = side(previous, "previous"), side(current, "current")
+    # In the order of the current headline figures.
+    out = after.merge(before, on=["figure", "kind"], how="left", sort=False)
+    out = out[["figure", "kind", *before.columns[2:], *after.columns[2:]]]
+    out["change"] = (out["current_value"] - out["previous_value"]).astype("Float64")
+    out = out[[c for c in out.columns if not c.endswith("_suppressed")] + ["previous_suppressed", "current_suppressed"]]
+    return with_roles(
+        out,
+        counts=["previous_n", "current_n"],
+        values=["previous_value", "current_value", "change"],
+        keys=["figure", "kind", "previous_date", "current_date"],
+        rule="changes between reports",
+    )
 
 
 def _period_text(headline: pd.DataFrame, study_start: pd.Timestamp) -> pd.Series:
@@ -221,16 +250,15 @@ def legal_measures_by_type(
     reference_date,
     *,
     study_start=STUDY_START,
-    policy: DisclosurePolicy = DEFAULT_POLICY,
 ) -> pd.DataFrame:
-    """Compulsory legal measures by type on the reference date, as a released table.
+    """Compulsory legal measures by type on the reference date (counts, with roles).
 
     The measures are exactly those the ``legal_measures`` indicator counts for
     ``[study_start, reference_date]`` (so the ``all`` row equals the monitor's figure):
     columns ``measure_type``, ``measures`` (count) and ``households`` (households with at
     least one measure of that type; a household with two types counts in both, so the
-    types do not add up to ``all`` for households). Disclosure control is applied with
-    ``all`` as the total of the types.
+    types do not add up to ``all`` for households: only ``measures`` is declared additive
+    over ``measure_type``, whose ``all`` row is the total).
 
     Examples
     --------
@@ -245,15 +273,13 @@ def legal_measures_by_type(
     ...         "measure_type": ["supervision_order", "barring_order", "supervision_order"],
     ...         "start_date": pd.to_datetime(["2023-03-01", "2023-04-01", "2022-12-01"])}),
     ... }
-    >>> from cohort.disclosure import NO_DISCLOSURE_CONTROL
-    >>> legal_measures_by_type(tables, "2024-12-31", policy=NO_DISCLOSURE_CONTROL)[
+    >>> legal_measures_by_type(tables, "2024-12-31")[
     ...     ["measure_type", "measures", "households"]].to_string(index=False)
     '     measure_type  measures  households\\n    barring_order         1           1\\nsupervision_order         1           1\\n              all         2           1'
     """
     from cohort.definitions.episodes import require_columns
     from cohort.monitor.indicators import counted_units, get_table
 
-    policy = check_policy(policy)
     reference = to_date(reference_date, "reference_date")
     start = to_date(study_start, "study_start")
     ids = counted_units(tables, "legal_measures", start, reference, study_start=start)
@@ -275,12 +301,6 @@ def legal_measures_by_type(
     out = pd.concat([per_type, total], ignore_index=True)
     out["measure_type"] = out["measure_type"].astype("string")
     out[["measures", "households"]] = out[["measures", "households"]].astype("int64")
-    # Only the measure counts add up over the types; households do not (a household can
-    # have several types), so the relation is declared for the measure counts alone.
-    protected = apply_disclosure(
-        out, policy, count_columns=["measures"], group_columns=["measure_type"]
+    return with_roles(
+        out, counts=["measures", "households"], groups=["measure_type"], additive=["measures"]
     )
-    alone = apply_disclosure(out[["measure_type", "households"]], policy, count_columns=["households"])
-    protected["households"] = alone["households"]
-    protected["suppressed"] = protected["suppressed"] | alone["suppressed"]
-    return protected

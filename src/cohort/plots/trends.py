@@ -1,4 +1,9 @@
 """Report plots of quarterly trends and safety trajectories, drawn from released tables only.
+
+Each plot function refuses a table that did not pass disclosure control
+(:func:`cohort.disclosure.tables.require_released`): suppressed cells are gaps, never
+zeros, and no household's own trajectory is ever drawn (the spread behind a fitted mean is
+shown as released percentile bands).
 """
 
 from __future__ import annotations
@@ -8,11 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cohort.disclosure.tables import _require_released
-
-#: Colour-blind-safe palette (Okabe-Ito), cycled over groups.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-
+from cohort.disclosure.tables import require_released
+from cohort.plots.base import PALETTE, figure_data
 
 # ------------------------------------------------------------------ plots
 
@@ -20,14 +22,14 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F
 def plot_site_trends(released: pd.DataFrame, time_col: str, value_col: str,
                      lower_col: str = "ci_lower", upper_col: str = "ci_upper",
                      group_col: str | None = "site", ax=None, ylabel: str | None = None,
-                     title: str | None = None):
+                     xlabel: str | None = None, title: str | None = None):
     """Per-site trend lines with interval bands, from a released table.
 
     Suppressed cells are gaps in the line (never drawn as 0). Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
-    _require_released(released, "plot_site_trends")
+    require_released(released, "plot_site_trends")
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
     else:
@@ -42,7 +44,7 @@ def plot_site_trends(released: pd.DataFrame, time_col: str, value_col: str,
         colour = PALETTE[i % len(PALETTE)]
         ax.plot(x, y, marker="o", ms=3, color=colour, label=str(name))
         ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
-    ax.set_xlabel(time_col.replace("_", " "))
+    ax.set_xlabel(xlabel or time_col.replace("_", " "))
     ax.set_ylabel(ylabel or value_col.replace("_", " "))
     if title:
         ax.set_title(title)
@@ -64,13 +66,14 @@ TRAJECTORY_LABELS = {
 }
 
 
+@figure_data(None, labels="trajectories")
 def plot_trajectories(bands: pd.DataFrame, fitted: pd.DataFrame | None = None, ax=None,
                       ylabel: str = "safety score (0-10)", title: str | None = None,
                       labels: Mapping[str, str] | None = None):
     """Fitted mean trajectory over percentile bands of households' scores per wave.
 
-    ``bands`` is :func:`trajectory_bands` output (released); ``fitted`` is
-    :func:`fitted_mean_trajectory` output (a model aggregate). No household's own
+    ``bands`` is :func:`cohort.stats.safety.trajectory_bands` output and ``fitted``
+    :func:`cohort.stats.mixed.fitted_mean_trajectory` output, both released. No household's own
     trajectory is drawn. ``labels`` replaces any of the legend and axis texts in
     :data:`TRAJECTORY_LABELS`. Returns the Figure.
     """
@@ -78,7 +81,9 @@ def plot_trajectories(bands: pd.DataFrame, fitted: pd.DataFrame | None = None, a
 
     labels = {**TRAJECTORY_LABELS, **(labels or {})}
 
-    _require_released(bands, "plot_trajectories")
+    require_released(bands, "plot_trajectories")
+    if fitted is not None:
+        require_released(fitted, "plot_trajectories")
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4.5))
     else:

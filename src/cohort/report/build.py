@@ -29,16 +29,24 @@ Layout of a report folder::
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cohort.disclosure.writer import _RELEASE_META, KINDS
+from cohort.disclosure.writer import ReleaseFolder, discard_build, publish, restore_interrupted
 from cohort.exceptions import ReportError
+from cohort.files import dumps_json, sha256_file
 from cohort.report import provenance as prov
-from cohort.report.execute import NOTEBOOKS, _read_notebook, _run_all, notebook_paths
+from cohort.report.execute import (
+    NOTEBOOKS,
+    NotebookFailed,
+    _read_notebook,
+    _run_all,
+    notebook_paths,
+)
 from cohort.report.html import render_html
+from cohort.report.notebook import PREVIOUS_MONITOR
 from cohort.report.params import (
     Params,
     load_params,
@@ -47,8 +55,6 @@ from cohort.report.params import (
 
 #: Tables every complete report releases.
 REQUIRED_TABLES = ("monitor", "reregistration_km", "reregistration_cox", "safety_mixed_model")
-#: In the sidecar folder: the monitor the report given with ``against`` released.
-_PREVIOUS_MONITOR = "previous-monitor.csv"
 
 
 # --------------------------------------------------------------------------------------
@@ -69,6 +75,14 @@ def build_report(
 ) -> Path:
     """Build ``reports/<name>/`` for a parameter set and return its path.
 
+    Every file of the report is written through the one gate
+    (:class:`cohort.disclosure.writer.ReleaseFolder`): the notebooks release their tables
+    into the build folder through it; the executed notebooks (run in a temporary folder
+    outside ``reports/``), the report page, the provenance and the manifest are written
+    through it afterwards. The build is published only when every notebook ran, every file
+    in the data folders has a release record, the required tables are there and the
+    release check passed.
+
     Parameters
     ----------
     params : path or Params
@@ -87,15 +101,16 @@ def build_report(
         Repository root (default :func:`cohort.report.params.repo_root`).
     against : path, optional
         A report released before (e.g. the interim report): its released monitor is what
-        the monitor notebook protects against (:func:`previous_monitor`; without it, the
-        monitor on ``previous_reference_date`` is recomputed from the delivery), and the
-        release check also runs :func:`cohort.disclosure.check.check_differencing` against it.
+        the monitor is protected against (without it, the monitor on
+        ``previous_reference_date`` is recomputed from the delivery), and the release check
+        also runs :func:`cohort.disclosure.check.check_differencing` against it.
 
     Raises
     ------
     ReportError
         A notebook failed (message: notebook, cell, error), a required table is missing,
-        or the release check found a problem. The previous report is left unchanged.
+        or the release check found a problem. The previous report is left unchanged; the
+        failed build keeps only its executed notebooks and the error, never its tables.
     """
     from cohort.disclosure.check import check_release, format_findings
 
@@ -109,61 +124,72 @@ def build_report(
     final = reports_root / params.name
     staging = reports_root / f".{params.name}.building"
     failed = reports_root / f".{params.name}.failed"
+    restore_interrupted(final)
     shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("notebooks", *KINDS.values()):
-        (staging / sub).mkdir(parents=True)
+    staging.mkdir()
+    gate = ReleaseFolder(staging, params.disclosure)
     started = prov.utc_now()
-    try:
-        _prewarm(params)
-        if against is not None:
-            _stage_previous_monitor(Path(against), staging)
-        parameters = params.notebook_parameters(output_dir=str(staging))
-        runs = [(src, staging / "notebooks" / src.name, parameters) for src in sources]
-        _run_all(runs, jobs, progress, f"report {params.name}")
-        for src in sources:
-            executed = staging / "notebooks" / src.name
-            nb = prov.normalise_notebook(
-                _read_notebook(executed), {str(staging): f"reports/{params.name}"}
-            )
-            prov.write_notebook(nb, executed)
-        releases = _collect_releases(staging)
-        missing = [t for t in required_tables if f"tables/{t}.csv" not in releases]
-        if missing:
+    with tempfile.TemporaryDirectory(prefix=f"cohort-{params.name}-") as run_dir:
+        executed = Path(run_dir)
+        try:
+            _prewarm(params)
+            if against is not None:
+                _stage_previous_monitor(Path(against), gate)
+            parameters = params.notebook_parameters(output_dir=str(staging))
+            runs = [(src, executed / src.name, parameters) for src in sources]
+            _run_all(runs, jobs, progress, f"report {params.name}")
+            for src in sources:
+                nb = prov.normalise_notebook(
+                    _read_notebook(executed / src.name), {str(staging): f"reports/{params.name}"}
+                )
+                gate.write_document(f"notebooks/{src.name}", prov.notebook_text(nb))
+            stray = gate.unrecorded_files()
+            if stray:
+                raise ReportError(
+                    f"{stray[0]} was written without going through the release gate "
+                    "(cohort.disclosure.writer.ReleaseFolder); released files must be "
+                    "recorded and checked"
+                )
+            releases = gate.close_records()
+            missing = [t for t in required_tables if f"tables/{t}.csv" not in releases]
+            if missing:
+                raise ReportError(
+                    f"report {params.name}: no notebook released the required table "
+                    f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
+                )
+            findings = check_release(staging, policy=params.disclosure, against=against)
+            if findings:
+                raise ReportError(
+                    f"report {params.name}: the release check failed:\n" + format_findings(findings)
+                )
+            provenance = _provenance(params, root, sources, started)
+            gate.write_document("provenance.json", dumps_json(provenance))
+            html_text = render_html(params, staging, sources, releases, provenance, root)
+            gate.write_document("report.html", html_text)
+            gate.write_document("manifest.json", dumps_json(_manifest(staging, releases, params)))
+        except NotebookFailed as error:
+            kept = discard_build(staging, failed, str(error), notebooks=executed)
             raise ReportError(
-                f"report {params.name}: no notebook released the required table "
-                f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
-            )
-        findings = check_release(staging, policy=params.disclosure, against=against)
-        if findings:
-            raise ReportError(
-                f"report {params.name}: the release check failed:\n" + format_findings(findings)
-            )
-        provenance = _provenance(params, root, sources, started)
-        prov.write_json(staging / "provenance.json", provenance)
-        html_text = render_html(params, staging, sources, releases, provenance, root)
-        (staging / "report.html").write_text(html_text, encoding="utf-8")
-        prov.write_json(staging / "manifest.json", _manifest(staging, releases, params))
-    except BaseException:
-        shutil.rmtree(failed, ignore_errors=True)
-        if staging.exists():
-            staging.rename(failed)
-        raise
-    _swap_in(staging, final)
+                f"{error}; the executed notebook with the error is "
+                f"{_rel(kept / 'notebooks' / error.notebook.name, root) if error.notebook else _rel(kept, root)}"
+            ) from None
+        except BaseException as error:
+            discard_build(staging, failed, str(error), notebooks=executed)
+            raise
+    publish(staging, final)
     shutil.rmtree(failed, ignore_errors=True)
     return final
 
 
-def _stage_previous_monitor(against: Path, staging: Path) -> None:
-    """Put the earlier report's released monitor where :func:`previous_monitor` finds it."""
+def _stage_previous_monitor(against: Path, gate: ReleaseFolder) -> None:
+    """Hand the notebooks the earlier report's released monitor (``--against``)."""
     source = against / "tables" / "monitor.csv"
     if not source.is_file():
         raise ReportError(
             f"--against {against}: no released monitor {source}; name the folder of a report "
             "built by cohort report (e.g. reports/interim-2024q4)"
         )
-    meta = staging / _RELEASE_META
-    meta.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, meta / _PREVIOUS_MONITOR)
+    gate.stage_input(PREVIOUS_MONITOR, source)
 
 
 def _prewarm(params: Params) -> None:
@@ -176,45 +202,6 @@ def _prewarm(params: Params) -> None:
     from cohort.delivery.load import load
 
     load(params.delivery, on_error="proceed")
-
-
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging``: two renames, the old report restored on failure."""
-    previous = final.with_name(f".{final.name}.previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    try:
-        staging.rename(final)
-    except OSError:
-        if previous.exists():
-            previous.rename(final)
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def _collect_releases(staging: Path) -> dict[str, dict]:
-    """Release records written by :func:`release_table`, keyed by file; folder removed."""
-    meta = staging / _RELEASE_META
-    records = {}
-    if meta.is_dir():
-        for path in sorted(meta.glob("*.json")):
-            record = json.loads(path.read_text(encoding="utf-8"))
-            records[record["file"]] = record
-        shutil.rmtree(meta)
-    on_disk = {
-        p.relative_to(staging).as_posix()
-        for sub in KINDS.values()
-        for p in (staging / sub).glob("*")
-        if p.is_file()
-    }
-    stray = sorted(on_disk - set(records))
-    if stray:
-        raise ReportError(
-            f"{stray[0]} was written without cohort.disclosure.writer.release_table; released files "
-            "must go through it so they are recorded and checked"
-        )
-    return dict(sorted(records.items()))
 
 
 def _provenance(params: Params, root: Path, sources: Sequence[Path], started: str) -> dict:
@@ -249,8 +236,12 @@ def _release_status(record: dict, policy) -> str:
     """Disclosure-control status of a released file, for the manifest."""
     if not policy.enabled:
         return "not controlled: not for release"
-    applied = (record.get("disclosure") or {}).get("applied")
-    how = "disclosure control applied" if applied else "no disclosure record (model estimates or test statistics)"
+    disclosure = record.get("disclosure") or {}
+    if disclosure.get("applied"):
+        rule = disclosure.get("rule")
+        how = f"disclosure control applied ({rule})" if rule else "disclosure control applied"
+    else:
+        how = f"exempt from disclosure control: {record.get('exemption')}"
     return f"passed the release check; {how}"
 
 
@@ -262,7 +253,7 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
         rel = path.relative_to(staging).as_posix()
         if rel == "manifest.json":
             continue
-        entry = {"sha256": prov.sha256_file(path), "bytes": path.stat().st_size}
+        entry = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         if rel in releases:
             record = releases[rel]
             entry.update(
@@ -270,8 +261,13 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
                 caption=record["caption"],
                 rows=record["rows"],
                 suppressed_cells=record["suppressed_cells"],
+                columns=record.get("columns", {}),
                 disclosure=_release_status(record, policy),
             )
+            if record.get("exemption"):
+                entry["exemption"] = record["exemption"]
+            if record.get("about"):
+                entry["about"] = record["about"]
         elif rel.startswith("notebooks/"):
             entry.update(kind="notebook", disclosure="shows released tables and figures only")
         elif rel == "report.html":
@@ -279,8 +275,10 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
         else:
             entry.update(kind="provenance", disclosure="no data")
         files[rel] = entry
+    exemptions = {rel: r["exemption"] for rel, r in releases.items() if r.get("exemption")}
     return {
         "report": params.name,
         "disclosure_policy": policy.as_dict(),
+        "exemptions": exemptions,
         "files": files,
     }

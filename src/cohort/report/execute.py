@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from cohort.exceptions import CohortError, ReportError
-from cohort.report import provenance as prov
+from cohort.files import dumps_json
+from cohort.report.notebook import SOURCE_DATE_EPOCH
 from cohort.report.params import (
     repo_root,
 )
@@ -26,7 +27,6 @@ NOTEBOOKS = (
 )
 
 KERNEL_NAME = "python3"  # the kernel notebooks are saved with; provided by the builder
-SOURCE_DATE_EPOCH = "1735603200"  # 2024-12-31: fixed timestamp for anything that embeds one
 
 
 # --------------------------------------------------------------------------------------
@@ -34,29 +34,56 @@ SOURCE_DATE_EPOCH = "1735603200"  # 2024-12-31: fixed timestamp for anything tha
 # --------------------------------------------------------------------------------------
 
 
+class NotebookFailed(ReportError):
+    """A notebook of a report raised; ``notebook`` is the executed copy with the traceback."""
+
+    def __init__(self, message: str, notebook: Path | None = None):
+        super().__init__(message)
+        self.notebook = notebook
+
+
+def _source_cell(notebook: Path, executed: Path, cell_index: int) -> tuple[int | None, str]:
+    """The position (1 = first cell) in the *source* notebook of the executed notebook's cell
+    ``cell_index``, and the cell's first line.
+
+    Papermill's executed copy has extra cells (two error banners, the injected parameters),
+    so its index is not the one a reader finds in the notebook; cells keep their ids, which
+    locate the cell in the source.
+    """
+    import nbformat
+
+    with contextlib.suppress(Exception):
+        run = nbformat.read(str(executed), as_version=4)
+        # papermill counts cells before it inserts its two error banners
+        cells = [c for c in run.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+        cell = cells[cell_index]
+        lines = cell.source.strip().splitlines()
+        first = lines[0] if lines else ""
+        source = nbformat.read(str(notebook), as_version=4)
+        ids = [c.get("id") for c in source.cells]
+        position = ids.index(cell.get("id")) + 1 if cell.get("id") in ids else None
+        return position, first
+    return None, ""
+
+
 def _failure_message(error: Exception, notebook: Path, executed: Path | None) -> str:
-    """ReportError text naming the notebook, the failing cell and the error."""
+    """ReportError text naming the notebook, the failing cell (as numbered in the notebook
+    itself) and the error."""
     cell_index = getattr(error, "cell_index", None)
     ename = getattr(error, "ename", type(error).__name__)
     evalue = getattr(error, "evalue", str(error))
     where = f"notebook {notebook.name}"
-    if cell_index is not None:
-        where += f", cell {cell_index}"
-        source = ""
-        with contextlib.suppress(Exception):
-            import nbformat
-
-            nb = nbformat.read(str(executed), as_version=4)
-            source = nb.cells[cell_index].source.strip().splitlines()
-            source = source[0] if source else ""
-        if source:
-            where += f" ({source[:80]})"
-    kept = f"; the executed notebook with the error is {executed}" if executed else ""
-    return f"{where} failed: {ename}: {evalue}{kept}"
+    if cell_index is not None and executed is not None:
+        position, first = _source_cell(notebook, executed, cell_index)
+        if position is not None:
+            where += f", cell {position}"
+        if first:
+            where += f" ({first[:80]})"
+    return f"{where} failed: {ename}: {evalue}"
 
 
 def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
-    """Run one notebook with papermill; papermill errors become :class:`ReportError`."""
+    """Run one notebook with papermill; papermill errors become :class:`NotebookFailed`."""
     import papermill as pm
 
     try:
@@ -70,11 +97,12 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
             log_output=False,
         )
     except pm.PapermillExecutionError as error:
-        raise ReportError(_failure_message(error, notebook, output)) from None
+        raise NotebookFailed(_failure_message(error, notebook, output), output) from None
     except CohortError:
         raise
     except Exception as error:  # kernel died, notebook unreadable, ...
-        raise ReportError(_failure_message(error, notebook, output if output.exists() else None)) from None
+        kept = output if output.exists() else None
+        raise NotebookFailed(_failure_message(error, notebook, kept), kept) from None
 
 
 @contextlib.contextmanager
@@ -92,15 +120,13 @@ def _kernel_environment():
     with tempfile.TemporaryDirectory(prefix="cohort-kernel-") as tmp:
         spec = Path(tmp) / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
-        prov.write_json(
-            spec / "kernel.json",
-            {
-                # log level ERROR: keeps kernel start-up notices (transport warnings) off the console
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "--log-level=ERROR", "-f", "{connection_file}"],
-                "display_name": "Python 3 (cohort)",
-                "language": "python",
-            },
-        )
+        kernel = {
+            # log level ERROR: keeps kernel start-up notices (transport warnings) off the console
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "--log-level=ERROR", "-f", "{connection_file}"],
+            "display_name": "Python 3 (cohort)",
+            "language": "python",
+        }
+        (spec / "kernel.json").write_text(dumps_json(kernel), encoding="utf-8")
         old_path = os.environ.get("JUPYTER_PATH")
         wanted = {
             "PYTHONHASHSEED": "0",

@@ -136,7 +136,7 @@ def render_html(
         f" ({t('report.uncommitted')})" if git.get("dirty") else ""
     )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         keep_trailing_newline=True,
     )

@@ -5,14 +5,14 @@ parameters and seed, versions of Python and key packages, start and end time) an
 ``manifest.json`` (every file of the report with its sha256 and disclosure-control status).
 Executed notebooks are normalised so that two builds of the same inputs give the same
 bytes: papermill's timing metadata and the injected cell's random id are replaced, and
-execution timestamps are dropped. Times appear only in ``provenance.json``.
+execution timestamps are dropped. Times appear only in ``provenance.json``. Files are
+hashed and JSON written by :mod:`cohort.files`; the report folder is written by the gate
+(:mod:`cohort.disclosure.writer`).
 
 Examples
 --------
->>> sha256_bytes(b"cohort")[:12]
-'16accdf4ccc0'
->>> dumps_json({"b": 1, "a": [1.5, None]})
-'{\\n  "a": [\\n    1.5,\\n    null\\n  ],\\n  "b": 1\\n}\\n'
+>>> sorted(package_versions(["pandas"]))
+['pandas', 'python']
 """
 
 from __future__ import annotations
@@ -27,16 +27,15 @@ from pathlib import Path
 
 import nbformat
 
-from cohort.files import dumps_json, sha256_file  # noqa: F401  (re-used by the report builder)
+from cohort.files import sha256_file
 
 __all__ = [
     "KEY_PACKAGES",
     "hash_files",
     "git_info",
     "package_versions",
-    "write_json",
     "normalise_notebook",
-    "write_notebook",
+    "notebook_text",
     "utc_now",
 ]
 
@@ -119,10 +118,6 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str | Non
     return out
 
 
-def write_json(path: str | Path, obj) -> None:
-    Path(path).write_text(dumps_json(obj), encoding="utf-8")
-
-
 def utc_now() -> str:
     """The current time in UTC, ISO 8601 to the second."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -171,7 +166,6 @@ def normalise_notebook(nb: nbformat.NotebookNode, replacements: dict[str, str] |
     return nb
 
 
-def write_notebook(nb: nbformat.NotebookNode, path: str | Path) -> None:
-    """Write a notebook with stable formatting (sorted keys, one-space indent, final newline)."""
-    text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """A notebook as text with stable formatting (sorted keys, one-space indent, final newline)."""
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

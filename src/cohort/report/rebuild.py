@@ -135,7 +135,7 @@ def refresh_notebooks(
         _run_all([(src, scratch / src.name, {}) for src in sources], jobs, progress, "notebooks")
         for src in sources:
             nb = prov.normalise_notebook(_read_notebook(scratch / src.name))
-            prov.write_notebook(nb, scratch / src.name)
+            (scratch / src.name).write_text(prov.notebook_text(nb), encoding="utf-8")
         for src in sources:
             os.replace(scratch / src.name, src)
     finally:

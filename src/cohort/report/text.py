@@ -23,7 +23,7 @@ from cohort.report.params import (
 
 @functools.cache
 def _texts() -> dict:
-    path = Path(__file__).parent / "resources" / "report_text.yaml"
+    path = Path(__file__).parent.parent / "resources" / "report_text.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -62,6 +62,20 @@ def _format_date(value: dt.date, language: str) -> str:
     '31 december 2024'
     """
     return f"{value.day} {_MONTHS[language].split()[value.month - 1]} {value.year}"
+
+
+def text_exists(key: str) -> bool:
+    """Whether ``key`` names a report text (in any language).
+
+    >>> text_exists("monitor.intro"), text_exists("months since closure")
+    (True, False)
+    """
+    node = _texts()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return isinstance(node, dict) and all(isinstance(v, str) for v in node.values())
 
 
 def report_text(key: str, language: str, /, **fields) -> str:
@@ -143,7 +157,7 @@ def plot_labels(name: str, params: Params) -> dict[str, str]:
 
     Examples
     --------
-    >>> from cohort.params import from_mapping
+    >>> from cohort.report.params import from_mapping
     >>> p = from_mapping({"name": "d", "title": "D", "language": "nl", "delivery": "x",
     ...                   "reference_date": "2024-12-31"}, check_delivery=False)
     >>> plot_labels("survival", p)["at_risk"]
@@ -167,7 +181,7 @@ def caption_text(kind: str, name: str, language: str) -> str | None:
         return None
 
 
-class _Markdown:
+class Markdown:
     """Markdown shown by Jupyter; plain text repr is the Markdown itself (stable under nbval)."""
 
     def __init__(self, source: str):
@@ -180,19 +194,19 @@ class _Markdown:
         return self.source
 
 
-def text(key: str, params: Params, /, *, level: int | None = None, **fields) -> _Markdown:
+def text(key: str, params: Params, /, *, level: int | None = None, **fields) -> Markdown:
     """Show report text ``key`` in the report's language; ``level`` makes it a heading.
 
     Examples
     --------
-    >>> from cohort.params import from_mapping
+    >>> from cohort.report.params import from_mapping
     >>> p = from_mapping({"name": "d", "title": "D", "language": "en", "delivery": "x",
     ...                   "reference_date": "2024-12-31"}, check_delivery=False)
     >>> text("monitor.headline", p, level=3)
     ### Headline figures on 31 December 2024
     """
     body = report_text(key, params.language, **{**_fields(params), **fields})
-    return _Markdown(("#" * level + " " + body) if level else body)
+    return Markdown(("#" * level + " " + body) if level else body)
 
 
 def _kind_label(kind: str, language: str) -> str:

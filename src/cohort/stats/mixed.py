@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from cohort.exceptions import DefinitionError
+from cohort.roles import with_roles
 
 
 class ConvergenceWarning(UserWarning):
@@ -485,4 +486,4 @@ def fitted_mean_trajectory(model, months, profile: dict | None = None,
     out = pd.DataFrame({"months": months, "estimate": est, "se": se,
                         "ci_lower": est - z * se, "ci_upper": est + z * se})
     out["n_households"] = model.n_groups_
-    return out
+    return with_roles(out, counts=["n_households"], keys=["months"])

@@ -34,6 +34,7 @@ from scipy import stats
 
 from cohort.definitions.waves import _check
 from cohort.exceptions import DefinitionError, ParameterError
+from cohort.roles import with_roles
 from cohort.stats.intervals import proportion_intervals
 from cohort.stats.mixed import MixedModel, design_matrix
 
@@ -45,6 +46,48 @@ def _one_per_wave(long, respondent):
     d = d.sort_values(["household_id", "episode_id", "respondent", "wave_number", "assessment_date"],
                       kind="stable")
     return d.drop_duplicates(["household_id", "episode_id", "respondent", "wave"], keep="last")
+
+
+def _with_counts(out, counts, by, total, key):
+    """State the roles of a per-wave table: with ``total`` the ``by`` columns hold ``all``
+    rows (group columns), else they only identify rows (keys)."""
+    by = list(by)
+    if total:
+        return with_roles(out, counts=counts, groups=by, keys=[key])
+    return with_roles(out, counts=counts, keys=[*by, key])
+
+
+def trajectory_bands(long: pd.DataFrame, by=(), respondent: str | None = "professional",
+                     percentiles=(10, 25, 50, 75, 90), wave_months: float = 6.0) -> pd.DataFrame:
+    """Percentile bands of household scores per wave: the stand-in for individual trajectories.
+
+    One score per household, episode and wave (the latest, as in
+    :func:`trajectory_by_wave`). ``months`` is the wave's nominal time
+    (``wave_number * wave_months``). Percentiles are interpolated (numpy's linear rule) and
+    must lie strictly between 0 and 100 (no minimum or maximum, which would be one
+    household's score). Released like any table: a wave with fewer than the threshold of
+    households is suppressed.
+
+    >>> long = pd.DataFrame({"household_id": list("abcd"), "episode_id": list("1234"),
+    ...     "respondent": "professional", "wave": "T0", "wave_number": 0,
+    ...     "assessment_date": pd.Timestamp("2024-01-01"), "score": [2.0, 4.0, 6.0, 8.0]})
+    >>> trajectory_bands(long, percentiles=(25, 50, 75))[["wave", "n_households", "p25", "p50", "p75"]]
+      wave  n_households  p25  p50  p75
+    0   T0             4  3.5  5.0  6.5
+    """
+    pct = [float(p) for p in percentiles]
+    if any(not 0 < p < 100 for p in pct):
+        raise DefinitionError("percentiles must lie strictly between 0 and 100 (no minimum or maximum)")
+    d = _one_per_wave(long, respondent)
+    keys = [*by, "wave"]
+    g = d.groupby(keys, sort=True, observed=True)
+    out = g.agg(n_households=("household_id", "nunique"),
+                wave_number=("wave_number", "first")).reset_index()
+    q = g["score"].quantile([p / 100 for p in pct]).unstack()
+    q.columns = [f"p{int(p) if float(p).is_integer() else p}" for p in pct]
+    out = out.merge(q.reset_index(), on=keys)
+    out.insert(len(keys), "months", out.pop("wave_number").astype(float) * wave_months)
+    return with_roles(out, counts=["n_households"], values=list(q.columns), keys=[*keys, "months"])
 
 
 def _add_total(fn, by, total):
@@ -92,7 +135,8 @@ def trajectory_by_wave(long: pd.DataFrame, by=(), respondent: str | None = "prof
     1   T1             2   7.0
     """
     d = _one_per_wave(long, respondent)
-    return _add_total(lambda b: _describe(d, [*b, "wave"], alpha), by, total)
+    out = _add_total(lambda b: _describe(d, [*b, "wave"], alpha), by, total)
+    return _with_counts(out, ["n_households", "n_scores"], by, total, "wave")
 
 
 def trajectory_by_months(long: pd.DataFrame, bin_months: float = 3.0, by=(),
@@ -251,6 +295,7 @@ def fit_gee(long: pd.DataFrame, respondent: str | None = "professional",
     out = pd.DataFrame({"term": names, "estimate": est, "se": se, "ci_lower": est - z * se,
                         "ci_upper": est + z * se, "statistic": est / se,
                         "p": 2 * stats.norm.sf(np.abs(est / se))})
+    out = with_roles(out, keys=["term"], rule="model table")
     out.attrs.update(working_correlation=res["rho"], scale=res["phi"], n_obs=len(d),
                      n_households=int(codes.max() + 1), covariance="robust")
     return out
@@ -279,7 +324,8 @@ def change_from_baseline(long: pd.DataFrame, by=(), respondent: str | None = "pr
     later = d.loc[d["wave"] != baseline]
     pairs = later.merge(base, on=keys, how="inner")
     pairs["change"] = pairs["score"] - pairs["baseline_score"]
-    return _add_total(lambda b: _change_table(pairs, b, baseline, alpha), by, total)
+    out = _add_total(lambda b: _change_table(pairs, b, baseline, alpha), by, total)
+    return _with_counts(out, ["n_households", "n_pairs"], by, total, "wave")
 
 
 def _change_table(pairs, by, baseline, alpha):
@@ -349,7 +395,7 @@ def respondent_agreement(long: pd.DataFrame, a: str = "professional", b: str = "
         else:
             row.update(pearson_r=np.nan, r_ci_lower=np.nan, r_ci_upper=np.nan, icc_a1=np.nan)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return with_roles(pd.DataFrame(rows), counts=["n_pairs", "n_households"], keys=["wave"])
 
 
 def share_at_or_above(long: pd.DataFrame, threshold: float = 7.0, by=(),
@@ -382,4 +428,8 @@ def share_at_or_above(long: pd.DataFrame, threshold: float = 7.0, by=(),
     out["n_at_or_above"] = out["n_at_or_above"].astype(int)
     out = proportion_intervals(out, "n_at_or_above", "n_households", method=method, alpha=alpha)
     out["threshold"] = threshold
-    return out
+    by = list(by)
+    return with_roles(out, counts=["n_at_or_above", "n_households"],
+                      values=["proportion", "ci_lower", "ci_upper"],
+                      groups=by if total else [], keys=["wave"] if total else [*by, "wave"],
+                      proportion=("n_at_or_above", "n_households"))

@@ -1,4 +1,4 @@
-"""The report builder: files, provenance, manifest, byte-identical rebuild, atomic swap.
+"""The report builder: files, provenance, manifest, the gate, byte-identical rebuild, atomic swap.
 
 One real build on the bundled synthetic delivery (two of the notebooks, to keep the suite
 fast) is shared by the tests of its contents; its rebuild from provenance is the second
@@ -16,16 +16,14 @@ import nbformat
 import pandas as pd
 import pytest
 
-from cohort.disclosure.cells import apply_disclosure
 from cohort.disclosure.policy import SUPPRESSED
-from cohort.disclosure.writer import release_table, released_text
-from cohort.exceptions import DisclosureError, ParameterError, ReportError
+from cohort.exceptions import ReportError
+from cohort.files import sha256_file
 from cohort.report import provenance as prov
-from cohort.report.build import NOTEBOOKS, build_report
-from cohort.report.notebook import changes_since, load_delivery, previous_monitor, show
+from cohort.report.build import build_report
+from cohort.report.execute import NOTEBOOKS
 from cohort.report.params import load_params
 from cohort.report.rebuild import rebuild_report
-from cohort.report.text import plot_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERIM = ROOT / "parameters" / "interim-2024q4.yaml"
@@ -99,7 +97,7 @@ def test_provenance_records_inputs_parameters_and_versions(built):
     assert set(provenance["git"]) == {"commit", "dirty"}
     delivery = provenance["inputs"]["delivery"]
     assert "data/synthetic/default/episodes.csv" in delivery
-    assert delivery["data/synthetic/default/episodes.csv"] == prov.sha256_file(
+    assert delivery["data/synthetic/default/episodes.csv"] == sha256_file(
         ROOT / "data" / "synthetic" / "default" / "episodes.csv"
     )
     assert provenance["parameters"] == load_params(INTERIM).notebook_parameters()
@@ -112,11 +110,18 @@ def test_manifest_lists_every_file_with_hash_and_disclosure_status(built):
     files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
     for name, entry in manifest["files"].items():
-        assert entry["sha256"] == prov.sha256_file(built / name)
+        assert entry["sha256"] == sha256_file(built / name)
         assert entry["disclosure"]
     assert manifest["files"]["tables/monitor.csv"]["disclosure"] == (
-        "passed the release check; disclosure control applied"
+        "passed the release check; disclosure control applied (monitor cells)"
     )
+    assert manifest["files"]["tables/monitor.csv"]["columns"]["numerator"] == "count"
+    # every exemption from disclosure control is listed with its reason
+    exempt = {f: e["exemption"] for f, e in manifest["files"].items() if e.get("exemption")}
+    assert manifest["exemptions"] == exempt and "tables/reregistration_cox_zph.csv" in exempt
+    # the numbers at risk drawn under a curve are figure data, checked like any count
+    at_risk = manifest["files"]["figure-data/reregistration_km_at_risk.csv"]
+    assert at_risk["columns"]["n_risk"] == "count" and at_risk["suppressed_cells"] > 0
 
 
 def test_notebooks_are_normalised(built):
@@ -163,8 +168,7 @@ def tiny_root(tmp_path, body: str, name="01_tiny") -> Path:
     )
     nb.cells.append(
         nbformat.v4.new_code_cell(
-            "import pandas as pd\nimport cohort.params\nfrom cohort import report\n"
-            "P = cohort.report.params.from_namespace(globals())"
+            "import pandas as pd\nfrom cohort.report.notebook import start\nreport = start(globals())"
         )
     )
     nb.cells.append(nbformat.v4.new_code_cell(body))
@@ -191,21 +195,51 @@ def test_failing_notebook_names_cell_and_error_and_keeps_the_last_good_report(tm
     with pytest.raises(ReportError) as info:
         build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_fails",), required_tables=(), progress=False)
     message = str(info.value)
-    assert "notebook 01_fails.ipynb, cell 3" in message
+    # the cell as numbered in the notebook itself (papermill's copy has two more cells)
+    assert 'notebook 01_fails.ipynb, cell 3 (raise ValueError("planted failure"))' in message
     assert "ValueError: planted failure" in message
     assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
-    assert (reports / ".interim-2024q4.failed" / "notebooks" / "01_fails.ipynb").is_file()
+    kept = reports / ".interim-2024q4.failed" / "notebooks" / "01_fails.ipynb"
+    assert kept.is_file() and ".interim-2024q4.failed/notebooks/01_fails.ipynb" in message
+    assert (reports / ".interim-2024q4.failed" / "error.txt").is_file()
     assert not (reports / ".interim-2024q4.building").exists()
 
 
-def test_release_check_failure_stops_the_build(tmp_path):
-    body = 'report.release_table(pd.DataFrame({"site": ["A", "B"], "n": [25, 4]}), "planted", P)'
+def test_a_frame_that_never_passed_disclosure_control_is_refused(tmp_path):
+    body = 'report.table(pd.DataFrame({"total": [3, 41]}), "totals")'
+    root = tiny_root(tmp_path / "repo", body)
+    reports = tmp_path / "reports"
+    before = last_good(reports)
+    with pytest.raises(ReportError) as info:
+        build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",), required_tables=(), progress=False)
+    assert "cell 3 (report.table(" in str(info.value)
+    assert "DisclosureError: this table never passed disclosure control" in str(info.value)
+    assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
+    failed = reports / ".interim-2024q4.failed"
+    assert sorted(p.relative_to(failed).as_posix() for p in failed.rglob("*") if p.is_file()) == [
+        "error.txt", "notebooks/01_tiny.ipynb"
+    ], "a failed build keeps its error and notebooks, never its tables"
+
+
+def test_release_check_failure_stops_the_build_and_leaves_no_tables(tmp_path):
+    body = 'report.table(pd.DataFrame({"site": ["A", "B"], "n": [25, 4]}), "planted", exemption="planted")'
     root = tiny_root(tmp_path / "repo", body)
     reports = tmp_path / "reports"
     before = last_good(reports)
     with pytest.raises(ReportError) as info:
         build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",), required_tables=(), progress=False)
     assert "tables/planted.csv, row 2 (line 3), column 'n': count 4 is below the threshold 10" in str(info.value)
+    assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
+    assert not list((reports / ".interim-2024q4.failed").rglob("*.csv"))
+
+
+def test_an_interrupted_swap_is_restored_before_the_next_build(tmp_path):
+    reports = tmp_path / "reports"
+    before = last_good(reports)
+    (reports / "interim-2024q4").rename(reports / ".interim-2024q4.previous")  # killed mid-swap
+    root = tiny_root(tmp_path / "repo", "raise ValueError('fails')")
+    with pytest.raises(ReportError):
+        build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",), required_tables=(), progress=False)
     assert {p: p.read_bytes() for p in (reports / "interim-2024q4").rglob("*") if p.is_file()} == before
 
 
@@ -218,11 +252,10 @@ def test_missing_required_table_stops_the_build(tmp_path):
 
 def test_successful_build_replaces_the_last_report(tmp_path):
     body = (
-        'from cohort.disclosure import apply_disclosure\n'
-        't = apply_disclosure(pd.DataFrame({"site": ["A", "B", "all"], "n": [25, 4, 29]}), P.disclosure,'
-        ' count_columns=["n"], group_columns=["site"])\n'
-        'report.release_table(t, "sites", P)\n'
-        'report.release_table(t[["site", "n"]].assign(k=1.0), "sites_plot", P, kind="figure-data")'
+        'from cohort.roles import with_roles\n'
+        't = with_roles(pd.DataFrame({"site": ["A", "B", "all"], "n": [25, 4, 29]}), counts=["n"], groups=["site"])\n'
+        'released = report.release(t, "sites")\n'
+        'report.release(released[["site", "n", "suppressed"]].assign(k=1.0), "sites_plot", kind="figure-data")'
     )
     root = tiny_root(tmp_path / "repo", body)
     reports = tmp_path / "reports"
@@ -234,151 +267,6 @@ def test_successful_build_replaces_the_last_report(tmp_path):
     )
     assert (folder / "figure-data" / "sites_plot.csv").is_file()
     assert sorted(p.name for p in reports.iterdir()) == ["interim-2024q4"]
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def test_release_table_writes_nothing_without_output_dir(tmp_path):
-    frame = pd.DataFrame({"site": ["A"], "n": [40]})
-    out = release_table(frame, "x", tiny_params())
-    assert out.equals(frame) and not list(tmp_path.iterdir())
-
-
-def test_release_table_refuses_identifiers_and_bad_names(tmp_path):
-    params = tiny_params(output_dir=tmp_path)
-    with pytest.raises(DisclosureError, match="identifier column 'household_id'"):
-        release_table(pd.DataFrame({"household_id": ["x"], "n": [40]}), "x", params)
-    with pytest.raises(ParameterError, match="release name"):
-        release_table(pd.DataFrame({"n": [40]}), "Bad Name", params)
-    with pytest.raises(ParameterError, match="release kind"):
-        release_table(pd.DataFrame({"n": [40]}), "x", params, kind="picture")
-    release_table(pd.DataFrame({"n": [40]}), "twice", params)
-    with pytest.raises(ReportError, match="released twice"):
-        release_table(pd.DataFrame({"n": [40]}), "twice", params)
-
-
-def test_released_text_is_stable_and_marks_suppressed_cells():
-    frame = apply_disclosure(
-        pd.DataFrame(
-            {
-                "date": pd.to_datetime(["2024-12-31", "2024-12-31"]),
-                "group": ["a", "all"],
-                "n": [5, 50],
-                "share": [0.1, 1 / 3],
-            }
-        ),
-        count_columns=["n"],
-        value_columns=["share"],
-    )
-    text = released_text(frame)
-    assert text.to_dict("list") == {
-        "date": ["2024-12-31", "2024-12-31"],
-        "group": ["a", "all"],
-        "n": [SUPPRESSED, "50"],
-        "share": [SUPPRESSED, "0.3333333333"],
-        "suppressed": ["true", "false"],
-    }
-
-
-def test_show_renders_deterministic_html_and_text():
-    table = show(pd.DataFrame({"x": [1.0, 2.5], "n": pd.array([12, None], dtype="Int64")}), caption="C")
-    assert table._repr_html_() == show(table.frame, caption="C")._repr_html_()
-    assert "<caption>C</caption>" in table._repr_html_()
-    assert repr(table).splitlines() == ["C", "  x  n", "  1 12", "2.5   "]
-
-
-def test_show_labels_values_in_the_report_language_and_the_release_keeps_them(tmp_path):
-    from cohort.monitor.series import HEADLINE
-
-    figure = HEADLINE[0][0]
-    assert figure == "households involved since the study start"
-    frame = pd.DataFrame(
-        {
-            "figure": [figure, "not a known figure"],
-            "step": ["excluded: registered after the reference date", "analysed"],
-            "analysis": ["reregistration", "legal_measures"],
-            "period": ["2023-01-01 to 2024-12-31", "2024-12-31"],
-            "n": [40, 12],
-        }
-    )
-    nl = tiny_params(output_dir=tmp_path)
-    released = release_table(frame, "labels", nl)
-    html = show(released, nl)._repr_html_()
-    for dutch in (
-        "huishoudens betrokken sinds de start",
-        "uitgesloten: aangemeld na de peildatum",
-        "geanalyseerd",
-        "heraanmelding",
-        "juridische maatregelen",
-        "2023-01-01 t/m 2024-12-31",
-        "not a known figure",  # unknown values are shown as they are
-    ):
-        assert f"<td>{dutch}</td>" in html
-    assert figure not in html and "excluded:" not in html
-    assert released["figure"].tolist() == frame["figure"].tolist(), "display never changes the frame"
-    csv = pd.read_csv(tmp_path / "tables" / "labels.csv", dtype=str)
-    assert csv["figure"].tolist() == [figure, "not a known figure"]
-    assert csv["step"].tolist() == ["excluded: registered after the reference date", "analysed"]
-    assert csv["analysis"].tolist() == ["reregistration", "legal_measures"]
-    en = show(released, dataclasses.replace(nl, language="en"))._repr_html_()
-    assert f"<td>{figure}</td>" in en and "<td>re-registration</td>" in en
-    assert show(released)._repr_html_().count("<td>reregistration</td>") == 1  # no params: as released
-
-
-def test_pivoted_headers_and_suppressed_markers_are_labelled():
-    wide = pd.DataFrame({"interval_end": ["2024-12-31"], "registrations": [557], "legal_measures": [SUPPRESSED]})
-    wide = wide.rename_axis(columns="indicator")
-    html = show(wide, tiny_params())._repr_html_()
-    assert "<th>aanmeldingen</th>" in html and "<th>gedwongen juridische maatregelen</th>" in html
-    assert "<th>interval_end</th>" in html  # column names are labelled on the report page
-    assert "<td>[onderdrukt]</td>" in html
-    assert list(wide.columns) == ["interval_end", "registrations", "legal_measures"]
-
-
-def test_release_captions_default_to_the_report_language(tmp_path):
-    release_table(pd.DataFrame({"n": [40]}), "attrition", tiny_params(output_dir=tmp_path))
-    record = json.loads((tmp_path / "_release" / "tables--attrition.json").read_text(encoding="utf-8"))
-    assert record["caption"] == "Uitval: van geleverde naar geanalyseerde episodes"
-    release_table(pd.DataFrame({"n": [40]}), "other", tiny_params(output_dir=tmp_path), caption="Own caption")
-    record = json.loads((tmp_path / "_release" / "tables--other.json").read_text(encoding="utf-8"))
-    assert record["caption"] == "Own caption"
-
-
-def test_plot_texts_follow_the_labels_and_default_to_english():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cohort.plots.survival import plot_km
-    from cohort.stats.kaplan_meier import KaplanMeier
-
-    data = pd.DataFrame({"time": [float(t) for t in range(1, 41)], "event": [1, 0] * 20})
-    km = KaplanMeier().fit(data, "time", "event")
-    policy = tiny_params().disclosure
-
-    def texts(fig):
-        found = {t.get_text() for ax in fig.axes for t in ax.texts}
-        found |= {ax.get_title(loc="left") for ax in fig.axes}
-        plt.close(fig)
-        return found
-
-    days = [0.0, 20.0, 40.0]
-    dutch = texts(plot_km(km, policy, risk_times=days, labels=plot_labels("survival", tiny_params())))
-    assert {"aantal in risicoset", "alle"} <= dutch and "Number at risk" not in dutch
-    assert any(t.endswith("log-transformatie") for t in dutch)
-    english = texts(plot_km(km, policy, risk_times=days))
-    assert {"Number at risk", "all"} <= english
-
-
-def test_load_delivery_restricts_sites():
-    delivery = load_delivery(tiny_params(sites=("AMS", "UTR")))
-    assert set(delivery.households["site"]) == {"AMS", "UTR"}
-    assert delivery.episodes["household_id"].isin(delivery.households["household_id"]).all()
-    assert delivery.referrals["household_id"].isin(delivery.households["household_id"]).all()
-    with pytest.raises(ParameterError, match="parameter 'sites' names 'XXX'"):
-        load_delivery(tiny_params(sites=("XXX",)))
 
 
 def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp_path):
@@ -397,7 +285,7 @@ def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp
     hidden = both["numerator_interim"].isna().to_numpy()
     assert hidden.any() and both.loc[hidden, "numerator_final"].isna().all()
     # The staged copy of the interim monitor is not part of the report.
-    assert not (folder / "_release").exists()
+    assert not (folder / "_inputs").exists() and not (folder / "_release").exists()
     assert "previous-monitor.csv" not in (folder / "manifest.json").read_text(encoding="utf-8")
 
 
@@ -405,51 +293,6 @@ def test_against_needs_a_report_with_a_monitor(tmp_path):
     with pytest.raises(ReportError, match="no released monitor"):
         build_report(FINAL, reports_root=tmp_path / "r", progress=False, notebooks=("02_monitor",),
                      required_tables=("monitor",), against=tmp_path / "nothing")
-
-
-def test_previous_monitor_is_the_earlier_release():
-    params = load_params(FINAL)
-    delivery = load_delivery(params)
-    previous = previous_monitor(params, delivery)
-    assert previous["interval_end"].max() == pd.Timestamp("2024-12-31")
-    assert previous.attrs["disclosure"]["applied"] is True
-    assert previous_monitor(load_params(INTERIM), delivery) is None
-
-
-def test_a_small_change_of_a_count_is_suppressed():
-    params = load_params(FINAL)
-    delivery = load_delivery(params)
-    previous = previous_monitor(params, delivery)
-    changes = changes_since(delivery, params, previous=previous).set_index("figure")
-    figure = "households involved since the study start"
-    current = int(changes.loc[figure, "current_n"])
-    # An earlier release (other data) that said 5 households fewer: 5 new households.
-    row = (
-        (previous["indicator"] == "households_involved")
-        & (previous["site"] == "all")
-        & (previous["interval_end"] == pd.Timestamp("2024-12-31"))
-    ).to_numpy()
-    for shortfall, hidden in ((5, True), (10, False)):
-        earlier = previous.copy()
-        earlier.loc[row, ["numerator", "value"]] = current - shortfall
-        out = changes_since(delivery, params, previous=earlier).set_index("figure")
-        assert bool(out.loc[figure, "suppressed"]) is hidden
-        if hidden:
-            assert pd.isna(out.loc[figure, "change"]) and pd.isna(out.loc[figure, "current_n"])
-            assert out.loc[figure, "previous_n"] == current - 5
-        else:
-            assert out.loc[figure, "change"] == 10
-
-
-def test_changes_since_the_previous_reference_date():
-    params = load_params(FINAL)
-    changes = changes_since(load_delivery(params), params)
-    involved = changes.loc[changes["figure"] == "households involved since the study start"].iloc[0]
-    assert involved["previous_n"] == 1653
-    assert involved["current_n"] > involved["previous_n"]
-    assert involved["change"] == involved["current_n"] - involved["previous_n"]
-    with pytest.raises(ParameterError, match="previous_reference_date"):
-        changes_since(None, load_params(INTERIM))
 
 
 def test_normalise_notebook_is_idempotent_and_strips_timing():
