@@ -1,1 +1,4 @@
-"""definitions"""
+"""The definitions every published number rests on, each implemented once.
+
+They follow ``docs/definitions.md`` and are pinned by the spec tests in ``tests/spec/``.
+"""

@@ -1,1 +1,2 @@
-"""plots"""
+"""Report figures, drawn from released tables only.
+"""

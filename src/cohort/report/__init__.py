@@ -1,1 +1,2 @@
-"""report"""
+"""Reports: parameter sets, the notebook API, running the notebooks, building the report.
+"""

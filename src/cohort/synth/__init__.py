@@ -1,1 +1,2 @@
-"""synth"""
+"""The synthetic delivery bundled with the repository and its documented true effects.
+"""
