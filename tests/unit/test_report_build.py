@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -329,7 +330,11 @@ def test_the_notebooks_are_the_report_and_are_thin():
             defined = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)]
             assert not defined, f"{name}: notebooks call the package; definitions belong in src/cohort"
             assert "read_csv" not in cell.source and "open(" not in cell.source, name
+            plumbing = re.findall(r"\bpolicy\b|disclosure|apply_\w+|release_\w+\(|\.attrs\b|\.threshold\b", cell.source)
+            assert not plumbing, f"{name}: no disclosure plumbing in notebooks ({plumbing})"
             assert all(o.get("output_type") != "error" for o in cell.get("outputs", [])), name
+        setup = code[1].source
+        assert "report = start(globals())" in setup, f"{name}: one call sets up the report context"
 
 
 def test_notebooks_are_committed_with_outputs():
