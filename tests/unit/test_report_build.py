@@ -362,3 +362,52 @@ def test_refresh_reexecutes_notebooks_in_place_and_checks_their_parameters(tmp_p
     nbformat.write(nb, str(path))
     with pytest.raises(ReportError, match="parameter 'reference_date' in the parameters cell is '2024-09-30'"):
         refresh_notebooks(INTERIM, root=root, names=("01_tiny",), progress=False)
+
+
+def test_two_builds_of_one_report_at_once_the_second_is_refused(tmp_path):
+    from cohort.disclosure.writer import build_lock
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    root = tiny_root(tmp_path / "repo", "x = 1")
+    with build_lock(reports / "interim-2024q4"):
+        with pytest.raises(ReportError, match="another build of report interim-2024q4 is running"):
+            build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",),
+                         required_tables=(), progress=False)
+
+
+def test_a_reports_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    root = tiny_root(tmp_path / "repo", "x = 1")
+    with pytest.raises(ReportError, match="cannot create the reports folder"):
+        build_report(tiny_params(), root=root, reports_root=tmp_path / "file" / "reports",
+                     notebooks=("01_tiny",), required_tables=(), progress=False)
+
+
+def test_a_reports_folder_that_cannot_be_written_is_a_clear_error(tmp_path):
+    import os
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    reports.chmod(0o500)
+    try:
+        if os.access(reports, os.W_OK):
+            pytest.skip("running with permissions that ignore folder modes")
+        root = tiny_root(tmp_path / "repo", "x = 1")
+        with pytest.raises(ReportError, match="cannot write in"):
+            build_report(tiny_params(), root=root, reports_root=reports, notebooks=("01_tiny",),
+                         required_tables=(), progress=False)
+    finally:
+        reports.chmod(0o700)
+
+
+def test_a_delivery_that_changes_during_the_build_is_refused(tmp_path):
+    import shutil
+
+    delivery = tmp_path / "delivery"
+    shutil.copytree(ROOT / "data" / "synthetic" / "default", delivery)
+    body = f"open({str(delivery / 'referrals.csv')!r}, 'a').write('')\nfrom pathlib import Path\nPath({str(delivery / 'extra.txt')!r}).write_text('x')"
+    root = tiny_root(tmp_path / "repo", body)
+    with pytest.raises(ReportError, match="changed while the report was being built"):
+        build_report(tiny_params(delivery=delivery), root=root, reports_root=tmp_path / "reports",
+                     notebooks=("01_tiny",), required_tables=(), progress=False)

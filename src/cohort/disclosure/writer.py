@@ -24,6 +24,7 @@ command line (``cohort monitor --csv``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -392,6 +393,38 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 # ----------------------------------------------------------------------------- builds
+
+
+@contextlib.contextmanager
+def build_lock(final: Path):
+    """Hold the lock of the report ``final`` for the duration of a build.
+
+    A second build of the same report, at the same time, fails at once with a
+    :class:`ReportError` instead of both builds corrupting each other's folders. The lock
+    is an ``flock`` on ``.NAME.lock`` next to the report; the operating system releases it
+    when the build ends, however it ends.
+    """
+    import fcntl
+
+    final = Path(final)
+    path = final.with_name(f".{final.name}.lock")
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 - held open for the whole build
+    except OSError as error:
+        raise ReportError(
+            f"cannot write in {final.parent} ({error.strerror}); build the report into a folder "
+            "you may write to (cohort report PARAMS --reports-dir FOLDER)"
+        ) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReportError(
+                f"another build of report {final.name} is running; wait until it has finished"
+            ) from None
+        yield
+    finally:
+        handle.close()
 
 
 def publish(staging: Path, final: Path) -> None:

@@ -30,11 +30,18 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cohort.disclosure.writer import ReleaseFolder, discard_build, publish, restore_interrupted
+from cohort.disclosure.writer import (
+    ReleaseFolder,
+    build_lock,
+    discard_build,
+    publish,
+    restore_interrupted,
+)
 from cohort.exceptions import ReportError
 from cohort.files import dumps_json, sha256_file
 from cohort.report import provenance as prov
@@ -112,23 +119,37 @@ def build_report(
         or the release check found a problem. The previous report is left unchanged; the
         failed build keeps only its executed notebooks and the error, never its tables.
     """
-    from cohort.disclosure.check import check_release, format_findings
-
     root = root or repo_root()
     if not isinstance(params, Params):
         params = load_params(params)
     notebooks = tuple(notebooks)
     sources = notebook_paths(root, notebooks)
     reports_root = Path(reports_root) if reports_root else root / "reports"
-    reports_root.mkdir(parents=True, exist_ok=True)
+    try:
+        reports_root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ReportError(f"cannot create the reports folder {reports_root} ({error.strerror})") from None
     final = reports_root / params.name
+    with build_lock(final):
+        return _build(params, root, sources, reports_root, final, jobs, progress, required_tables, against)
+
+
+def _build(params, root, sources, reports_root, final, jobs, progress, required_tables, against) -> Path:
+    from cohort.disclosure.check import check_release, format_findings
+
     staging = reports_root / f".{params.name}.building"
     failed = reports_root / f".{params.name}.failed"
-    restore_interrupted(final)
+    if restore_interrupted(final):
+        print(
+            f"cohort report: {final.name} was restored from .{final.name}.previous, left by a build "
+            "interrupted while it replaced the report",
+            file=sys.stderr,
+        )
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     gate = ReleaseFolder(staging, params.disclosure)
     started = prov.utc_now()
+    snapshot = prov.hash_files([params.delivery], root)
     with tempfile.TemporaryDirectory(prefix=f"cohort-{params.name}-") as run_dir:
         executed = Path(run_dir)
         try:
@@ -156,6 +177,12 @@ def build_report(
                 raise ReportError(
                     f"report {params.name}: no notebook released the required table "
                     f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
+                )
+            if prov.hash_files([params.delivery], root) != snapshot:
+                raise ReportError(
+                    f"report {params.name}: the delivery {_rel(params.delivery, root)} changed while "
+                    "the report was being built, so its notebooks may have read different versions; "
+                    "build it again once the delivery is complete"
                 )
             findings = check_release(staging, policy=params.disclosure, against=against)
             if findings:
