@@ -401,8 +401,8 @@ def build_lock(final: Path):
 
     A second build of the same report, at the same time, fails at once with a
     :class:`ReportError` instead of both builds corrupting each other's folders. The lock
-    is an ``flock`` on ``.NAME.lock`` next to the report; the operating system releases it
-    when the build ends, however it ends.
+    is an ``flock`` on ``.NAME.lock`` next to the report, removed when the build ends; the
+    operating system releases the lock however the build ends.
     """
     import fcntl
 
@@ -415,14 +415,19 @@ def build_lock(final: Path):
             f"cannot write in {final.parent} ({error.strerror}); build the report into a folder "
             "you may write to (cohort report PARAMS --reports-dir FOLDER)"
         ) from None
+    busy = ReportError(f"another build of report {final.name} is running; wait until it has finished")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ReportError(
-                f"another build of report {final.name} is running; wait until it has finished"
-            ) from None
-        yield
+            raise busy from None
+        # the file may have been removed by a build that just finished: then it is not the lock
+        if not path.exists() or os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+            raise busy
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
     finally:
         handle.close()
 
