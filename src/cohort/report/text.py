@@ -23,7 +23,7 @@ from cohort.report.params import (
 
 @functools.cache
 def _texts() -> dict:
-    path = Path(__file__).parent / "resources" / "report_text.yaml"
+    path = Path(__file__).parents[1] / "resources" / "report_text.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -104,7 +104,7 @@ def labelled(frame: pd.DataFrame, language: str) -> pd.DataFrame:
     >>> t = pd.DataFrame({"step": ["analysed"], "episodes": ["[suppressed]"],
     ...                   "period": ["2023-01-01 to 2024-12-31"]})
     >>> labelled(t, "nl").to_dict("records")
-    [{'step': 'geanalyseerd', 'episodes': '[onderdrukt]', 'period': '2023-01-01 t/m 2024-12-31'}]
+    [{'step': 'geanalyseerd', 'episodes': 'x', 'period': '2023-01-01 t/m 2024-12-31'}]
     >>> wide = pd.DataFrame({"registrations": [4]}).rename_axis(columns="indicator")
     >>> list(labelled(wide, "nl").columns)
     ['aanmeldingen']
@@ -143,7 +143,7 @@ def plot_labels(name: str, params: Params) -> dict[str, str]:
 
     Examples
     --------
-    >>> from cohort.params import from_mapping
+    >>> from cohort.report.params import from_mapping
     >>> p = from_mapping({"name": "d", "title": "D", "language": "nl", "delivery": "x",
     ...                   "reference_date": "2024-12-31"}, check_delivery=False)
     >>> plot_labels("survival", p)["at_risk"]
@@ -185,7 +185,7 @@ def text(key: str, params: Params, /, *, level: int | None = None, **fields) -> 
 
     Examples
     --------
-    >>> from cohort.params import from_mapping
+    >>> from cohort.report.params import from_mapping
     >>> p = from_mapping({"name": "d", "title": "D", "language": "en", "delivery": "x",
     ...                   "reference_date": "2024-12-31"}, check_delivery=False)
     >>> text("monitor.headline", p, level=3)
