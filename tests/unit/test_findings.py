@@ -46,7 +46,7 @@ def report(tmp_path, **tables):
 
 
 def numbers_in(text: str) -> list[str]:
-    return re.findall(r"\d[\d.,]*%?", text)
+    return re.findall(r"(?<!\w)\d[\d.,]*%?", text)
 
 
 def test_every_number_of_a_finding_is_a_cell_of_its_table(tmp_path):
