@@ -50,8 +50,15 @@ def test_a_cell_follows_the_report_language(value, role, nl, en):
     assert format_number(value, role, "en") == en
 
 
-def test_rounding_to_zero_never_shows_a_negative_zero():
-    assert format_number(-0.001, "value", "nl", decimals=2) == "0,00"
+def test_a_small_value_is_not_rounded_away_and_never_reads_minus_zero():
+    assert format_number(-0.001, "value", "nl", decimals=2) == "-0,0010"
+    assert format_number(-0.00001, "value", "nl", decimals=2) == "0,0000"
+    assert format_number(0.0, "value", "en", decimals=2) == "0.00"
+
+
+def test_dates_inside_text_cells_are_written_out():
+    frame = pd.DataFrame({"period": ["2023-01-01 to 2024-12-31"], "n": [4]})
+    assert format_frame(frame, {"period": "key"}, "en").loc[0, "period"] == "1 January 2023 to 31 December 2024"
 
 
 @given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), st.sampled_from(["value", "count", "share", "p"]))

@@ -71,6 +71,7 @@ RELEASED_MARKER = "[suppressed]"
 
 # "<10" as numbers-at-risk tables show a count below the threshold, and the markers
 # earlier versions displayed; all read as the one marker of the report.
+_ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 _SUPPRESSED_TEXT = re.compile(r"^\s*(<\s*\d+|\[suppressed\]|\[onderdrukt\])\s*$")
 
 
@@ -173,6 +174,10 @@ def format_number(value, role: str, language: str, *, decimals: int | None = Non
     ('', '')
     >>> format_number("2024-12-31", "date", "nl")
     '31 december 2024'
+    >>> format_number("2023-01-01 t/m 2024-12-31", "label", "nl")
+    '1 januari 2023 t/m 31 december 2024'
+    >>> format_number(0.0089, "value", "en", decimals=0)
+    '0.0089'
     """
     if role not in ROLES:
         raise ValueError(f"unknown column role {role!r}; roles: {', '.join(ROLES)}")
@@ -183,7 +188,8 @@ def format_number(value, role: str, language: str, *, decimals: int | None = Non
     if role == "date":
         return format_date(value, language)
     if role in ("group", "key", "label") or isinstance(value, str | bool | np.bool_):
-        return str(value)
+        # dates inside text ("2023-01-01 to 2024-12-31") are written out as well
+        return _ISO_DATE.sub(lambda m: format_date(m.group(0), language), str(value))
     number = float(value)
     if not math.isfinite(number):
         return ""
@@ -199,7 +205,8 @@ def format_number(value, role: str, language: str, *, decimals: int | None = Non
         if number < P_FLOOR:
             return "< " + _decimal_text(P_FLOOR, 3, language)
         return _decimal_text(min(number, 1.0), 3, language)
-    if decimals is None:
+    if decimals is None or (number != 0 and round(number, decimals) == 0):
+        # a column's decimals never turn a small non-zero value into 0
         decimals = _auto_decimals(abs(number))
     return _decimal_text(number, decimals, language)
 
@@ -216,9 +223,14 @@ def column_decimals(values) -> int:
     (3, 2)
     >>> column_decimals([0.0241, 0.0519, 0.0854]), column_decimals([1250.0, 980.5])
     (4, 0)
+    >>> column_decimals([297.0, 24.0, 16.0])
+    0
     """
     numbers = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").astype(float)
-    numbers = numbers[np.isfinite(numbers) & (numbers != 0)]
+    numbers = numbers[np.isfinite(numbers)]
+    if not numbers.empty and (numbers == np.round(numbers)).all():
+        return 0  # whole numbers (counts in a pivoted table) have no decimals
+    numbers = numbers[numbers != 0]
     if numbers.empty:
         return 2
     return _auto_decimals(float(np.median(np.abs(numbers))))
