@@ -19,6 +19,7 @@ Layout of a report folder::
 
     reports/<name>/
         report.html          one self-contained page, no code
+        report.pdf           the same report typeset for A4
         notebooks/*.ipynb    the executed notebooks, normalised
         tables/*.csv         released tables
         figure-data/*.csv    the aggregated data behind every figure
@@ -44,6 +45,7 @@ from cohort.report.params import (
     load_params,
     repo_root,
 )
+from cohort.report.pdf import write_pdf
 
 #: Tables every complete report releases.
 REQUIRED_TABLES = ("monitor", "reregistration_km", "reregistration_cox", "safety_mixed_model")
@@ -142,6 +144,7 @@ def build_report(
         prov.write_json(staging / "provenance.json", provenance)
         html_text = render_html(params, staging, sources, releases, provenance, root)
         (staging / "report.html").write_text(html_text, encoding="utf-8")
+        write_pdf(params, staging, sources, releases, provenance, root)
         prov.write_json(staging / "manifest.json", _manifest(staging, releases, params))
     except BaseException:
         shutil.rmtree(failed, ignore_errors=True)
@@ -274,7 +277,7 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
             )
         elif rel.startswith("notebooks/"):
             entry.update(kind="notebook", disclosure="shows released tables and figures only")
-        elif rel == "report.html":
+        elif rel in ("report.html", "report.pdf"):
             entry.update(kind="report", disclosure="shows released tables and figures only")
         else:
             entry.update(kind="provenance", disclosure="no data")

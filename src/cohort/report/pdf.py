@@ -43,12 +43,14 @@ from cohort.report.document import (
     Text,
     build_document,
 )
+from cohort.report.execute import SOURCE_DATE_EPOCH
 from cohort.report.params import Params
 
 __all__ = ["render_pdf", "document_pdf", "typst_source", "typst_string"]
 
-#: Creation time written into the PDF when ``SOURCE_DATE_EPOCH`` is not set (31 Dec 2024).
-DEFAULT_EPOCH = 1735603200
+#: Creation time written into the PDF when ``SOURCE_DATE_EPOCH`` is not set: the build's
+#: fixed timestamp (:data:`cohort.report.execute.SOURCE_DATE_EPOCH`).
+DEFAULT_EPOCH = int(SOURCE_DATE_EPOCH)
 
 
 def typst_string(text: str) -> str:
