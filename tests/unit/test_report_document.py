@@ -174,7 +174,10 @@ def test_figures_carry_their_alt_text_as_vector_images(documents):
 def test_the_synthetic_notice_is_on_the_page_only_for_synthetic_data(documents):
     args, doc = documents["nl"]
     html = render_document_html(doc)
-    assert html.count("SYNTHETISCHE GEGEVENS") == 3  # page title, banner on every screen and page, title page
+    assert "<title>[SYNTHETISCHE GEGEVENS" in html  # browser tab and window title
+    assert '<div class="synthetic-banner" role="note">SYNTHETISCHE GEGEVENS' in html  # top of every screen
+    assert re.search(r'@page \{.*?@top-right \{ content: "SYNTHETISCHE GEGEVENS', html, re.S)  # every printed page
+    assert '<p class="synthetic-notice" role="note">SYNTHETISCHE GEGEVENS – dit rapport' in html  # title page
     real = render_html(*args, synthetic=False)
     assert "SYNTHETISCHE" not in real and "synthetic-banner" not in real.split("</style>")[1]
 
