@@ -75,6 +75,8 @@ def _figure_html(figure: Figure, label: str, data_label: str) -> str:
 
 def _table_element(table: Table, caption: str, columns: Sequence[int] | None = None) -> str:
     indices = list(range(len(table.columns))) if columns is None else list(columns)
+    # dates are not broken over lines; numbers never are (see the style sheet)
+    classes = [table.align[i] + (" nowrap" if table.roles[i] == "date" else "") for i in range(len(table.columns))]
     head = "".join(
         f'<th scope="col" class="{table.align[i]}">{html.escape(table.columns[i])}</th>' for i in indices
     )
@@ -84,7 +86,7 @@ def _table_element(table: Table, caption: str, columns: Sequence[int] | None = N
         for n, i in enumerate(indices):
             tag = "th" if n == 0 and table.roles[i] in ("group", "key", "label", "date") else "td"
             scope = ' scope="row"' if tag == "th" else ""
-            cells.append(f'<{tag}{scope} class="{table.align[i]}">{html.escape(row[i])}</{tag}>')
+            cells.append(f'<{tag}{scope} class="{classes[i]}">{html.escape(row[i])}</{tag}>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f"<table><caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n"
