@@ -341,3 +341,16 @@ def test_pdf_is_dated_by_the_issue_date_not_by_the_clock(documents, monkeypatch)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
     with pytest.raises(ReportError, match="SOURCE_DATE_EPOCH must be a whole number"):
         document_pdf(doc)
+
+
+def test_declared_roles_apply_whether_headers_hold_names_or_labels():
+    from cohort.report.document import _table_from_html
+
+    for header in ("n_households", "huishoudens"):
+        fragment = (f'<table class="table" data-release="tables/t.csv"><caption>T</caption><thead><tr><th>site</th>'
+                    f"<th>{header}</th></tr></thead><tbody><tr><td>AMS</td><td>1.653</td></tr></tbody></table>")
+        table = _table_from_html(fragment, {"kind": "table", "name": "t", "caption": "T",
+                                            "columns": {"site": "group", "n_households": "count"}}, "nl", 10)
+        assert table.columns == ["proeftuin", "huishoudens"]
+        assert table.align == ["left", "right"] and table.rows == [["AMS", "1.653"]]
+        assert table.release == "tables/t.csv"

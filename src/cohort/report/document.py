@@ -342,7 +342,9 @@ def _table_from_html(fragment: str, meta: Mapping, language: str, threshold: int
     marker = suppression_marker(language)
     if declared:
         # formatted by the notebook API already: keep the cells, one marker for suppression
-        roles = {c: declared.get(c) or declared.get(str(n)) or "label" for c, n in zip(frame.columns, names, strict=True)}
+        # headers hold column names (labelled here) or labels already: roles are found by either
+        by_label = dict(zip(_column_labels(list(declared), language), declared.values(), strict=True))
+        roles = {c: declared.get(str(n)) or by_label.get(str(n)) or "label" for c, n in zip(frame.columns, names, strict=True)}
         cells = frame.map(lambda v: marker if is_suppressed_text(v) else v)
     else:
         roles = _table_roles(list(frame.columns), frame)
