@@ -290,7 +290,7 @@ def _slug(text: str) -> str:
     """
     import unicodedata
 
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-") or "x"
 
 
@@ -552,6 +552,8 @@ def split_columns(table: Table, budget: int = PRINT_WIDTH_CHARS) -> list[list[in
     ...           ["left"] + ["right"] * 12, ["group"] + ["count"] * 12)
     >>> split_columns(t, budget=40)
     [[0, 1, 2, 3, 4], [0, 5, 6, 7, 8], [0, 9, 10, 11, 12]]
+    >>> split_columns(t, budget=80)  # two parts of six columns, not nine and three
+    [[0, 1, 2, 3, 4, 5, 6], [0, 7, 8, 9, 10, 11, 12]]
     """
     widths = column_widths(table)
     if sum(widths) <= budget:
@@ -563,15 +565,30 @@ def split_columns(table: Table, budget: int = PRINT_WIDTH_CHARS) -> list[list[in
         else:
             break
     stub_width = sum(widths[i] for i in stub)
-    parts, current, used = [], list(stub), stub_width
-    for i in range(len(stub), len(widths)):
-        if current != stub and used + widths[i] > budget:
-            parts.append(current)
-            current, used = list(stub), stub_width
-        current.append(i)
-        used += widths[i]
-    parts.append(current)
-    return parts
+    rest = list(range(len(stub), len(widths)))
+
+    def fill(limit: int) -> list[list[int]]:
+        parts, current, used = [], list(stub), stub_width
+        for i in rest:
+            if current != stub and used + widths[i] > limit:
+                parts.append(current)
+                current, used = list(stub), stub_width
+            current.append(i)
+            used += widths[i]
+        parts.append(current)
+        return parts
+
+    parts = fill(budget)
+    # the fewest parts that fit, then the narrowest limit that still needs no more of them:
+    # the columns spread evenly instead of leaving a last part with one column
+    low, high = stub_width + max((widths[i] for i in rest), default=0), budget
+    while low < high:
+        middle = (low + high) // 2
+        if len(fill(middle)) <= len(parts):
+            high = middle
+        else:
+            low = middle + 1
+    return fill(high)
 
 
 # --------------------------------------------------------------------------------------
