@@ -383,7 +383,7 @@ def document_pdf(doc: Document) -> bytes:
         try:
             return compiler.compile(str(root / "main.typ"), format="pdf", timestamp=_epoch())
         except (typst.TypstError, RuntimeError) as error:
-            raise ReportError(f"report.pdf could not be typeset: {error}; report.html is not affected") from None
+            raise ReportError(f"report.pdf could not be typeset: {error}; the report was not replaced") from None
 
 
 def render_pdf(
