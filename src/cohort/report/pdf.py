@@ -18,8 +18,10 @@ cross-references. It has:
 
 The fonts are DejaVu Sans and DejaVu Sans Mono from matplotlib's own files (the same as
 in the figures), and system fonts are ignored, so the PDF does not depend on the machine.
-The PDF is byte-reproducible: its creation date is ``SOURCE_DATE_EPOCH`` (fixed by the
-build) and its document date the parameters' ``issue_date``.
+The PDF is byte-reproducible: its creation date is the parameters' ``issue_date`` (no
+date while the report is not issued), never the clock; Typst is also given
+``SOURCE_DATE_EPOCH`` (default: the build's fixed timestamp) for anything else it would
+date, and its document id is derived from the content.
 
 All text is passed to Typst as string literals, never as markup, so no character in a
 caption or a table cell can change the layout.
