@@ -22,11 +22,14 @@ def pyproject_packages() -> set[str]:
 
 
 def conda_packages() -> set[str]:
+    """Packages environment.yml installs: from conda-forge, or from PyPI in its pip section."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     names = set()
     for dep in env["dependencies"]:
         if isinstance(dep, str):
             names.add(_norm(dep))
+        elif isinstance(dep, dict) and "pip" in dep:
+            names.update(_norm(d) for d in dep["pip"] if not d.startswith("-"))
     return names - {"python", "pip"}
 
 

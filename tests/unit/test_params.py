@@ -174,3 +174,31 @@ def test_notebook_parameters_cell_must_hold_literals(tmp_path):
     nbformat.write(nb, str(path))
     with pytest.raises(ParameterError, match="'n' must be a literal"):
         notebook_parameters(path)
+
+
+def test_title_block_defaults_to_an_unnamed_draft():
+    p = from_mapping(MINIMAL, check_delivery=False)
+    assert (p.author, p.organisation, p.issue_date, p.version, p.status) == (None, None, None, "0.1", "draft")
+
+
+def test_a_final_report_names_author_organisation_and_issue_date():
+    final = {**MINIMAL, "status": "final", "author": "Team", "organisation": "Org"}
+    with pytest.raises(ParameterError, match="'status' is final but 'issue_date' is empty"):
+        from_mapping(final, source="f.yaml", check_delivery=False)
+    p = from_mapping({**final, "issue_date": "2025-03-31"}, check_delivery=False)
+    assert p.status == "final" and p.issue_date == dt.date(2025, 3, 31)
+    assert p.notebook_parameters()["issue_date"] == "2025-03-31"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("status", "definitief", "must be draft \\(concept\\) or final \\(definitief\\)"),
+        ("version", 1.1, 'must be text in quotes, e.g. "1.0"'),
+        ("issue_date", "2024-12-30", "lies before reference_date"),
+        ("author", "  ", "must be non-empty text"),
+    ],
+)
+def test_bad_title_block_values_name_the_key(key, value, message):
+    with pytest.raises(ParameterError, match=f"'{key}'.*{message}|{message}"):
+        from_mapping({**MINIMAL, key: value}, source="x.yaml", check_delivery=False)

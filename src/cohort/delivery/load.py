@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from cohort.delivery import schema
 from cohort.delivery.read import delivery_hashes, fingerprint_of, read_raw_delivery
-from cohort.exceptions import ParameterError
+from cohort.exceptions import DeliveryError, ParameterError
 
 #: Bump when the cached layout or the validation rules change: old caches are then ignored.
 CACHE_FORMAT = 1
@@ -120,6 +120,67 @@ class Delivery:
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
         return f"Delivery({self.name!r}, {counts}, fingerprint={self.fingerprint[:12]})"
+
+
+#: Prefix of every pseudonym in a synthetic delivery (``cohort synth``, the bundled one).
+SYNTHETIC_PREFIX = "SYN-"
+
+
+def is_synthetic(tables) -> bool:
+    """Whether a delivery is synthetic, decided from its pseudonyms.
+
+    A delivery is synthetic when every pseudonym and row id (the columns of
+    :data:`cohort.delivery.schema.ID_COLUMNS`) starts with :data:`SYNTHETIC_PREFIX`, as
+    ``cohort synth`` writes them; the bundled delivery is one. Reports built from it say so
+    on every page, so a screenshot cannot pass for real figures. A delivery with no
+    pseudonyms at all is not called synthetic.
+
+    Parameters
+    ----------
+    tables : Delivery or mapping of table name to DataFrame
+
+    Raises
+    ------
+    DeliveryError
+        Some pseudonyms are synthetic and others are not: synthetic rows mixed into a real
+        delivery (or the reverse) make figures that are neither real nor a demonstration.
+
+    Examples
+    --------
+    >>> real = {"households": pd.DataFrame({"household_id": ["H9f3a", "H02c1"]})}
+    >>> demo = {"households": pd.DataFrame({"household_id": ["SYN-H01", "SYN-H02"]})}
+    >>> is_synthetic(real), is_synthetic(demo)
+    (False, True)
+    >>> is_synthetic({"households": pd.DataFrame({"household_id": ["SYN-H01", "H02c1"]})})
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.DeliveryError: households.household_id mixes synthetic pseudonyms (starting with SYN-) with others; build a report from a synthetic or a real delivery, not both: remove the synthetic rows from a real delivery
+    """
+    tables = getattr(tables, "tables", tables)
+    seen_synthetic, seen_other, first_other = False, False, None
+    for name, frame in tables.items():
+        for column in schema.ID_COLUMNS:
+            if column not in frame.columns:
+                continue
+            values = frame[column].dropna().astype("string")
+            if values.empty:
+                continue
+            synthetic = values.str.startswith(SYNTHETIC_PREFIX).to_numpy(dtype=bool)
+            if synthetic.any() and not synthetic.all():
+                first_other = first_other or f"{name}.{column}"
+                seen_synthetic = seen_other = True
+                break
+            seen_synthetic |= bool(synthetic.all())
+            if not synthetic.all():
+                seen_other = True
+                first_other = first_other or f"{name}.{column}"
+    if seen_synthetic and seen_other:
+        raise DeliveryError(
+            f"{first_other} mixes synthetic pseudonyms (starting with {SYNTHETIC_PREFIX}) with others; "
+            "build a report from a synthetic or a real delivery, not both: remove the synthetic rows "
+            "from a real delivery"
+        )
+    return seen_synthetic
 
 
 def project_root(start: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ Layout of a report folder::
 
     reports/<name>/
         report.html          one self-contained page, no code
+        report.pdf           the same report typeset for A4
         notebooks/*.ipynb    the executed notebooks, normalised
         tables/*.csv         released tables
         figure-data/*.csv    the aggregated data behind every figure
@@ -45,6 +46,7 @@ from cohort.disclosure.writer import (
 from cohort.exceptions import ReportError
 from cohort.files import dumps_json, sha256_file
 from cohort.report import provenance as prov
+from cohort.report.document import build_document
 from cohort.report.execute import (
     NOTEBOOKS,
     NotebookFailed,
@@ -52,13 +54,14 @@ from cohort.report.execute import (
     _run_all,
     notebook_paths,
 )
-from cohort.report.html import render_html
+from cohort.report.html import render_document_html
 from cohort.report.notebook import PREVIOUS_MONITOR
 from cohort.report.params import (
     Params,
     load_params,
     repo_root,
 )
+from cohort.report.pdf import document_pdf
 
 #: Tables every complete report releases.
 REQUIRED_TABLES = ("monitor", "reregistration_km", "reregistration_cox", "safety_mixed_model")
@@ -191,8 +194,9 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
                 )
             provenance = _provenance(params, root, sources, started)
             gate.write_document("provenance.json", dumps_json(provenance))
-            html_text = render_html(params, staging, sources, releases, provenance, root)
-            gate.write_document("report.html", html_text)
+            document = build_document(params, staging, sources, releases, provenance, root)
+            gate.write_document("report.html", render_document_html(document))
+            gate.write_document("report.pdf", document_pdf(document))
             gate.write_document("manifest.json", dumps_json(_manifest(staging, releases, params)))
         except NotebookFailed as error:
             kept = discard_build(staging, failed, str(error), notebooks=executed)
@@ -235,7 +239,7 @@ def _provenance(params: Params, root: Path, sources: Sequence[Path], started: st
     from cohort.delivery.read import delivery_hashes, fingerprint_of
 
     inputs = prov.hash_files([params.delivery], root)
-    code_files = [*sources, root / "docs" / "definitions.md"]
+    code_files = [*sources, root / "docs" / "definitions.md", root / "docs" / "definitions.nl.md"]
     if params.source:
         code_files.append(Path(params.source))
     code_inputs = prov.hash_files([p for p in code_files if p.exists()], root)
@@ -297,7 +301,7 @@ def _manifest(staging: Path, releases: dict[str, dict], params: Params) -> dict:
                 entry["about"] = record["about"]
         elif rel.startswith("notebooks/"):
             entry.update(kind="notebook", disclosure="shows released tables and figures only")
-        elif rel == "report.html":
+        elif rel in ("report.html", "report.pdf"):
             entry.update(kind="report", disclosure="shows released tables and figures only")
         else:
             entry.update(kind="provenance", disclosure="no data")

@@ -1,4 +1,9 @@
 """Running notebooks with papermill in kernels that are this very Python.
+
+The build log stays clean: kernels are shut down without the interrupt that
+``jupyter_client`` sends first (see :class:`QuietShutdownKernelManager`), and progress is a
+bar on a terminal and plain lines otherwise (:class:`Progress`), so CI logs hold no bar
+frames.
 """
 
 from __future__ import annotations
@@ -82,6 +87,40 @@ def _failure_message(error: Exception, notebook: Path, executed: Path | None) ->
     return f"{where} failed: {ename}: {evalue}"
 
 
+def _quiet_shutdown_kernel_manager():
+    """The kernel manager class papermill's client starts kernels with (built lazily, so
+    importing this module does not import ``jupyter_client``)."""
+    global QuietShutdownKernelManager
+    if QuietShutdownKernelManager is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class _Manager(AsyncKernelManager):
+            """An ``AsyncKernelManager`` that does not interrupt a kernel it shuts down.
+
+            ``jupyter_client`` sends SIGINT before every shutdown request, to stop a busy
+            kernel. Papermill shuts a kernel down right after the reply to its last
+            ``kernel_info_request``; the kernel sends that reply from inside its message
+            handler, which runs with Python's default SIGINT handler, so the interrupt
+            often lands before the handler returns and the kernel logs ``KeyboardInterrupt
+            caught in kernel`` on the build's console. Papermill only shuts down a kernel
+            that has answered, i.e. one that is not running code, so the interrupt is not
+            needed: the shutdown request, and SIGTERM/SIGKILL after ``shutdown_wait_time``,
+            still stop it.
+            """
+
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        QuietShutdownKernelManager = _Manager
+    return QuietShutdownKernelManager
+
+
+#: Set on first use by :func:`_quiet_shutdown_kernel_manager`.
+QuietShutdownKernelManager = None
+
+
 def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
     """Run one notebook with papermill; papermill errors become :class:`NotebookFailed`."""
     import papermill as pm
@@ -95,6 +134,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
             progress_bar=False,
             request_save_on_cell_execute=False,
             log_output=False,
+            kernel_manager_class=_quiet_shutdown_kernel_manager(),
         )
     except pm.PapermillExecutionError as error:
         raise NotebookFailed(_failure_message(error, notebook, output), output) from None
@@ -146,27 +186,94 @@ def _kernel_environment():
                     os.environ[key] = value
 
 
+class Progress:
+    """Progress of a build: a bar on a terminal, one plain line per notebook otherwise.
+
+    A bar redraws itself with carriage returns, which a CI log or a file keeps as raw
+    frames; there each finished notebook is one line instead.
+
+    Parameters
+    ----------
+    total : int
+        Number of notebooks.
+    label : str
+        What is being built, e.g. ``"report interim-2024q4"``.
+    enabled : bool
+        ``False`` shows nothing.
+    stream : text stream, optional
+        Where progress goes (default ``sys.stderr``).
+    terminal : bool, optional
+        Whether ``stream`` is a terminal (default: ``stream.isatty()``).
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> with Progress(2, "report demo", stream=out) as progress:
+    ...     progress.done("01_data_quality")
+    ...     progress.done("02_monitor")
+    >>> print(out.getvalue(), end="")
+    report demo: 1/2 notebooks done (01_data_quality)
+    report demo: 2/2 notebooks done (02_monitor)
+    """
+
+    def __init__(self, total: int, label: str, *, enabled: bool = True, stream=None, terminal=None):
+        import sys
+
+        self.total, self.label, self.enabled = total, label, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        if terminal is None:
+            isatty = getattr(self.stream, "isatty", None)
+            terminal = bool(isatty and isatty())
+        self.terminal = terminal
+        self.count = 0
+        self._bar = None
+        if enabled and terminal:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=label, unit="notebook", file=self.stream)
+
+    def done(self, name: str) -> None:
+        """One more notebook has run."""
+        self.count += 1
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(name)
+            self._bar.update()
+        else:
+            print(f"{self.label}: {self.count}/{self.total} notebooks done ({name})", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def _run_all(
     jobs_list: Sequence[tuple[Path, Path, dict]], jobs: int, progress: bool, label: str
 ) -> None:
     """Run notebooks, ``jobs`` at a time; the first failure cancels the rest and is raised."""
-    from tqdm.auto import tqdm
-
     jobs = max(1, int(jobs))
-    with _kernel_environment(), ThreadPoolExecutor(max_workers=jobs) as pool:
+    with (
+        _kernel_environment(),
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+        Progress(len(jobs_list), label, enabled=progress) as bar,
+    ):
         futures = {pool.submit(execute_notebook, *job): job[0] for job in jobs_list}
-        bar = tqdm(total=len(futures), desc=label, unit="notebook", disable=not progress)
-        try:
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise error
-                bar.set_postfix_str(futures[future].stem)
-                bar.update()
-        finally:
-            bar.close()
+        for future in as_completed(futures):
+            error = future.exception()
+            if error is not None:
+                for other in futures:
+                    other.cancel()
+                raise error
+            bar.done(futures[future].stem)
 
 
 def notebook_paths(root: Path | None = None, names: Iterable[str] = NOTEBOOKS) -> list[Path]:

@@ -1,170 +1,171 @@
-"""The report page: ``report.html`` from the executed notebooks.
+"""The report page: ``report.html`` from the report's :class:`~cohort.report.document.Document`.
+
+One self-contained file (figures embedded, no scripts, no external requests): a title
+page with the title block, the synthetic-data notice where the delivery is synthetic and
+the key findings; a contents sidebar that stays in view on screen; numbered, captioned
+figures (vector graphics with alt text) and tables (scrollable when wider than the column
+on screen, printed in column parts that repeat the row labels, headers repeated on every
+page); a footnote under every table that shows the suppression marker; and print styles
+for A4 (margins, page numbers, the notice on every page, headings kept with what follows,
+figures never split).
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import cohort
-from cohort.report.execute import _read_notebook
-from cohort.report.params import (
-    Params,
+from cohort.report.document import (
+    Document,
+    Figure,
+    Heading,
+    Preformatted,
+    Table,
+    Text,
+    build_document,
 )
-from cohort.report.text import _fields, _format_date, _kind_label, _texts, report_text
+from cohort.report.params import Params
 
-# --------------------------------------------------------------------------------------
-# The report page
-# --------------------------------------------------------------------------------------
-
-_SKIP_TAGS = {"parameters", "injected-parameters", "remove-output", "report-skip"}
-_PLAIN_NOISE = re.compile(r"^<(Figure|IPython\.core\.display\.|matplotlib\.|Axes)")
+__all__ = ["render_html", "render_document_html", "markdown_html"]
 
 
-def _output_html(output: dict) -> str:
-    """One notebook output as report HTML (richest representation first)."""
-    kind = output.get("output_type")
-    if kind == "stream":
-        if output.get("name") != "stdout":
-            return ""  # warnings and logs on stderr are not part of the report
-        return f"<pre>{html.escape(''.join(output.get('text', '')))}</pre>"
-    if kind not in ("display_data", "execute_result"):
-        return ""
-    data = output.get("data", {})
-    if "image/png" in data:
-        png = "".join(data["image/png"]).replace("\n", "")
-        base64.b64decode(png, validate=True)  # refuse to embed anything but a PNG payload
-        return f'<figure><img alt="figure" src="data:image/png;base64,{png}"></figure>'
-    if "text/html" in data:
-        return "".join(data["text/html"])
-    if "text/markdown" in data:
-        from nbconvert.filters import markdown2html
+def _markdown_renderer():
+    import mistune
 
-        return markdown2html("".join(data["text/markdown"]))
-    if "text/plain" in data:
-        plain = "".join(data["text/plain"])
-        if _PLAIN_NOISE.match(plain):
-            return ""
-        return f"<pre>{html.escape(plain)}</pre>"
-    return ""
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 
 
-def _label_headers(fragment: str, language: str) -> str:
-    """Replace known column names in table headers by their label in ``language``.
+def markdown_html(tokens) -> str:
+    """Parsed Markdown (see :class:`~cohort.report.document.Text`) as HTML; tables scroll.
 
-    >>> _label_headers("<th>numerator</th><th>other</th>", "nl")
-    '<th>teller</th><th>other</th>'
+    Examples
+    --------
+    >>> import mistune
+    >>> tokens = mistune.create_markdown(renderer=None)("See **this** <b>.")
+    >>> markdown_html(tokens)
+    '<p>See <strong>this</strong> &lt;b&gt;.</p>\\n'
     """
-    labels = {k: v[language] for k, v in _texts().get("columns", {}).items()}
+    from mistune.core import BlockState
 
-    def repl(match):
-        name = match.group(2)
-        return f"{match.group(1)}{html.escape(labels.get(name, name))}</th>"
-
-    return re.sub(r"(<th[^>]*>)([A-Za-z0-9_]+)</th>", repl, fragment)
-
-
-def notebook_body(nb) -> str:
-    """The report HTML of an executed notebook: markdown cells and outputs, never code."""
-    from nbconvert.filters import markdown2html
-
-    parts = []
-    for cell in nb.cells:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & _SKIP_TAGS:
-            continue
-        if cell.cell_type == "markdown":
-            parts.append(markdown2html(cell.source))
-        elif cell.cell_type == "code":
-            parts.extend(_output_html(o) for o in cell.get("outputs", []))
-    return "\n".join(p for p in parts if p)
+    body = _markdown_renderer().renderer(list(tokens), BlockState())
+    return body.replace("<table>", '<div class="table-wrap"><table class="text-table">').replace(
+        "</table>", "</table></div>"
+    )
 
 
-def _demote_headings(fragment: str, by: int = 1) -> str:
-    """Shift h1..h5 down so notebook headings sit under the section heading."""
+def _figure_html(figure: Figure, label: str, data_label: str) -> str:
+    if figure.svg is not None:
+        payload = base64.b64encode(figure.svg.encode("utf-8")).decode("ascii")
+        src = f"data:image/svg+xml;base64,{payload}"
+    else:
+        src = f"data:image/png;base64,{figure.png}"
+    data = ""
+    if figure.data:
+        links = ", ".join(f'<a href="{html.escape(d)}">{html.escape(d)}</a>' for d in figure.data)
+        data = f' <span class="data">{html.escape(data_label)}: {links}</span>'
+    caption = f"<b>{html.escape(label)} {figure.number}.</b> {html.escape(figure.caption)}"
+    return (
+        f'<figure class="figure" id="{figure.id}">\n'
+        f'<img src="{src}" alt="{html.escape(figure.alt, quote=True)}">\n'
+        f"<figcaption>{caption}{data}</figcaption>\n</figure>"
+    )
 
-    def repl(match):
-        level = min(6, int(match.group(2)) + by)
-        return f"<{match.group(1)}h{level}"
 
-    return re.sub(r"<(/?)h([1-5])", repl, fragment)
+def _table_element(table: Table, caption: str, columns: Sequence[int] | None = None) -> str:
+    indices = list(range(len(table.columns))) if columns is None else list(columns)
+    # dates are not broken over lines; numbers never are (see the style sheet)
+    classes = [table.align[i] + (" nowrap" if table.roles[i] == "date" else "") for i in range(len(table.columns))]
+    head = "".join(
+        f'<th scope="col" class="{table.align[i]}">{html.escape(table.columns[i])}</th>' for i in indices
+    )
+    body = []
+    for row in table.rows:
+        cells = []
+        for n, i in enumerate(indices):
+            tag = "th" if n == 0 and table.roles[i] in ("group", "key", "label", "date") else "td"
+            scope = ' scope="row"' if tag == "th" else ""
+            cells.append(f'<{tag}{scope} class="{classes[i]}">{html.escape(row[i])}</{tag}>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<table><caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
+    )
+
+
+def _table_html(table: Table, doc: Document) -> str:
+    label = doc.label("report.table")
+    caption = f"<b>{html.escape(label)} {table.number}.</b> {html.escape(table.caption)}"
+    if table.release:
+        caption += (
+            f' <span class="data">{html.escape(doc.label("report.table_data"))}: '
+            f'<a href="{html.escape(table.release)}">{html.escape(table.release)}</a></span>'
+        )
+    parts = [f'<div class="table-block" id="{table.id}">']
+    if not table.rows:
+        parts.append(f'<p class="table-caption">{caption}</p><p class="empty">{html.escape(table.empty_text)}</p>')
+    elif len(table.parts) <= 1:
+        parts.append(f'<div class="table-wrap">{_table_element(table, caption)}</div>')
+    else:
+        # on screen one table that scrolls sideways; in print column parts that fit the page
+        parts.append(f'<div class="table-wrap screen-only">{_table_element(table, caption)}</div>')
+        total = len(table.parts)
+        for n, columns in enumerate(table.parts, start=1):
+            part_caption = caption + f' <span class="part">({doc.label("report.part", n=n, total=total)})</span>'
+            parts.append(f'<div class="table-wrap print-only">{_table_element(table, part_caption, columns)}</div>')
+    for note in table.footnotes:
+        parts.append(f'<p class="footnote">{html.escape(note)}</p>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _block_html(block, doc: Document) -> str:
+    if isinstance(block, Heading):
+        return f'<h{block.level} id="{block.id}">{html.escape(block.text)}</h{block.level}>'
+    if isinstance(block, Text):
+        return markdown_html(block.tokens)
+    if isinstance(block, Preformatted):
+        return f"<pre>{html.escape(block.text)}</pre>"
+    if isinstance(block, Figure):
+        return _figure_html(block, doc.label("report.figure"), doc.label("report.figure_data"))
+    if isinstance(block, Table):
+        return _table_html(block, doc)
+    raise TypeError(f"no HTML for {type(block).__name__}")
+
+
+def render_document_html(doc: Document) -> str:
+    """``report.html`` for a document."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parents[1] / "templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+    sections = []
+    for section in doc.sections:
+        body = "\n".join(_block_html(b, doc) for b in section.blocks)
+        subsections = [(b.id, b.text) for b in section.blocks if isinstance(b, Heading) and b.level == 3]
+        sections.append({"id": section.id, "title": section.title, "number": section.number,
+                         "body": body, "subsections": subsections})
+    return env.get_template("report.html.j2").render(doc=doc, sections=sections, t=doc.label)
 
 
 def render_html(
     params: Params,
     folder: Path,
     sources: Sequence[Path],
-    releases: dict[str, dict],
-    provenance: dict,
+    releases: Mapping[str, dict],
+    provenance: Mapping,
     root: Path,
+    *,
+    synthetic: bool | None = None,
 ) -> str:
-    """Render ``report.html`` from the executed notebooks in ``folder/notebooks``."""
-    import jinja2
-    from nbconvert.filters import markdown2html
+    """Render ``report.html`` from the executed notebooks in ``folder/notebooks``.
 
-    lang = params.language
-
-    def t(key, **fields):
-        return report_text(key, lang, **fields)
-
-    sections = []
-    for src in sources:
-        nb = _read_notebook(folder / "notebooks" / src.name)
-        stem = src.stem
-        try:
-            title = t(f"section.{stem}")
-        except KeyError:
-            title = stem.split("_", 1)[-1].replace("_", " ").capitalize()
-        sections.append({"id": stem, "title": title, "body": _label_headers(notebook_body(nb), lang)})
-    definitions_path = root / "docs" / "definitions.md"
-    definitions = (
-        _demote_headings(markdown2html(definitions_path.read_text(encoding="utf-8")), 2)
-        if definitions_path.is_file()
-        else ""
-    )
-    policy = params.disclosure
-    if policy.enabled:
-        rounding = t("report.disclosure_rounding", rounding=policy.rounding) if policy.rounding else ""
-        disclosure_text = t("report.disclosure_on", threshold=policy.threshold, rounding=rounding)
-    else:
-        disclosure_text = t("report.disclosure_off")
-    git = provenance["git"]
-    code_version = (git["commit"] or "unknown")[:12] + (
-        f" ({t('report.uncommitted')})" if git.get("dirty") else ""
-    )
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        keep_trailing_newline=True,
-    )
-    template = env.get_template("report.html.j2")
-    return template.render(
-        lang=lang,
-        title=params.title,
-        t=t,
-        facts=[
-            (t("report.report_name"), params.name),
-            (t("report.reference_date"), _format_date(params.reference_date, lang)),
-            (t("report.study_start"), _format_date(params.study_start, lang)),
-            (t("report.sites"), ", ".join(params.sites) if params.sites else t("report.all_sites")),
-            (t("report.disclosure"), disclosure_text),
-            (t("report.code_version"), code_version),
-            (t("report.data_fingerprint"), provenance["delivery_fingerprint"][:16]),
-        ],
-        sections=sections,
-        definitions=definitions,
-        methods=markdown2html(t("report.methods_text", **_fields(params))),
-        limitations=markdown2html(t("report.limitations_text", **_fields(params))),
-        releases=[
-            {"file": f, "kind": _kind_label(r["kind"], lang), "rows": r["rows"], "caption": r.get("caption") or ""}
-            for f, r in releases.items()
-        ],
-        generated_by=t(
-            "report.generated_by",
-            version=cohort.__version__,
-            source=provenance.get("parameter_file") or "provenance.json",
-        ),
-    )
+    ``synthetic`` says whether the delivery is synthetic (default: decided from its
+    pseudonyms, :func:`cohort.delivery.load.is_synthetic`).
+    """
+    doc = build_document(params, folder, sources, releases, provenance, root, synthetic=synthetic)
+    return render_document_html(doc)

@@ -26,7 +26,7 @@ True
 >>> from_mapping({"name": "demo", "colour": "red"}, source="x.yaml")
 Traceback (most recent call last):
 ...
-cohort.exceptions.ParameterError: x.yaml: unknown parameter 'colour'; known parameters: name, title, language, delivery, reference_date, study_start, previous_reference_date, sites, reregistration_window_days, followup_months, safety_threshold, change_date, disclosure, seed, output_dir
+cohort.exceptions.ParameterError: x.yaml: unknown parameter 'colour'; known parameters: name, title, author, organisation, issue_date, version, status, language, delivery, reference_date, study_start, previous_reference_date, sites, reregistration_window_days, followup_months, safety_threshold, change_date, disclosure, seed, output_dir
 """
 
 from __future__ import annotations
@@ -100,6 +100,27 @@ def _date(value):
 
 def _optional_date(value):
     return None if value is None else _date(value)
+
+
+def _optional_text(value):
+    return None if value is None else _text(value)
+
+
+def _version(value):
+    if not isinstance(value, str) or not value.strip():
+        # YAML reads 1.10 as the number 1.1: a version must be quoted to keep its digits
+        raise ValueError('must be text in quotes, e.g. "1.0"')
+    return value.strip()
+
+
+#: Report statuses: a draft (*concept*) or the final, issued report (*definitief*).
+STATUSES = ("draft", "final")
+
+
+def _status(value):
+    if value not in STATUSES:
+        raise ValueError("must be draft (concept) or final (definitief)")
+    return value
 
 
 def _path(value):
@@ -176,6 +197,19 @@ class ParamSpec:
 SPEC: tuple[ParamSpec, ...] = (
     ParamSpec("name", _name, True, description="report name; the report goes to reports/<name>/"),
     ParamSpec("title", _text, True, description="title on the report's title page"),
+    ParamSpec("author", _optional_text, False, None, "author(s) named in the title block (empty: not named)"),
+    ParamSpec(
+        "organisation", _optional_text, False, None, "organisation issuing the report (empty: not named)"
+    ),
+    ParamSpec("issue_date", _optional_date, False, None, "date the report is issued (empty: not issued yet)"),
+    ParamSpec("version", _version, False, "0.1", 'version of the report, as text, e.g. "1.0"'),
+    ParamSpec(
+        "status",
+        _status,
+        False,
+        "draft",
+        "draft (concept) or final (definitief); a final report needs author, organisation and issue_date",
+    ),
     ParamSpec("language", _language, True, description="report language: nl (Dutch) or en (English)"),
     ParamSpec("delivery", _path, True, description="delivery folder, relative to the repository root or absolute"),
     ParamSpec("reference_date", _date, True, description="peildatum: the date the report describes"),
@@ -230,6 +264,11 @@ class Params:
 
     name: str
     title: str
+    author: str | None
+    organisation: str | None
+    issue_date: dt.date | None
+    version: str
+    status: str
     language: str
     delivery: Path
     reference_date: dt.date
@@ -367,6 +406,19 @@ def _as_literal(value):
 
 def _check_dates(p: dict, source: str) -> None:
     start, ref = p["study_start"], p["reference_date"]
+    issued = p["issue_date"]
+    if issued is not None and issued < ref:
+        raise ParameterError(
+            f"{source}: parameter 'issue_date' ({issued}) lies before reference_date ({ref}); "
+            "a report is issued on or after the date it describes"
+        )
+    if p["status"] == "final":
+        missing = [k for k in ("author", "organisation", "issue_date") if p[k] is None]
+        if missing:
+            raise ParameterError(
+                f"{source}: parameter 'status' is final but {missing[0]!r} is empty; a final report "
+                "names its author, organisation and issue date (or set status: draft)"
+            )
     if ref <= start:
         raise ParameterError(
             f"{source}: parameter 'reference_date' ({ref}) must be after study_start ({start})"

@@ -123,6 +123,11 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+#: The kernel every committed and executed notebook names: the Jupyter default, which a
+#: report build provides as this very Python (:mod:`cohort.report.execute`).
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
 def normalise_notebook(nb: nbformat.NotebookNode, replacements: dict[str, str] | None = None):
     """Return a copy of an executed notebook whose bytes depend only on its inputs.
 
@@ -132,6 +137,8 @@ def normalise_notebook(nb: nbformat.NotebookNode, replacements: dict[str, str] |
       it a random one) and every other cell without an id gets ``cell-<n>``;
     * ``replacements`` maps text to replace in the injected cell's source, e.g. the
       temporary build folder by the report's own folder;
+    * the kernel is named :data:`KERNELSPEC` (a notebook saved from JupyterLab with another
+      kernel, e.g. "Python (cohort)", gets the name back);
     * the kernel's reported language version is kept (it is part of the environment).
 
     Examples
@@ -147,6 +154,7 @@ def normalise_notebook(nb: nbformat.NotebookNode, replacements: dict[str, str] |
     """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy, plain types
     nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 5), 5)
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):

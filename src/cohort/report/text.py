@@ -121,7 +121,7 @@ def labelled(frame: pd.DataFrame, language: str) -> pd.DataFrame:
     >>> t = pd.DataFrame({"step": ["analysed"], "episodes": ["[suppressed]"],
     ...                   "period": ["2023-01-01 to 2024-12-31"]})
     >>> labelled(t, "nl").to_dict("records")
-    [{'step': 'geanalyseerd', 'episodes': '[onderdrukt]', 'period': '2023-01-01 t/m 2024-12-31'}]
+    [{'step': 'geanalyseerd', 'episodes': 'x', 'period': '2023-01-01 t/m 2024-12-31'}]
     >>> wide = pd.DataFrame({"registrations": [4]}).rename_axis(columns="indicator")
     >>> list(labelled(wide, "nl").columns)
     ['aanmeldingen']

@@ -1,0 +1,239 @@
+"""The report's key findings, written from its released tables only.
+
+Each sentence is generated from one released CSV file of the report being built (never
+from the data behind it), and names that file, so a finding can never disagree with a
+table a reader holds. Where the cell a sentence needs is suppressed, missing or not
+determinable from the released table (a curve that ends before 12 months), the sentence
+says that the figure cannot be reported here, and why.
+
+The findings:
+
+* **re-registration within 12 months** of closure, with its 95% interval: the cumulative
+  incidence with moving away as a competing risk (``tables/reregistration_cif.csv``), or
+  one minus Kaplan-Meier (``tables/reregistration_km.csv``) where the report has no
+  competing-risks table;
+* **change in safety since T0** per follow-up wave with its interval
+  (``tables/safety_change_from_baseline.csv``);
+* **compulsory legal measures** per household involved since the start, on the reference
+  date and a year earlier (``tables/monitor.csv``, all sites).
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> folder = Path(tempfile.mkdtemp())
+>>> (folder / "tables").mkdir()
+>>> _ = (folder / "tables" / "reregistration_km.csv").write_text(
+...     "time,survival,ci_lower,ci_upper,n_risk,n_event,suppressed\\n"
+...     "0,1,1,1,441,0,false\\n200,0.85,0.80,0.90,120,30,false\\n400,0.78,0.72,0.84,40,12,false\\n")
+>>> print(reregistration_finding(folder, "en").text)
+Within 12 months of closure, 15.0% of households were registered again (95% CI 10.0% to 20.0%; one minus Kaplan-Meier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohort.report.format import format_date, format_number
+
+__all__ = ["Finding", "key_findings", "reregistration_finding", "safety_finding", "legal_measures_finding"]
+
+#: Twelve months in days, as the survival tables count time (30.4375 days a month).
+TWELVE_MONTHS_DAYS = 12 * 30.4375
+
+_MISSING = {"", "[suppressed]"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of the key findings.
+
+    Attributes
+    ----------
+    key : str
+        Which finding (``reregistration_12_months``, ``safety_change``, ``legal_measures``).
+    text : str
+        The sentence in the report's language.
+    source : str
+        The released file it is written from, relative to the report folder.
+    reported : bool
+        ``False`` when the sentence says the figure cannot be reported here.
+    """
+
+    key: str
+    text: str
+    source: str
+    reported: bool
+
+
+def _t(key: str, language: str, **fields) -> str:
+    from cohort.report.text import report_text
+
+    return report_text(f"findings.{key}", language, **fields)
+
+
+def _read(folder: Path, source: str) -> pd.DataFrame | None:
+    path = Path(folder) / source
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _number(value) -> float | None:
+    """A released cell as a number; ``None`` when empty or suppressed."""
+    if value is None or (isinstance(value, str) and value.strip() in _MISSING):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _not_reported(key: str, source: str, language: str, what: str, reason: str, **fields) -> Finding:
+    text = _t("cannot_report", language, what=_t(f"what.{what}", language, **fields),
+              reason=_t(f"reason.{reason}", language, **fields))
+    return Finding(key, text, source, False)
+
+
+def reregistration_finding(folder: Path, language: str) -> Finding:
+    """Re-registration within 12 months of closure, with its 95% interval."""
+    key = "reregistration_12_months"
+    cif_source, km_source = "tables/reregistration_cif.csv", "tables/reregistration_km.csv"
+    table, source, method = _read(folder, cif_source), cif_source, "cif"
+    if table is not None and "cause" in table.columns:
+        table = table[table["cause"] == "re-registration"]
+    if table is None or table.empty:
+        table, source, method = _read(folder, km_source), km_source, "km"
+    if table is None or table.empty:
+        return _not_reported(key, cif_source, language, "reregistration", "no_table")
+    times = pd.to_numeric(table["time"], errors="coerce")
+    if not (times >= TWELVE_MONTHS_DAYS).any():
+        last = float(times.max())
+        months = format_number(last / 30.4375, "value", language, decimals=0)
+        return _not_reported(key, source, language, "reregistration", "curve_ends", months=months)
+    row = table[times <= TWELVE_MONTHS_DAYS].iloc[-1]
+    if method == "cif":
+        value, lower, upper = (_number(row[c]) for c in ("cif", "ci_lower", "ci_upper"))
+    else:
+        survival, s_lower, s_upper = (_number(row[c]) for c in ("survival", "ci_lower", "ci_upper"))
+        value = None if survival is None else 1 - survival
+        lower = None if s_upper is None else 1 - s_upper
+        upper = None if s_lower is None else 1 - s_lower
+    if value is None or lower is None or upper is None:
+        return _not_reported(key, source, language, "reregistration", "suppressed")
+    text = _t(
+        "reregistration",
+        language,
+        share=format_number(value, "share", language),
+        lower=format_number(lower, "share", language),
+        upper=format_number(upper, "share", language),
+        method=_t(f"method.{method}", language),
+    )
+    return Finding(key, text, source, True)
+
+
+def safety_finding(folder: Path, language: str) -> Finding:
+    """Mean change in the safety score since T0, per follow-up wave, with intervals."""
+    key, source = "safety_change", "tables/safety_change_from_baseline.csv"
+    table = _read(folder, source)
+    if table is None or table.empty:
+        return _not_reported(key, source, language, "safety", "no_table")
+    rows = []
+    for _, row in table.iterrows():
+        change, lower, upper, pairs = (_number(row.get(c)) for c in ("mean_change", "ci_lower", "ci_upper", "n_pairs"))
+        if None not in (change, lower, upper, pairs):
+            rows.append((row["wave"], change, lower, upper, pairs))
+    if not rows:
+        return _not_reported(key, source, language, "safety", "suppressed")
+    signs = {np.sign(round(change, 2)) for _, change, _, _, _ in rows}
+    direction = "up" if signs == {1} else "down" if signs == {-1} else "mixed"
+    flip = -1 if direction == "down" else 1  # "fell by 0,20", not "fell by -0,20"
+    parts = []
+    for wave, change, lower, upper, pairs in rows:
+        lower, upper = sorted((flip * lower, flip * upper))
+        parts.append(
+            _t(
+                "safety_wave",
+                language,
+                wave=wave,
+                change=format_number(flip * change, "value", language, decimals=2),
+                lower=format_number(lower, "value", language, decimals=2),
+                upper=format_number(upper, "value", language, decimals=2),
+                pairs=format_number(pairs, "count", language),
+            )
+        )
+    verb = _t(f"safety_verb.{direction}", language)
+    joined = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} {_t('and', language)} {parts[-1]}"
+    baseline = table["baseline"].iloc[0] if "baseline" in table.columns else "T0"
+    return Finding(key, _t("safety", language, baseline=baseline, verb=verb, waves=joined), source, True)
+
+
+def legal_measures_finding(folder: Path, language: str) -> Finding:
+    """Compulsory legal measures per household involved, on the reference date and a year
+    earlier (all sites)."""
+    key, source = "legal_measures", "tables/monitor.csv"
+    table = _read(folder, source)
+    if table is None or table.empty:
+        return _not_reported(key, source, language, "legal_measures", "no_table")
+    rows = table[(table["indicator"] == "legal_measures_share") & (table["site"] == "all")].copy()
+    if rows.empty:
+        return _not_reported(key, source, language, "legal_measures", "no_table")
+    rows["end"] = pd.to_datetime(rows["interval_end"])
+    rows = rows.sort_values("end")
+    last = rows.iloc[-1]
+    value, measures, households = (_number(last[c]) for c in ("value", "numerator", "denominator"))
+    if value is None or measures is None or households is None:
+        return _not_reported(key, source, language, "legal_measures", "suppressed")
+    text = _t(
+        "legal_measures",
+        language,
+        date=format_date(last["end"], language),
+        measures=format_number(measures, "count", language),
+        households=format_number(households, "count", language),
+        share=format_number(value, "share", language),
+    )
+    year_before = last["end"] - pd.DateOffset(years=1)
+    earlier = rows[rows["end"] <= year_before]
+    if earlier.empty:
+        earlier, which = rows.iloc[:1], "first"
+    else:
+        earlier, which = earlier.iloc[-1:], "year"
+    before = earlier.iloc[0]
+    before_value = _number(before["value"])
+    if before["end"] < last["end"] and before_value is not None:
+        direction = "up" if before_value < value else "down" if before_value > value else "same"
+        text += " " + _t(
+            f"legal_measures_trend_{which}",
+            language,
+            date=format_date(before["end"], language),
+            share=format_number(before_value, "share", language),
+            direction=_t(f"direction.{direction}", language),
+        )
+    return Finding(key, text, source, True)
+
+
+def key_findings(folder: str | Path, language: str) -> list[Finding]:
+    """The key findings of the report in ``folder``, from its released tables.
+
+    Parameters
+    ----------
+    folder : path
+        The report folder being built (holding ``tables/``).
+    language : {"nl", "en"}
+
+    Returns
+    -------
+    list of Finding
+        Re-registration within 12 months, change in safety since T0, legal measures.
+    """
+    folder = Path(folder)
+    return [
+        reregistration_finding(folder, language),
+        safety_finding(folder, language),
+        legal_measures_finding(folder, language),
+    ]
