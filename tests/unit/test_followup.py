@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from cohort.definitions import followup
-from cohort.exceptions import DefinitionError, DeliveryError
+from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 from cohort.stats.cox import CoxPH
 from cohort.synth import generate as synth
 
@@ -102,7 +102,7 @@ def test_missing_table_and_bad_parameters_are_user_errors(delivery):
         followup.reregistration_table(SimpleNamespace(tables=tables), R)
     with pytest.raises(DefinitionError, match="window"):
         followup.reregistration_table(delivery, R, window_days=0)
-    with pytest.raises(DefinitionError, match="reference_date"):
+    with pytest.raises(ParameterError, match="reference_date"):
         followup.reregistration_table(delivery, "not a date")
     with pytest.raises(DeliveryError, match="delivery"):
         followup.reregistration_table(object(), R)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohort.definitions.waves import _check
+from cohort.definitions.tables import require_columns
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.stats.intervals import proportion_intervals
 from cohort.stats.mixed import MixedModel, design_matrix
@@ -112,7 +112,7 @@ def trajectory_by_months(long: pd.DataFrame, bin_months: float = 3.0, by=(),
 
 
 def _model_data(long, respondent, time_col):
-    _check(long, ["household_id", "score", time_col])
+    require_columns(long, "safety table", ["household_id", "score", time_col], error=DefinitionError)
     d = long if respondent is None else long[long["respondent"] == respondent]
     return d.dropna(subset=["score", time_col])
 
