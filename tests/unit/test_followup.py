@@ -135,7 +135,7 @@ def test_generator_true_reregistration_hazard_ratios_are_recovered():
     expected.update({f"site{k}": v for k, v in truth["site"].items() if f"site{k}" in cox.covariates_})
     s = cox.summary
     for term in ("no_children", "severity_high", "prior_reports"):
-        lo, hi = np.log(s.loc[term, "lower 0.95"]), np.log(s.loc[term, "upper 0.95"])
+        lo, hi = s.loc[term, "ci_lower"], s.loc[term, "ci_upper"]
         assert lo <= expected[term] <= hi, term
     # all coefficients jointly (site effects included): Wald test against the truth
     diff = cox.params_.to_numpy() - np.array([expected[t] for t in cox.covariates_])
