@@ -67,3 +67,15 @@ def fixture_long():
                           "years": "years_since_registration"})
     s["wave_number"] = s["wave"].str.slice(1).astype(int)
     return s
+
+
+@pytest.fixture(scope="session")
+def total(quarterly):
+    """The quarterly fixture summed over sites, with ``quarter`` 1 for 2023Q1."""
+    from cohort.definitions.dates import quarter_index
+
+    tot = quarterly.groupby("interval_start", as_index=False)[
+        ["measures", "person_years", "registrations"]].sum()
+    tot["quarter"] = quarter_index(tot["interval_start"]) - quarter_index(
+        [pd.Timestamp("2023-01-01")])[0] + 1
+    return tot

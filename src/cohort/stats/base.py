@@ -203,7 +203,8 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     Raises
     ------
     DefinitionError
-        The information matrix is singular (collinear terms): there is no unique maximum.
+        The information matrix is singular: at the start (collinear terms, no unique
+        maximum) or later (a coefficient diverging to infinity).
 
     Examples
     --------
@@ -223,9 +224,15 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
             try:
                 step = linalg.solve(info, grad, assume_a="pos")
             except (linalg.LinAlgError, ValueError) as err:
+                if n_iter == 1:
+                    raise DefinitionError(
+                        f"the {what}'s information matrix is singular (terms are collinear or "
+                        "a term does not vary); drop or combine terms"
+                    ) from err
                 raise DefinitionError(
-                    f"the {what}'s information matrix is singular (terms are collinear or a "
-                    "term does not vary); drop or combine terms"
+                    f"the {what}'s information matrix became singular after {n_iter - 1} "
+                    "iterations: a coefficient diverges (a term separates the outcome "
+                    "perfectly, or is nearly collinear with others); drop or combine such terms"
                 ) from err
         else:
             step = np.zeros(0)
@@ -501,7 +508,7 @@ def fit_by_group(estimator: Estimator, df: pd.DataFrame, by, *args, **kwargs) ->
     ...                   "n": [10, 12, 15, 16, 20, 19, 22, 25]})
     >>> models = fit_by_group(PoissonModel(), d, ["g"], "n", "q")
     >>> list(models), round(float(models[("b",)].params_["q"]), 4)
-    ([('a',), ('b',)], 0.0704)
+    ([('a',), ('b',)], 0.0839)
     """
     by = [by] if isinstance(by, str) else list(by)
     _check_columns(df, by)
