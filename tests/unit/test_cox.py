@@ -187,7 +187,7 @@ def test_release_table_keeps_its_columns(tied):
 def test_describe_says_strata_cluster_and_robust(fu_ep):
     cox = CoxPH().fit(fu_ep, "time", "event", FU_COV, strata="site", cluster_col="cluster")
     facts = cox.describe()
-    assert facts["ties"] == "efron" and facts["strata"] == "site"
+    assert facts["ties"] == "efron" and facts["strata"] == ["site"]
     assert facts["n_strata"] == fu_ep["site"].nunique()
     assert facts["cluster_col"] == "cluster" and facts["robust"] is True
     assert facts["n_clusters"] == fu_ep["cluster"].nunique()

@@ -29,10 +29,10 @@ def test_patsy_naming_intercept_and_levels():
 
 
 def test_categorical_order_and_numeric_codes():
-    cat = pd.Categorical(["low", "high", "low"], categories=["low", "high"])
+    cat = pd.Categorical(["low", "high", "low"], categories=["low", "mid", "high"])
     d = design_matrix(pd.DataFrame({"sev": cat, "year": [2024, 2023, 2025]}), ["sev", "year"],
                       categorical=["year"])
-    # the categorical's order (low first) and numeric codes sorted as numbers
+    # the categorical's order (low first; "mid" does not occur) and codes sorted as numbers
     assert list(d.columns) == ["sevhigh", "year2024", "year2025"]
     assert d["year2024"].tolist() == [1.0, 0.0, 0.0]
 

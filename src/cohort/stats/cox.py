@@ -299,7 +299,8 @@ class CoxPH(RegressionModel):
         units = clusters if clusters is not None else np.arange(len(df))
         self._term_levels = term_support(X0, self.covariates_, units, event, levels=True)
         self.term_support_ = self._term_levels[["indicator", "units", "events"]]
-        self.strata_support_ = _strata_support(df, strata_cols, self._strata_codes, units, event)
+        self.strata_support_ = _strata_support(df, strata_cols, self._strata_codes, units, event,
+                                               rows_are_units=clusters is None)
         self.n_clusters_ = int(units.max() + 1) if cluster_col and len(units) else None
         if use_robust:
             if clusters is None:
@@ -404,24 +405,32 @@ class CoxPH(RegressionModel):
         variance yes/no, number of clusters, delayed entry."""
         out = super().describe()
         out.update(events=self.n_events_, ties=self.ties,
-                   strata=", ".join(self.strata_cols_) or None,
+                   strata=list(self.strata_cols_) or None,
                    n_strata=len(self.strata_labels_) if self.strata_cols_ else None,
                    cluster_col=self.cluster_col, robust=self.robust_,
                    n_clusters=self.n_clusters_, entry_col=self.entry_col)
         return out
 
 
-def _strata_support(df, strata_cols, codes, units, event) -> pd.DataFrame:
+def _strata_support(df, strata_cols, codes, units, event, *, rows_are_units=False) -> pd.DataFrame:
     """Units (distinct) and events per stratum; one row per stratum, strata columns first."""
+    n = len(event)
     if not strata_cols:
         frame = pd.DataFrame(index=pd.RangeIndex(1))
-        codes = np.zeros(len(event), dtype=np.int64)
+        codes = np.zeros(n, dtype=np.int64)
     else:
-        _, first = np.unique(codes, return_index=True)
+        # the first row of each stratum gives its column values (strata are codes 0..k-1)
+        first = np.full(int(codes.max()) + 1 if n else 0, n)
+        np.minimum.at(first, codes, np.arange(n))
         frame = df[strata_cols].iloc[first].reset_index(drop=True)
     k = len(frame)
-    n_units = int(units.max()) + 1 if len(units) else 1
-    pairs = np.unique(codes.astype(np.int64) * n_units + units)
-    frame["units"] = np.bincount(pairs // n_units, minlength=k).astype(np.int64)
+    if rows_are_units:
+        n_units = np.bincount(codes, minlength=k)
+    else:
+        size = int(units.max()) + 1 if n else 0
+        # one pass per stratum (a handful), each a bincount over its rows: no sorting
+        n_units = [np.count_nonzero(np.bincount(units[codes == j], minlength=size))
+                   for j in range(k)]
+    frame["units"] = np.asarray(n_units, dtype=np.int64)
     frame["events"] = np.bincount(codes, weights=event, minlength=k).astype(np.int64)
     return frame

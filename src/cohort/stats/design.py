@@ -4,8 +4,8 @@
 model. Numeric and boolean columns are used as they are (booleans as 0/1); categorical
 columns become one indicator per level except the first, the reference (R's treatment
 contrasts, ``contr.treatment``). Levels are, in this order of precedence, those given in
-``levels``, the categories of a pandas ``Categorical`` in their order, or the sorted
-distinct values (as R's ``factor``).
+``levels``, the categories of a pandas ``Categorical`` that occur in the data, in their
+order, or the sorted distinct values (as R's ``factor``).
 
 Two naming conventions exist, because released tables use both and must not change:
 
@@ -36,7 +36,7 @@ def _levels(values: pd.Series, column, levels: dict | None) -> list:
     if levels and column in levels:
         return list(levels[column])
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return list(values.cat.categories)
+        return list(values.cat.remove_unused_categories().cat.categories)
     return sorted(pd.unique(values.dropna()))
 
 
