@@ -18,7 +18,7 @@ Inputs written:
     Counting-process (start, stop] rows of recurrent events per subject, with covariates,
     site and subject id; rows can enter exactly at an event time of another row.
 ``followup_episodes.csv``, ``followup_recurrent.csv``, ``followup_measures.csv``
-    Analysis-ready tables derived with :mod:`cohort.followup` from the bundled synthetic
+    Analysis-ready tables derived with :mod:`cohort.definitions.followup` from the bundled synthetic
     delivery ``data/synthetic/default/`` (only when it exists), without pseudonyms.
 """
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cohort.definitions.dates import DAYS_PER_YEAR
 from cohort.definitions.waves import prepare_safety
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def simulate_delivery(n_households: int = 600, seed: int = 20240101) -> dict[str
     keep = (date <= end) & (rng.uniform(size=len(k)) > 0.12)
     b0 = rng.normal(0, 1.0, n_households)
     b1 = rng.normal(0, 0.5, n_households)
-    years = (date - ep["registration_date"].to_numpy()[h]) / np.timedelta64(1, "D") / 365.25
+    years = (date - ep["registration_date"].to_numpy()[h]) / np.timedelta64(1, "D") / DAYS_PER_YEAR
     mu = (4.2 + hh["site"].map(site_effect).to_numpy()[h] - 1.3 * (hh["severity"].to_numpy()[h] == "high")
           + 1.2 * years + b0[h] + b1[h] * years)
     rows = []
@@ -131,7 +132,7 @@ def quarterly_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     end = x["closure_date"].fillna(reference + pd.Timedelta(days=1))
     a = np.maximum(x["registration_date"], x["interval_start"])
     b = np.minimum(end, x["interval_end"] + pd.Timedelta(days=1))
-    x["person_years"] = ((b - a).dt.days.clip(lower=0)) / 365.25
+    x["person_years"] = ((b - a).dt.days.clip(lower=0)) / DAYS_PER_YEAR
     x["registrations"] = x["registration_date"].between(x["interval_start"], x["interval_end"])
     x["registrations_without_children"] = x["registrations"] & ~x["has_children"].astype(bool)
     out = x.groupby(["site", "interval_start"], sort=True).agg(

@@ -1,5 +1,5 @@
-# Reference values for the trend and safety analyses (cohort.trends, cohort.safety,
-# cohort.mixed), computed with R on the inputs written by r/export_trends_inputs.py.
+# Reference values for the trend and safety analyses (cohort.stats: poisson, logistic,
+# negative_binomial, segmented, percent_change, intervals, safety, mixed, gee), computed with R on the inputs written by r/export_trends_inputs.py.
 #
 # Run from the repository root:
 #   python r/export_trends_inputs.py

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from cohort.definitions import followup
-from cohort.exceptions import DefinitionError, DeliveryError
+from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 from cohort.stats.cox import CoxPH
 from cohort.synth import generate as synth
 
@@ -102,7 +102,7 @@ def test_missing_table_and_bad_parameters_are_user_errors(delivery):
         followup.reregistration_table(SimpleNamespace(tables=tables), R)
     with pytest.raises(DefinitionError, match="window"):
         followup.reregistration_table(delivery, R, window_days=0)
-    with pytest.raises(DefinitionError, match="reference_date"):
+    with pytest.raises(ParameterError, match="reference_date"):
         followup.reregistration_table(delivery, "not a date")
     with pytest.raises(DeliveryError, match="delivery"):
         followup.reregistration_table(object(), R)
@@ -135,7 +135,7 @@ def test_generator_true_reregistration_hazard_ratios_are_recovered():
     expected.update({f"site{k}": v for k, v in truth["site"].items() if f"site{k}" in cox.covariates_})
     s = cox.summary
     for term in ("no_children", "severity_high", "prior_reports"):
-        lo, hi = np.log(s.loc[term, "lower 0.95"]), np.log(s.loc[term, "upper 0.95"])
+        lo, hi = s.loc[term, "ci_lower"], s.loc[term, "ci_upper"]
         assert lo <= expected[term] <= hi, term
     # all coefficients jointly (site effects included): Wald test against the truth
     diff = cox.params_.to_numpy() - np.array([expected[t] for t in cox.covariates_])

@@ -19,8 +19,9 @@ from cohort.disclosure.release import release
 from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 from cohort.monitor.indicators import TOTAL, indicator_counts
-from cohort.monitor.measures import Measure, count_measures, monitor_measures, proportion_ci
+from cohort.monitor.measures import Measure, count_measures, monitor_measures
 from cohort.monitor.series import comparison_quarter_end, monitor_summary, quarterly_counts
+from cohort.stats.intervals import proportion_ci
 
 R = "2024-12-31"
 

@@ -1,21 +1,19 @@
-"""cohort.mixed: the vectorised REML random intercept-and-slope model agrees with lme4.
+"""cohort.stats.mixed: the vectorised REML random intercept-and-slope model agrees with lme4.
 
 Reference values: r/trends_reference.R (lme4::lmer, REML) on tests/fixtures/trends/.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from r_reference import TRENDS as FIX
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.mixed import MixedModel
-
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trends"
+from cohort.stats.base import ConvergenceWarning
+from cohort.stats.mixed import MixedModel, fitted_mean_trajectory
 
 
 def _professional():
@@ -93,7 +91,7 @@ def test_recovers_simulated_parameters():
     b = rng.multivariate_normal([0, 0], [[1.0, 0.2], [0.2, 0.25]], G)
     y = 5 + 0.8 * t + b[g, 0] + b[g, 1] * t + rng.normal(0, 0.6, len(g))
     m = MixedModel().fit(pd.DataFrame({"g": g, "t": t, "y": y}), "y", "t", "g")
-    lo, hi = m.summary.set_index("term")[["ci_lower", "ci_upper"]].T.to_numpy()
+    lo, hi = m.summary[["ci_lower", "ci_upper"]].T.to_numpy()
     assert lo[0] < 5 < hi[0] and lo[1] < 0.8 < hi[1]
     # within about three standard errors of the variance estimates at 4000 groups
     np.testing.assert_allclose(m.cov_re_.to_numpy(), [[1.0, 0.2], [0.2, 0.25]], atol=0.1)
@@ -107,7 +105,7 @@ def test_ml_option_gives_smaller_variances_than_reml(fitted):
 
 
 def test_missing_column_is_a_user_error():
-    with pytest.raises(DefinitionError, match="not found"):
+    with pytest.raises(DefinitionError, match="lacks column"):
         MixedModel().fit(_professional(), "scor", "years", "household")
 
 
@@ -164,3 +162,67 @@ def test_maximum_likelihood_matches_lmer_reml_false():
     np.testing.assert_allclose(m.bse_.to_numpy(), ref["se"], rtol=1e-4)
     np.testing.assert_allclose(m.deviance_, ref["deviance"].iloc[0], rtol=1e-8)
     np.testing.assert_allclose(m.sigma2_, ref["sigma2"].iloc[0], rtol=1e-4)
+
+
+def test_summary_is_the_wald_table(fitted):
+    s = fitted.summary
+    assert s.index.name == "term" and list(s.index) == list(fitted.params_.index)
+    assert list(s.columns) == ["estimate", "se", "statistic", "p", "ci_lower", "ci_upper"]
+    np.testing.assert_array_equal(s["se"], fitted.bse_)
+    np.testing.assert_array_equal(s["statistic"], fitted.params_ / fitted.bse_)
+
+
+def test_release_table_keeps_its_rows_and_columns(fitted):
+    tab = fitted.release_table()
+    assert list(tab.columns) == ["term", "estimate", "se", "ci_lower", "ci_upper", "p"]
+    assert tab["term"].iloc[:-4].tolist() == list(fitted.params_.index)
+    assert tab["term"].iloc[-4:].tolist() == [
+        "sd(Intercept | household)", "sd(years | household)",
+        "corr(Intercept, years | household)", "sd(residual)"]
+    vc = fitted.variance_components_.set_index("component")
+    assert tab["estimate"].iloc[-1] == vc.loc["residual", "sd"]
+    assert tab.attrs == {"n_obs": fitted.n_obs_, "n_households": fitted.n_groups_, "method": "REML"}
+
+
+def test_describe_term_support_and_convergence(fitted):
+    facts = fitted.describe()
+    assert facts["method"] == "REML" and facts["random_effects"] == "(1 + years | household)"
+    assert facts["n_obs"] == fitted.n_obs_ and facts["n_groups"] == fitted.n_groups_
+    assert facts["converged"] is True and fitted.n_iter_ > 0
+    ts = fitted.term_support_
+    assert ts.loc["Intercept", "units"] == fitted.n_groups_
+    d = _professional()
+    low = d.loc[d["severity"] == "low", "household"].nunique()
+    high = d.loc[d["severity"] != "low", "household"].nunique()
+    assert ts.loc["severity[T.low]", "units"] == min(high, low)
+    assert ts["events"].isna().all()
+
+
+def test_predict_and_fitted_trajectory_use_the_same_design(fitted):
+    d = _professional().iloc[:5]
+    pred = fitted.predict(d)
+    X = np.column_stack([np.ones(5), d["years"], (d["severity"] == "low").astype(float)]
+                        + [(d["site"] == s).astype(float) for s in
+                           [n[len("site[T."):-1] for n in fitted.params_.index if n.startswith("site")]])
+    np.testing.assert_allclose(pred, X @ fitted.params_.to_numpy())
+    assert (fitted.predict_se(d) > 0).all()
+    traj = fitted_mean_trajectory(fitted, [0, 12])
+    assert traj["n_households"].eq(fitted.n_groups_).all()
+    np.testing.assert_allclose(traj["estimate"].diff().iloc[1], fitted.params_["years"])
+
+
+def test_convergence_warning_when_the_optimiser_stops_early(monkeypatch):
+    import cohort.stats.mixed as mixed
+
+    monkeypatch.setattr(MixedModel, "_newton_polish",
+                        lambda self, theta, fun, max_iter=10: (theta, fun, False, 0))
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        m = MixedModel(max_iter=2).fit(_professional(), "score", "years", "household")
+    assert not m.converged_ and not m.optimizer_result_.success
+    assert mixed.MixedModel is MixedModel
+
+
+def test_not_fitted():
+    with pytest.raises(DefinitionError, match="call fit"):
+        _ = MixedModel().summary
+    assert repr(MixedModel()) == "<MixedModel: not fitted>"

@@ -23,6 +23,7 @@ from cohort.files import sha256_file
 from cohort.report import provenance as prov
 from cohort.report.build import build_report
 from cohort.report.execute import NOTEBOOKS
+from cohort.report.format import suppression_marker
 from cohort.report.params import load_params
 from cohort.report.rebuild import rebuild_report
 
@@ -72,7 +73,7 @@ def test_report_html_is_one_page_without_code(built):
     assert params.title in html and '<html lang="nl">' in html
     for heading in ("Inhoud", "Kwartaalmonitor", "Heraanmelding na afsluiting", "Definities", "Methoden", "Beperkingen"):
         assert heading in html
-    assert "data:image/png;base64," in html
+    assert "data:image/svg+xml;base64," in html  # vector figures
     assert 'src="http' not in html and "<script" not in html, "self-contained, no external resources"
     for code in ("import pandas", "report.release_table(", "from_namespace(globals())", "quarterly_series("):
         assert code not in html
@@ -81,10 +82,10 @@ def test_report_html_is_one_page_without_code(built):
 
 def test_dutch_report_shows_dutch_labels_and_releases_identifiers(built):
     html = (built / "report.html").read_text(encoding="utf-8")
-    assert "<td>huishoudens betrokken sinds de start</td>" in html
+    assert ">huishoudens betrokken sinds de start</th>" in html  # a row label
     assert "households involved since the study start" not in html
-    assert "<td>verhuisd</td>" in html and "<td>moved away</td>" not in html
-    assert "[onderdrukt]" in html and "tables/monitor.csv" in html
+    assert ">verhuisd</td>" in html and ">moved away</td>" not in html
+    assert f">{suppression_marker('nl')}</td>" in html and "tables/monitor.csv" in html
     assert "Kwartaalmonitor: elke indicator, elk kwartaal en elke proeftuin" in html  # caption
     headline = pd.read_csv(built / "tables" / "monitor_headline.csv", dtype=str, keep_default_na=False)
     assert "households involved since the study start" in set(headline["figure"])
@@ -119,7 +120,8 @@ def test_manifest_lists_every_file_with_hash_and_disclosure_status(built):
     assert manifest["files"]["tables/monitor.csv"]["columns"]["numerator"] == "count"
     # every exemption from disclosure control is listed with its reason
     exempt = {f: e["exemption"] for f, e in manifest["files"].items() if e.get("exemption")}
-    assert manifest["exemptions"] == exempt and "tables/reregistration_cox_zph.csv" in exempt
+    assert manifest["exemptions"] == exempt == {}, "every table of the report passed a disclosure rule"
+    assert "model terms" in manifest["files"]["tables/reregistration_cox_zph.csv"]["disclosure"]
     # the numbers at risk drawn under a curve are figure data, checked like any count
     at_risk = manifest["files"]["figure-data/reregistration_km_at_risk.csv"]
     assert at_risk["columns"]["n_risk"] == "count" and at_risk["suppressed_cells"] > 0

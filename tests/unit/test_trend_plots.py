@@ -19,6 +19,7 @@ from cohort.disclosure.writer import released_csv
 from cohort.exceptions import DefinitionError, DisclosureError  # noqa: E402
 from cohort.plots.trends import plot_site_trends, plot_trajectories  # noqa: E402
 from cohort.stats import safety  # noqa: E402
+from cohort.stats.gee import GEE  # noqa: E402
 from cohort.stats.intervals import rate_intervals  # noqa: E402
 from cohort.stats.mixed import MixedModel, fitted_mean_trajectory  # noqa: E402
 
@@ -106,13 +107,24 @@ def test_model_table_suppressed_below_threshold():
     g = np.repeat(np.arange(8), 4)
     t = np.tile(np.arange(4.0), 8)
     df = pd.DataFrame({"g": g, "t": t, "y": 5 + 0.5 * t + rng.normal(size=32)})
-    m = MixedModel().fit(df, "y", "t", "g")
-    tab = safety.mixed_model_table(m)
-    out = trend_plots.release_model_table(tab, m.n_groups_, POLICY)
+    out = release(MixedModel().fit(df, "y", "t", "g"), POLICY)  # 8 households
     assert out["suppressed"].all() and out["estimate"].isna().all()
-    ok = trend_plots.release_model_table(tab, 120, POLICY)
+    assert "8 households" in out.attrs["disclosure"]["reason"]
+    big = pd.DataFrame({"g": np.repeat(np.arange(120), 4), "t": np.tile(np.arange(4.0), 120)})
+    big["y"] = 5 + 0.5 * big["t"] + rng.normal(size=len(big))
+    ok = release(MixedModel().fit(big, "y", "t", "g"), POLICY)
     assert not ok["suppressed"].any() and ok["estimate"].notna().all()
     assert _passes_release_check(ok) == []
+
+
+def test_a_site_term_resting_on_few_households_is_suppressed():
+    rng = np.random.default_rng(4)
+    sites = np.repeat(["AMS"] * 30 + ["UTR"] * 25 + ["ZEE"] * 6, 3)
+    df = pd.DataFrame({"g": np.repeat(np.arange(61), 3), "t": np.tile([0.0, 0.5, 1.0], 61), "site": sites})
+    df["y"] = 5 + df["t"] + rng.normal(size=len(df))
+    out = release(MixedModel().fit(df, "y", "t", "g", categorical=["site"]), POLICY).set_index("term")
+    assert bool(out.loc["site[T.ZEE]", "suppressed"]) and pd.isna(out.loc["site[T.ZEE]", "estimate"])
+    assert not out.loc["site[T.UTR]", "suppressed"] and not out.loc["sd(residual)", "suppressed"]
 
 
 def test_trajectory_bands_suppress_small_waves_and_never_hold_ids():
@@ -137,7 +149,7 @@ def test_plots_refuse_unreleased_tables():
 
 def test_trajectory_figure_draws_only_aggregates():
     long = pd.concat([_long({"T0": 40, "T1": 30, "T2": 20}, "AMS"), _long({"T0": 40, "T1": 30}, "UTR", seed=1)])
-    m = safety.fit_mixed_model(long, categorical=())
+    m = MixedModel().fit(long, "score", "years_since_registration", "household_id")
     bands = release(safety.trajectory_bands(long), POLICY)
     fitted = release(fitted_mean_trajectory(m, np.linspace(0, 12, 13)), POLICY)
     fig = plot_trajectories(bands, fitted)
@@ -160,7 +172,7 @@ def test_site_trend_figure_matches_released_values_with_gaps():
 
 def test_fitted_trajectory_profile_must_name_a_term():
     long = _long({"T0": 30, "T1": 30})
-    m = safety.fit_mixed_model(long, categorical=())
+    m = MixedModel().fit(long, "score", "years_since_registration", "household_id")
     with pytest.raises(DefinitionError, match="not a model term"):
         fitted_mean_trajectory(m, [0.0, 6.0], profile={"nope": 1.0})
 
@@ -174,7 +186,8 @@ def test_every_safety_release_table_passes_the_release_check():
     s["wave_number"] = s["wave"].str.slice(1).astype(int)
     s["household_id"] = "H" + s["household_id"].astype(str)
     s["episode_id"] = "E" + s["episode_id"].astype(str)
-    model = safety.fit_mixed_model(s, categorical=["site"])
+    professional = s[s["respondent"] == "professional"]
+    model = MixedModel().fit(professional, "score", "years_since_registration", "household_id", categorical=["site"])
     results = {
         "safety_by_wave": safety.trajectory_by_wave(s, by=["site"], total=True),
         "safety_by_wave_respondent": safety.trajectory_by_wave(s, by=["respondent"], respondent=None),
@@ -182,7 +195,8 @@ def test_every_safety_release_table_passes_the_release_check():
         "safety_share_at_or_above": safety.share_at_or_above(s, by=["site"], total=True),
         "safety_agreement": safety.respondent_agreement(s),
         "safety_mixed_model": model,
-        "safety_gee": safety.fit_gee(s, categorical=["site"]),
+        "safety_gee": GEE().fit(professional, "score", "years_since_registration", "household_id",
+                                categorical=["site"]),
         "safety_trajectory_bands": safety.trajectory_bands(s),
         "safety_fitted_trajectory": fitted_mean_trajectory(model, range(0, 19)),
     }

@@ -20,8 +20,8 @@ from cohort.disclosure.release import release
 from cohort.disclosure.writer import released_csv
 from cohort.exceptions import ParameterError
 from cohort.monitor.indicators import GROUP_COLUMNS, TOTAL, prepare
-from cohort.monitor.measures import CI_METHODS
 from cohort.monitor.series import monitor_summary, quarterly_counts
+from cohort.stats.intervals import PROPORTION_METHODS as CI_METHODS
 
 NAME = "monitor"
 HELP = "Print the quarterly monitor (headline figures and quarterly series) for a reference date."

@@ -1,8 +1,9 @@
-"""Dates of the study: the study start, reading a date parameter, checking a period.
+"""Dates of the study: the study start, reading a date parameter, checking a period, the
+length of a month and numbered quarters.
 
 The definitions are those of ``docs/definitions.md`` (section "Study period and reference
-date"); every module that needs the study start or a checked reference date takes it from
-here.
+date"); every module that needs the study start, a checked reference date, months in days
+or a quarter number takes it from here.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
-from cohort.exceptions import ParameterError
+from cohort.definitions.tables import require_columns
+from cohort.exceptions import DefinitionError, ParameterError
 
 #: Start of monitoring (parameter ``study_start``): 1 January 2023.
 STUDY_START = pd.Timestamp("2023-01-01")
+
+#: Days in a year (Julian year) and in a month (365.25 / 12 = 30.4375): "6 months after a
+#: closure" is 6 * 30.4375 days, "years since registration" is days / 365.25.
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
 def to_date(value, name: str = "date") -> pd.Timestamp:
@@ -77,3 +84,39 @@ def check_period(study_start, reference_date) -> tuple[pd.Timestamp, pd.Timestam
             "choose a reference date on or after the start of the study"
         )
     return start, reference
+
+
+def quarter_index(dates) -> np.ndarray:
+    """Number calendar quarters consecutively: ``4 * year + quarter - 1``.
+
+    Differences between two values are whole quarters, whatever day of the quarter the
+    dates fall on.
+
+    >>> quarter_index(pd.Series(pd.to_datetime(["2023-01-01", "2023-12-31", "2024-04-01"])))
+    array([8092, 8095, 8097])
+    """
+    d = pd.DatetimeIndex(pd.to_datetime(dates))
+    return (d.year * 4 + d.quarter - 1).to_numpy(dtype=np.int64)
+
+
+def with_quarter_number(df: pd.DataFrame, period_col: str = "interval_start",
+                        col: str = "quarter", start: int = 0) -> pd.DataFrame:
+    """Copy of ``df`` with a whole-quarter time column counted from its first period.
+
+    For the long series of :mod:`cohort.monitor.measures` (``interval_start``): trend models
+    need a numeric time.
+
+    Raises
+    ------
+    DefinitionError
+        ``period_col`` is not a column of ``df``.
+
+    >>> s = pd.DataFrame({"interval_start": pd.to_datetime(["2023-01-01", "2023-04-01", "2024-01-01"])})
+    >>> with_quarter_number(s)["quarter"].tolist()
+    [0, 1, 4]
+    """
+    require_columns(df, "series", [period_col], error=DefinitionError)
+    out = df.copy()
+    qi = quarter_index(out[period_col])
+    out[col] = qi - qi.min() + start
+    return out

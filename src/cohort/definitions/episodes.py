@@ -7,6 +7,10 @@ functions over the ``episodes`` table that return new objects and never change t
 * :func:`clip_to_reference` - the data as if extracted at the end of day ``R``: episodes
   registered after ``R`` are dropped, closures after ``R`` become "still open".
 * :func:`in_study` - episodes overlapping ``[S, R]``.
+* :func:`clip_dates` and :func:`in_study_dates` - the same two rules on arrays of dates,
+  for code that works on arrays (the monitor's :func:`cohort.monitor.indicators.prepare`,
+  the follow-up tables of :mod:`cohort.definitions.followup`); the frame functions above
+  call them, so each rule is written once.
 * :func:`active_on` / :func:`households_active_on` - open on a date (an episode closed on
   ``d`` is not active on ``d``).
 * :func:`first_registration` - per household, the first registration of an episode in the
@@ -25,31 +29,85 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import STUDY_START, to_date
-from cohort.exceptions import DefinitionError, DeliveryError
+from cohort.definitions.tables import date_column, require_columns
+from cohort.exceptions import DefinitionError
+
+__all__ = [
+    "active_on",
+    "activity_spells",
+    "clip_dates",
+    "clip_to_reference",
+    "first_registration",
+    "households_active_on",
+    "in_study",
+    "in_study_dates",
+    "inactive_spells",
+    "require_columns",
+]
 
 _EPISODE_COLUMNS = ("household_id", "registration_date", "closure_date")
+_NAT = np.datetime64("NaT", "ns")
 
 
-def require_columns(frame: pd.DataFrame, table: str, columns) -> None:
-    """Raise :class:`DeliveryError` naming the table and columns that are missing."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DeliveryError(
-            f"table {table!r} lacks column(s) {', '.join(missing)}; "
-            "load the delivery with cohort.load so that it follows the data model"
-        )
+def _day(value, name: str) -> np.datetime64:
+    return to_date(value, name).to_datetime64().astype("datetime64[ns]")
 
 
-def _as_datetime(series: pd.Series, table: str, column: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.astype("datetime64[ns]")
-    try:
-        return pd.to_datetime(series, format="%Y-%m-%d")
-    except (TypeError, ValueError):
-        raise DeliveryError(
-            f"table {table!r} column {column!r} holds values that are not dates written "
-            "YYYY-MM-DD; load the delivery with cohort.load, which reports the rows"
-        ) from None
+def clip_dates(registration, closure, reference_date) -> tuple[np.ndarray, np.ndarray]:
+    """The reference-date rule on arrays: which episodes exist on ``R``, and their closure.
+
+    An episode registered after ``R`` does not exist yet in data extracted at the end of
+    ``R`` (``known`` is False); a closure after ``R`` has not happened yet (``NaT``: still
+    open on ``R``). Vectorised; the inputs are not changed.
+
+    Parameters
+    ----------
+    registration, closure : array-like of datetime64
+        One value per episode; ``closure`` is ``NaT`` for an open episode.
+    reference_date : date-like
+
+    Returns
+    -------
+    (known, closure) : bool array and the closures as known on ``R`` (``datetime64[ns]``)
+
+    Examples
+    --------
+    >>> reg = np.array(["2024-01-05", "2025-01-02"], dtype="datetime64[ns]")
+    >>> close = np.array(["2025-02-01", "NaT"], dtype="datetime64[ns]")
+    >>> known, clipped = clip_dates(reg, close, "2024-12-31")
+    >>> known.tolist(), np.isnat(clipped).tolist()
+    ([True, False], [True, True])
+    """
+    reference = _day(reference_date, "reference_date")
+    registration = np.asarray(registration, dtype="datetime64[ns]")
+    closure = np.asarray(closure, dtype="datetime64[ns]")
+    known = registration <= reference
+    return known, np.where(closure > reference, _NAT, closure)
+
+
+def in_study_dates(registration, closure, study_start=STUDY_START,
+                   reference_date=None) -> np.ndarray:
+    """The study rule on arrays: episodes overlapping ``[S, R]``.
+
+    ``registration_date <= R`` and (open on ``R`` or ``closure_date >= S``), with the
+    dates clipped to ``R`` by :func:`clip_dates`; ``reference_date=None`` takes them as
+    already clipped (then every episode with a registration date is registered by ``R``).
+
+    Examples
+    --------
+    >>> reg = np.array(["2022-06-01", "2022-06-01", "2024-01-01"], dtype="datetime64[ns]")
+    >>> close = np.array(["2022-12-31", "2023-01-01", "NaT"], dtype="datetime64[ns]")
+    >>> in_study_dates(reg, close, "2023-01-01", "2024-12-31").tolist()
+    [False, True, True]
+    """
+    start = _day(study_start, "study_start")
+    registration = np.asarray(registration, dtype="datetime64[ns]")
+    if reference_date is None:
+        known = ~np.isnat(registration)
+        closure = np.asarray(closure, dtype="datetime64[ns]")
+    else:
+        known, closure = clip_dates(registration, closure, reference_date)
+    return known & (np.isnat(closure) | (closure >= start))
 
 
 def clip_to_reference(episodes: pd.DataFrame, reference_date) -> pd.DataFrame:
@@ -57,7 +115,7 @@ def clip_to_reference(episodes: pd.DataFrame, reference_date) -> pd.DataFrame:
 
     Episodes registered after ``R`` are dropped; a ``closure_date`` after ``R`` becomes
     ``NaT`` (still open on ``R``) and its ``closure_reason`` is cleared; RVT dates after
-    ``R`` become ``NaT``. The input is not changed.
+    ``R`` become ``NaT``. The rule is :func:`clip_dates`. The input is not changed.
 
     Raises
     ------
@@ -80,23 +138,23 @@ def clip_to_reference(episodes: pd.DataFrame, reference_date) -> pd.DataFrame:
     """
     require_columns(episodes, "episodes", _EPISODE_COLUMNS)
     reference = to_date(reference_date, "reference_date")
-    registration = _as_datetime(episodes["registration_date"], "episodes", "registration_date")
+    registration = date_column(episodes["registration_date"], "episodes", "registration_date")
     if registration.isna().any():
         raise DefinitionError(
             f"table 'episodes' has {int(registration.isna().sum())} row(s) without a "
             "registration_date (rule: required); run cohort validate and use the accepted rows"
         )
-    keep = (registration <= reference).to_numpy()
+    closure = date_column(episodes["closure_date"], "episodes", "closure_date")
+    keep, clipped = clip_dates(registration.to_numpy(), closure.to_numpy(), reference)
     out = episodes.loc[keep].copy()
     out["registration_date"] = registration[keep]
-    closure = _as_datetime(out["closure_date"], "episodes", "closure_date")
-    after = closure > reference
-    out["closure_date"] = closure.mask(after)
+    after = (closure > reference)[keep]
+    out["closure_date"] = pd.Series(clipped[keep], index=out.index)
     if "closure_reason" in out.columns:
         out["closure_reason"] = out["closure_reason"].mask(after)
     for column in ("rvt_start_date", "rvt_end_date"):
         if column in out.columns:
-            values = _as_datetime(out[column], "episodes", column)
+            values = date_column(out[column], "episodes", column)
             out[column] = values.mask(values > reference)
     return out
 
@@ -106,7 +164,8 @@ def in_study(episodes: pd.DataFrame, study_start=STUDY_START, reference_date=Non
 
     ``registration_date <= R`` and (open on ``R`` or ``closure_date >= S``). An episode
     registered before ``S`` and open at ``S`` is in the study; one closed before ``S`` is
-    not. ``reference_date=None`` takes the episodes as already clipped.
+    not. ``reference_date=None`` takes the episodes as already clipped. The rule is
+    :func:`in_study_dates`.
 
     Examples
     --------
@@ -118,20 +177,11 @@ def in_study(episodes: pd.DataFrame, study_start=STUDY_START, reference_date=Non
     >>> in_study(eps, "2023-01-01", "2024-12-31").tolist()
     [False, True, True]
     """
-    start = to_date(study_start, "study_start")
-    if reference_date is None:
-        require_columns(episodes, "episodes", _EPISODE_COLUMNS)
-        registration = _as_datetime(episodes["registration_date"], "episodes", "registration_date")
-        closure = _as_datetime(episodes["closure_date"], "episodes", "closure_date")
-        result = registration.notna() & (closure.isna() | (closure >= start))
-        return result.rename("in_study")
-    reference = to_date(reference_date, "reference_date")
     require_columns(episodes, "episodes", _EPISODE_COLUMNS)
-    registration = _as_datetime(episodes["registration_date"], "episodes", "registration_date")
-    closure = _as_datetime(episodes["closure_date"], "episodes", "closure_date")
-    open_on_reference = closure.isna() | (closure > reference)
-    result = (registration <= reference) & (open_on_reference | (closure >= start))
-    return result.rename("in_study")
+    registration = date_column(episodes["registration_date"], "episodes", "registration_date")
+    closure = date_column(episodes["closure_date"], "episodes", "closure_date")
+    result = in_study_dates(registration.to_numpy(), closure.to_numpy(), study_start, reference_date)
+    return pd.Series(result, index=episodes.index, name="in_study")
 
 
 def active_on(episodes: pd.DataFrame, date) -> pd.Series:
@@ -152,8 +202,8 @@ def active_on(episodes: pd.DataFrame, date) -> pd.Series:
     """
     d = to_date(date, "date")
     require_columns(episodes, "episodes", _EPISODE_COLUMNS)
-    registration = _as_datetime(episodes["registration_date"], "episodes", "registration_date")
-    closure = _as_datetime(episodes["closure_date"], "episodes", "closure_date")
+    registration = date_column(episodes["registration_date"], "episodes", "registration_date")
+    closure = date_column(episodes["closure_date"], "episodes", "closure_date")
     return ((registration <= d) & (closure.isna() | (closure > d))).rename("active")
 
 
@@ -204,7 +254,7 @@ def first_registration(
     if reference_date is not None:
         episodes = clip_to_reference(episodes, reference_date)
     study = in_study(episodes, study_start)
-    registration = _as_datetime(episodes["registration_date"], "episodes", "registration_date")
+    registration = date_column(episodes["registration_date"], "episodes", "registration_date")
     keys = episodes["household_id"].to_numpy()[study.to_numpy()]
     first = registration[study].groupby(keys).min()
     return first.rename("first_registration").rename_axis("household_id")
@@ -235,8 +285,8 @@ def activity_spells(episodes: pd.DataFrame) -> pd.DataFrame:
     is_text = not pd.api.types.is_integer_dtype(ids.dtype)
     # Integer household codes (as the monitor uses) factorise much faster than strings.
     household = ids.to_numpy(dtype=object) if is_text else ids.to_numpy()
-    start = _as_datetime(episodes["registration_date"], "episodes", "registration_date").to_numpy()
-    end = _as_datetime(episodes["closure_date"], "episodes", "closure_date").to_numpy()
+    start = date_column(episodes["registration_date"], "episodes", "registration_date").to_numpy()
+    end = date_column(episodes["closure_date"], "episodes", "closure_date").to_numpy()
     start_days = start.astype("datetime64[D]").astype(np.int64)
     # An open episode never ends; a closure before the registration (invalid, reported by
     # validation) gives an empty period.

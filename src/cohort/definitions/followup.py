@@ -68,12 +68,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohort.definitions.dates import STUDY_START, to_date
+from cohort.definitions.episodes import clip_dates, in_study_dates
+from cohort.definitions.tables import date_column, require_columns
 from cohort.delivery.schema import MOVED_AWAY
 from cohort.exceptions import DefinitionError, DeliveryError
 from cohort.roles import with_roles
 
-#: Start of monitoring (parameter ``study_start``).
-STUDY_START = pd.Timestamp("2023-01-01")
+__all__ = [
+    "CENSORED",
+    "COMPETING",
+    "DEFAULT_WINDOW_DAYS",
+    "EVENT",
+    "STUDY_START",
+    "attrition",
+    "legal_measure_table",
+    "recurrent_reregistration_table",
+    "reregistration_table",
+]
 
 #: Default window for "re-registered within w days" (parameter ``reregistration_window_days``).
 DEFAULT_WINDOW_DAYS = 365
@@ -100,24 +112,12 @@ def _table(tables, name, columns) -> pd.DataFrame:
     if name not in tables:
         raise DeliveryError(f"the delivery has no table {name!r}; it is needed for follow-up")
     df = tables[name]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DeliveryError(f"table {name!r} lacks column(s) {missing}; see docs/data-model.md")
+    require_columns(df, name, columns, hint="see docs/data-model.md")
     return df
 
 
-def _date(value, name) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise DefinitionError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
-    if pd.isna(stamp):
-        raise DefinitionError(f"{name} is required: give a date written YYYY-MM-DD")
-    return stamp.normalize()
-
-
-def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series).astype("datetime64[ns]")
+def _dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
+    return date_column(frame[column], table, column)
 
 
 def _earliest(*values, index) -> pd.Series:
@@ -203,27 +203,36 @@ def _attrition_record(frame: pd.DataFrame) -> dict:
 
 def _site_end(tables, frame: pd.DataFrame) -> pd.Series:
     sites = _table(tables, "sites", ["site", "delivery_end"])
-    end = pd.Series(_dates(sites["delivery_end"]).to_numpy(), index=sites["site"].astype("string"))
+    end = pd.Series(_dates(sites, "sites", "delivery_end").to_numpy(), index=sites["site"].astype("string"))
     return frame["site"].astype("string").map(end).astype("datetime64[ns]")
 
 
-def _episodes_at(tables, reference: pd.Timestamp) -> pd.DataFrame:
+def _episodes_at(tables, reference: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every episode of the delivery, closures as known at the end of ``R``.
+
+    The reference-date rule (:func:`cohort.definitions.episodes.clip_dates`): a closure
+    after ``R`` becomes ``NaT`` (still open) and its reason is cleared. Episodes registered
+    after ``R`` are kept here and flagged in the returned ``known`` array (False), so that
+    the callers exclude them in their attrition tables.
+    """
     eps = _table(
         tables, "episodes", ["episode_id", "household_id", "site", "registration_date", "closure_date"]
     ).copy()
-    eps["registration_date"] = _dates(eps["registration_date"])
-    eps["closure_date"] = _dates(eps["closure_date"])
+    eps["registration_date"] = _dates(eps, "episodes", "registration_date")
+    closure = _dates(eps, "episodes", "closure_date")
+    known, clipped = clip_dates(eps["registration_date"].to_numpy(), closure.to_numpy(), reference)
+    eps["closure_date"] = pd.Series(clipped, index=eps.index)
     if "closure_reason" not in eps.columns:
         eps["closure_reason"] = pd.NA
-    eps["closure_reason"] = eps["closure_reason"].astype("string")
-    return eps
+    eps["closure_reason"] = eps["closure_reason"].astype("string").mask(closure > reference)
+    return eps, known
 
 
 def _household_frame(tables) -> pd.DataFrame:
     hh = _table(tables, "households", ["household_id", "site"]).copy()
     if "moved_out_date" not in hh.columns:
         hh["moved_out_date"] = pd.NaT
-    hh["moved_out_date"] = _dates(hh["moved_out_date"])
+    hh["moved_out_date"] = _dates(hh, "households", "moved_out_date")
     return hh
 
 
@@ -310,23 +319,23 @@ def reregistration_table(
         Bad dates or window.
     """
     tables = _tables(delivery)
-    R = _date(reference_date, "reference_date")
-    S = _date(study_start, "study_start")
+    R = to_date(reference_date, "reference_date")
+    S = to_date(study_start, "study_start")
     if not isinstance(window_days, int | np.integer) or window_days < 1:
         raise DefinitionError(f"reregistration_window_days must be a positive whole number, got {window_days!r}")
-    eps = _episodes_at(tables, R)
+    eps, known = _episodes_at(tables, R)
     hh = _household_frame(tables)
     refs = _table(tables, "referrals", ["household_id", "referral_date"]).copy()
-    refs["referral_date"] = _dates(refs["referral_date"])
+    refs["referral_date"] = _dates(refs, "referrals", "referral_date")
     refs = refs.loc[refs["referral_date"] <= R]
-    registered = eps.loc[eps["registration_date"] <= R, ["household_id", "registration_date"]]
+    registered = eps.loc[known, ["household_id", "registration_date"]]
 
     att = _Attrition(eps, "episodes in the delivery")
-    eps = att.drop(eps, eps["registration_date"] > R, "registered after the reference date")
-    eps = att.drop(
-        eps, eps["closure_date"].isna() | (eps["closure_date"] > R), "open on the reference date"
-    )
-    eps = att.drop(eps, eps["closure_date"] < S, "closed before the study start")
+    eps = att.drop(eps, ~known, "registered after the reference date")
+    eps = att.drop(eps, eps["closure_date"].isna(), "open on the reference date")
+    # the closed episodes that are not in the study [S, R] are those closed before S
+    in_study = in_study_dates(eps["registration_date"], eps["closure_date"], S)
+    eps = att.drop(eps, ~in_study, "closed before the study start")
     eps = att.drop(eps, (eps["closure_reason"] == MOVED_AWAY).fillna(False), "closed because the household moved away")
     eps = eps.assign(_row=np.arange(len(eps)))
     eps = _attach_households(eps, hh)
@@ -421,7 +430,7 @@ def recurrent_reregistration_table(
         ``period`` numbers the at-risk periods (1 = after the first closure).
     """
     tables = _tables(delivery)
-    R = _date(reference_date, "reference_date")
+    R = to_date(reference_date, "reference_date")
     first = reregistration_table(delivery, R, study_start, keep_ids=True)
     hh = _household_frame(tables)
     if first.empty:
@@ -431,9 +440,8 @@ def recurrent_reregistration_table(
         origin=("closure_date", "min"), site=("site", "first")
     )
     origin = origin.assign(delivery_end=_site_end(tables, origin.reset_index()).to_numpy())
-    eps = _episodes_at(tables, R)
-    eps = eps.loc[eps["registration_date"] <= R]
-    eps["closure_date"] = eps["closure_date"].where(eps["closure_date"] <= R)
+    eps, known = _episodes_at(tables, R)
+    eps = eps.loc[known]
     eps = eps.loc[eps["household_id"].isin(origin.index)]
     moved_close = (
         eps.loc[(eps["closure_reason"] == MOVED_AWAY).fillna(False) & eps["closure_date"].notna()]
@@ -476,7 +484,7 @@ def recurrent_reregistration_table(
 
     # events inside gaps: referral days in (g0, g1], plus the registration ending the gap
     refs = _table(tables, "referrals", ["household_id", "referral_date"])
-    refs = refs.assign(referral_date=_dates(refs["referral_date"]))
+    refs = refs.assign(referral_date=_dates(refs, "referrals", "referral_date"))
     refs = refs.loc[refs["household_id"].isin(origin.index) & (refs["referral_date"] <= R)]
     refs = refs[["household_id", "referral_date"]].rename(columns={"referral_date": "day"})
     refs["household_id"] = refs["household_id"].astype("string")
@@ -557,15 +565,15 @@ def legal_measure_table(
         censor_reason`` and the household covariates; ``attrs["attrition"]``.
     """
     tables = _tables(delivery)
-    R = _date(reference_date, "reference_date")
-    S = _date(study_start, "study_start")
-    eps = _episodes_at(tables, R)
+    R = to_date(reference_date, "reference_date")
+    S = to_date(study_start, "study_start")
+    eps, known = _episodes_at(tables, R)
     hh = _household_frame(tables)
     lm = _table(tables, "legal_measures", ["episode_id", "start_date"])
-    lm = lm.assign(start_date=_dates(lm["start_date"]))
+    lm = lm.assign(start_date=_dates(lm, "legal_measures", "start_date"))
     lm = lm.loc[lm["start_date"] <= R]
     att = _Attrition(eps, "episodes in the delivery")
-    eps = att.drop(eps, eps["registration_date"] > R, "registered after the reference date")
+    eps = att.drop(eps, ~known, "registered after the reference date")
     eps = att.drop(eps, eps["registration_date"] < S, "registered before the study start")
     eps = eps.assign(delivery_end=_site_end(tables, eps))
     eps = att.drop(
@@ -581,7 +589,7 @@ def legal_measure_table(
     m = m.loc[m["start_date"] >= m["registration_date"]]
     first_measure = m.groupby("episode_id")["start_date"].min()
     measure = eps["episode_id"].map(first_measure).astype("datetime64[ns]")
-    closure = eps["closure_date"].where(eps["closure_date"] <= R)
+    closure = eps["closure_date"]
     censor = _earliest(eps["delivery_end"], R, closure, index=eps.index)
     is_event = measure.notna() & (measure <= censor)
     moved_closure = (eps["closure_reason"] == MOVED_AWAY).fillna(False) & closure.notna()

@@ -9,17 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohort.definitions.dates import DAYS_PER_MONTH, DAYS_PER_YEAR
+from cohort.definitions.tables import require_columns
 from cohort.exceptions import DefinitionError, ParameterError
-
-DAYS_PER_MONTH = 365.25 / 12
-
-
-def _check(df, columns, table="data"):
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DefinitionError(
-            f"{table} lacks column(s) {missing}; columns present: {list(df.columns)}"
-        )
 
 
 def derive_wave(months: pd.Series, wave_months: float = 6.0, n_waves: int = 4) -> pd.Series:
@@ -54,10 +46,12 @@ def prepare_safety(safety_assessments: pd.DataFrame, episodes: pd.DataFrame,
         A required column is missing, or an assessment names an episode that does not
         exist (the row is identified by position only: pseudonyms are not echoed).
     """
-    _check(safety_assessments, ["household_id", "episode_id", "assessment_date", "respondent", "score"],
-           "safety_assessments")
-    _check(episodes, ["episode_id", "registration_date"], "episodes")
-    _check(households, ["household_id", "site", *covariates], "households")
+    require_columns(safety_assessments, "safety_assessments",
+                    ["household_id", "episode_id", "assessment_date", "respondent", "score"],
+                    error=DefinitionError)
+    require_columns(episodes, "episodes", ["episode_id", "registration_date"], error=DefinitionError)
+    require_columns(households, "households", ["household_id", "site", *covariates],
+                    error=DefinitionError)
     s = safety_assessments.copy()
     if "wave" not in s.columns:
         s["wave"] = pd.array([None] * len(s), dtype="string")
@@ -77,7 +71,7 @@ def prepare_safety(safety_assessments: pd.DataFrame, episodes: pd.DataFrame,
     out = out.loc[~before.to_numpy()].copy()
     days = days[~before]
     out["months_since_registration"] = days / DAYS_PER_MONTH
-    out["years_since_registration"] = days / 365.25
+    out["years_since_registration"] = days / DAYS_PER_YEAR
     recorded = out["wave"].astype("string").str.strip().str.upper()
     valid = recorded.str.fullmatch(r"T\d+").fillna(False).astype(bool)
     derived = derive_wave(out["months_since_registration"], wave_months, n_waves)

@@ -16,7 +16,11 @@ a table with column roles                     :func:`cohort.disclosure.tables.re
 :class:`~cohort.stats.kaplan_meier.KaplanMeier`  :func:`cohort.disclosure.curves.release_km_table`
 :class:`~cohort.stats.aalen_johansen.AalenJohansen`  :func:`cohort.disclosure.curves.release_cif_table` / ``release_cif_tables``
 :class:`~cohort.stats.cox.CoxPH`                 :func:`cohort.disclosure.models.release_cox_table`
+:class:`~cohort.stats.cox_zph.ProportionalHazardsTest`  :func:`cohort.disclosure.models.release_ph_test`
 :class:`~cohort.stats.mixed.MixedModel`          :func:`cohort.disclosure.models.release_mixed_model`
+:class:`~cohort.stats.gee.GEE`                   :func:`cohort.disclosure.models.release_gee`
+:class:`~cohort.stats.segmented.SegmentedRegression`  :func:`cohort.disclosure.models.release_segmented`
+Poisson, logistic, negative binomial models    :func:`cohort.disclosure.models.release_model`
 ============================================  ==========================================
 
 Results are recognised by their class's module and name, so importing this module does
@@ -40,14 +44,19 @@ RULES = {
     ("cohort.stats.kaplan_meier", "KaplanMeier"): ("cohort.disclosure.curves", "release_km_table"),
     ("cohort.stats.aalen_johansen", "AalenJohansen"): ("cohort.disclosure.curves", "release_aalen_johansen"),
     ("cohort.stats.cox", "CoxPH"): ("cohort.disclosure.models", "release_cox_table"),
+    ("cohort.stats.cox_zph", "ProportionalHazardsTest"): ("cohort.disclosure.models", "release_ph_test"),
     ("cohort.stats.mixed", "MixedModel"): ("cohort.disclosure.models", "release_mixed_model"),
+    ("cohort.stats.gee", "GEE"): ("cohort.disclosure.models", "release_gee"),
+    ("cohort.stats.segmented", "SegmentedRegression"): ("cohort.disclosure.models", "release_segmented"),
+    ("cohort.stats.poisson", "PoissonModel"): ("cohort.disclosure.models", "release_model"),
+    ("cohort.stats.logistic", "LogisticModel"): ("cohort.disclosure.models", "release_model"),
+    ("cohort.stats.negative_binomial", "NegativeBinomialModel"): ("cohort.disclosure.models", "release_model"),
 }
 
 #: Named rules for tables that state their roles (``roles["rule"]``).
 TABLE_RULES = {
     None: ("cohort.disclosure.tables", "release_by_roles"),
     "changes between reports": ("cohort.disclosure.monitor", "release_changes"),
-    "model table": ("cohort.disclosure.tables", "release_model_frame"),
 }
 
 #: (module, class) of a figure's source -> (module, function) giving its released tables.

@@ -239,33 +239,3 @@ def release_rate_table(rates: pd.DataFrame, events_col: str, person_time_col: st
     out.attrs = attrs
     out.attrs["disclosure"]["value_columns"] = ["rate", "ci_lower", "ci_upper"]
     return out
-
-
-def release_model_frame(table: pd.DataFrame, policy) -> pd.DataFrame:
-    """A model's coefficient table that records the households it rests on
-    (``attrs["n_households"]``), released by :func:`release_model_table`."""
-    if "n_households" not in table.attrs:
-        raise DisclosureError("this model table does not record the households it rests on")
-    out = table.copy()
-    out.attrs = {k: v for k, v in table.attrs.items() if k != "roles"}
-    return release_model_table(out, table.attrs["n_households"], policy)
-
-
-def release_model_table(table: pd.DataFrame, n_units: int, policy) -> pd.DataFrame:
-    """Release a model's coefficient table (e.g. :func:`cohort.stats.safety.mixed_model_table`).
-
-    A model's estimates are aggregates over all its households; the table is released
-    with the number of households it rests on (``n_households``, rounded as the policy
-    says) and is suppressed as a whole when that number is below the threshold.
-
-    Examples
-    --------
-    >>> from cohort.disclosure.policy import DisclosurePolicy
-    >>> t = pd.DataFrame({"term": ["Intercept"], "estimate": [4.2], "se": [0.1]})
-    >>> release_model_table(t, 8, DisclosurePolicy(threshold=10))[["estimate", "suppressed"]]
-       estimate  suppressed
-    0      <NA>        True
-    """
-    t = table.copy()
-    t["n_households"] = int(n_units)
-    return release_table(t, policy, ["n_households"], by=["term"])

@@ -33,10 +33,12 @@ import pandas as pd
 from cohort.definitions.dates import STUDY_START, check_period, to_date
 from cohort.definitions.episodes import (
     activity_spells,
+    clip_dates,
     first_registration,
+    in_study_dates,
     inactive_spells,
-    require_columns,
 )
+from cohort.definitions.tables import date_values, require_columns
 from cohort.exceptions import DefinitionError, DeliveryError, ParameterError
 
 #: Label of the row that totals a group column (all sites, with and without children).
@@ -156,25 +158,14 @@ class MonitorData:
         )
 
 
-def _datetime_values(frame: pd.DataFrame, table: str, column: str) -> np.ndarray:
-    values = frame[column]
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        try:
-            values = pd.to_datetime(values, format="%Y-%m-%d")
-        except (TypeError, ValueError):
-            raise DeliveryError(
-                f"table {table!r} column {column!r} holds values that are not dates written "
-                "YYYY-MM-DD; load the delivery with cohort.load, which reports the rows"
-            ) from None
-    return values.to_numpy(dtype="datetime64[ns]")
-
-
 def prepare(tables, reference_date, study_start=STUDY_START) -> MonitorData:
     """Clip the delivery to the reference date and code its groups (pure; input unchanged).
 
-    Applies the definitions of :func:`cohort.definitions.episodes.clip_to_reference` and
-    :func:`cohort.definitions.episodes.in_study` directly on arrays (the unit tests check that they
-    agree), keeping only what the indicators need.
+    Applies the rules of :func:`cohort.definitions.episodes.clip_to_reference` and
+    :func:`cohort.definitions.episodes.in_study` on arrays
+    (:func:`~cohort.definitions.episodes.clip_dates`,
+    :func:`~cohort.definitions.episodes.in_study_dates`), keeping only what the indicators
+    need.
 
     Raises
     ------
@@ -228,16 +219,16 @@ def prepare(tables, reference_date, study_start=STUDY_START) -> MonitorData:
         children.isna().to_numpy(), 2, children.fillna(False).to_numpy(dtype=bool).astype(np.int64)
     )
 
-    reg = _datetime_values(episodes, "episodes", "registration_date")
-    close = _datetime_values(episodes, "episodes", "closure_date")
+    reg = date_values(episodes, "episodes", "registration_date")
+    close = date_values(episodes, "episodes", "closure_date")
     if np.isnat(reg).any():
         raise DefinitionError(
             f"table 'episodes' has {int(np.isnat(reg).sum())} row(s) without a "
             "registration_date (rule: required); run cohort validate and use the accepted rows"
         )
     r64, s64 = reference.to_datetime64(), start.to_datetime64()
-    close = np.where(close > r64, np.datetime64("NaT"), close)  # closed after R: open on R
-    keep = (reg <= r64) & (np.isnat(close) | (close >= s64))  # in the study [S, R]
+    known, close = clip_dates(reg, close, reference)  # closed after R: open on R
+    keep = known & in_study_dates(reg, close, start)  # in the study [S, R]
     position = hh_index.get_indexer(episodes["household_id"].astype("string")[keep])
     if (position < 0).any():
         raise DeliveryError(
@@ -256,7 +247,7 @@ def prepare(tables, reference_date, study_start=STUDY_START) -> MonitorData:
         }
     )
 
-    measure_start = _datetime_values(measures, "legal_measures", "start_date")
+    measure_start = date_values(measures, "legal_measures", "start_date")
     m_keep = (measure_start >= s64) & (measure_start <= r64)
     m_household = hh_index.get_indexer(measures["household_id"].astype("string")[m_keep])
     ms = pd.DataFrame(

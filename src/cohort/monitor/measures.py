@@ -37,7 +37,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from cohort.definitions.dates import STUDY_START
 from cohort.exceptions import DefinitionError, ParameterError
@@ -52,9 +51,8 @@ from cohort.monitor.indicators import (
     indicator_counts,
     prepare,
 )
-
-#: Confidence-interval methods for proportions: name -> statsmodels ``proportion_confint``.
-CI_METHODS = {"wilson": "wilson", "clopper-pearson": "beta"}
+from cohort.stats.intervals import PROPORTION_METHODS as CI_METHODS
+from cohort.stats.intervals import proportion_ci
 
 #: ``ci_method`` of rows that get no binomial interval (counts, ratios).
 NO_CI = "none"
@@ -150,34 +148,6 @@ def monitor_measures(by: str | Sequence[str] | None = None) -> tuple[Measure, ..
             proportion=True,
         ),
     )
-
-
-def proportion_ci(numerator, denominator, method: str = "wilson", alpha: float = 0.05):
-    """Binomial confidence interval per row; ``NaN`` where the denominator is 0.
-
-    ``wilson`` equals R's ``prop.test(x, n, correct = FALSE)$conf.int``, ``clopper-pearson``
-    R's ``binom.test(x, n)$conf.int``.
-
-    Examples
-    --------
-    >>> lo, hi = proportion_ci([88], [557])
-    >>> print(f"{lo[0]:.5f} {hi[0]:.5f}")
-    0.13006 0.19061
-    """
-    if method not in CI_METHODS:
-        raise ParameterError(f"ci_method must be one of {', '.join(CI_METHODS)}, got {method!r}")
-    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be between 0 and 1, got {alpha!r}")
-    x = np.asarray(numerator, dtype=float)
-    n = np.asarray(denominator, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(n) & (n > 0) & (x >= 0) & (x <= n)
-    lower = np.full(x.shape, np.nan)
-    upper = np.full(x.shape, np.nan)
-    if ok.any():
-        lo, hi = proportion_confint(x[ok], n[ok], alpha=alpha, method=CI_METHODS[method])
-        lower[ok] = np.clip(lo, 0.0, 1.0)
-        upper[ok] = np.clip(hi, 0.0, 1.0)
-    return lower, upper
 
 
 def _closure(names: set[str]) -> list[str]:

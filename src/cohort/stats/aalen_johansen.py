@@ -6,14 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohort.definitions.dates import DAYS_PER_MONTH
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import _check_alpha, _check_columns, _group_codes, _numeric
+from cohort.stats.base import Estimator, _check_columns, _group_codes, _numeric
 from cohort.stats.intervals import _check_conf_type, confint
+from cohort.stats.kaplan_meier import SUMMARY_MONTHS
 
-# ----------------------------------------------------------------------------- Aalen-Johansen
+__all__ = ["AalenJohansen"]
 
 
-class AalenJohansen:
+class AalenJohansen(Estimator):
     """Cumulative incidence of competing events (Aalen-Johansen), as R's ``survfit`` with a
     factor status (``cmprsk::cuminc`` gives the same estimates).
 
@@ -34,6 +36,12 @@ class AalenJohansen:
         cif_<k>, se_<k>, ci_lower_<k>, ci_upper_<k>`` for each cause ``k`` and
         ``survival`` (no event of any cause).
     causes_ : list of int
+    n_ : int
+        Rows analysed.
+    n_events_ : dict
+        Events per cause.
+    summary : DataFrame
+        Per group and cause: rows, events and the incidence at 6, 12 and 24 months.
 
     Examples
     --------
@@ -47,13 +55,33 @@ class AalenJohansen:
     2   3.0  0.3333  0.1667
     3   4.0  0.5833  0.1667
     4   5.0  0.5833  0.4167
+    >>> aj
+    <AalenJohansen: n=6, confidence_level=0.95, conf_type=log, group_col=None, n_groups=1, variance=infinitesimal jackknife>
     """
 
+    _fitted_attribute = "table_"
+
     def __init__(self, alpha: float = 0.05, conf_type: str = "log"):
-        self.alpha = _check_alpha(alpha)
+        super().__init__(alpha)
         self.conf_type = _check_conf_type(conf_type)
 
     def fit(self, df, duration_col, event_col, group_col=None):
+        """Fit the cumulative incidence of every cause; returns ``self``.
+
+        Parameters
+        ----------
+        df : DataFrame
+        duration_col : str
+        event_col : str
+            0 censored, else the (whole, positive) number of the cause.
+        group_col : str, optional
+            One set of curves per value.
+
+        Raises
+        ------
+        DefinitionError
+            A column is missing or bad, or there is no event.
+        """
         _check_columns(df, [duration_col, event_col, group_col])
         time = _numeric(df, duration_col)
         status = _numeric(df, event_col)
@@ -67,6 +95,10 @@ class AalenJohansen:
             raise DefinitionError(f"no events in {event_col!r}")
         groups, labels = _group_codes(df, group_col)
         self.labels_, self.causes_, self.group_col = labels, causes, group_col
+        self.duration_col, self.event_col = duration_col, event_col
+        self.n_ = len(df)
+        self.n_events_ = {k: int((status == k).sum()) for k in causes}
+        self._n_rows = np.bincount(groups, minlength=len(labels))
         frames = []
         for k, label in enumerate(labels):
             sel = groups == k
@@ -130,6 +162,9 @@ class AalenJohansen:
 
     def cif_at(self, times, cause: int = 1) -> pd.DataFrame:
         """Cumulative incidence of ``cause`` at given times (step function, right-continuous)."""
+        self._require_fitted()
+        if cause not in self.causes_:
+            raise DefinitionError(f"cause {cause!r} not among the fitted causes {self.causes_}")
         times = np.sort(np.asarray(times, dtype=float))
         parts = []
         groups = [None] if self.group_col is None else self.labels_
@@ -151,3 +186,41 @@ class AalenJohansen:
                 frame.insert(0, "group", label)
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per group and cause: ``n`` (rows), ``events`` and the incidence with its interval
+        at 6, 12 and 24 months (days: :data:`~cohort.definitions.dates.DAYS_PER_MONTH`)."""
+        self._require_fitted()
+        times = [m * DAYS_PER_MONTH for m in SUMMARY_MONTHS]
+        groups = [None] if self.group_col is None else self.labels_
+        tab = self.table_
+        parts = []
+        for cause in self.causes_:
+            at = self.cif_at(times, cause=cause)
+            if self.group_col is None:
+                events = np.array([tab[f"n_event_{cause}"].sum()])
+            else:
+                events = tab.groupby("group", sort=True)[f"n_event_{cause}"].sum()
+                events = events.reindex(groups).to_numpy()
+            out = pd.DataFrame({"cause": cause, "n": self._n_rows, "events": events})
+            if self.group_col is not None:
+                out.insert(0, "group", groups)
+            k = len(SUMMARY_MONTHS)
+            for i, m in enumerate(SUMMARY_MONTHS):
+                part = at.iloc[i::k]
+                out[f"cif_{m}m"] = part["cif"].to_numpy()
+                out[f"cif_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
+                out[f"cif_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
+            parts.append(out)
+        out = pd.concat(parts, ignore_index=True)
+        out.attrs["conf_type"] = self.conf_type
+        return out
+
+    def describe(self) -> dict:
+        """Rows, events per cause, the interval transform, groups: for the methods text."""
+        out = super().describe()
+        out.update(conf_type=self.conf_type, causes=list(self.causes_),
+                   events=dict(self.n_events_), group_col=self.group_col,
+                   n_groups=len(self.labels_), variance="infinitesimal jackknife")
+        return out

@@ -16,30 +16,38 @@ models on a log scale the exponentiated ``exp_estimate, exp_ci_lower, exp_ci_upp
 (hazard, rate or odds ratios). They also report ``term_support_``, the households (and
 events) behind each term, which disclosure control uses for its per-term rule.
 
+Tests of hypotheses (:class:`HypothesisTest`: the log-rank test, the proportional-hazards
+test) are result objects on the same base: ``statistic_``, ``df_``, ``p_value_``,
+``summary`` and ``describe()``.
+
 Caveats are warnings of their own class: :class:`ConvergenceWarning` when an iteration
 stops before converging, :class:`StatisticalWarning` when a result holds but needs care.
+Every iterative fitter issues :class:`ConvergenceWarning` when it stops early and records
+``converged_`` and ``n_iter_``; the Newton fitters share :func:`newton_raphson`.
+
+Input checks are shared too: :func:`check_alpha` for the confidence level and
+:func:`cohort.definitions.tables.require_columns` for the columns of the analysis table.
 """
 
 from __future__ import annotations
 
+import copy
+import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohort.exceptions import DefinitionError
+from cohort.definitions.tables import require_columns
+from cohort.exceptions import CohortError, DefinitionError
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def _check_columns(df: pd.DataFrame, columns) -> None:
-    missing = [c for c in columns if c is not None and c not in df.columns]
-    if missing:
-        raise DefinitionError(
-            f"column(s) {missing} not found in the analysis table; available columns: "
-            f"{list(df.columns)}"
-        )
+    """The columns an estimator reads (``None`` entries skipped), else a DefinitionError."""
+    require_columns(df, "analysis table", columns, error=DefinitionError)
 
 
 def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -62,12 +70,6 @@ def _events(df: pd.DataFrame, col: str) -> np.ndarray:
     return e.astype(bool)
 
 
-def _check_alpha(alpha) -> float:
-    if not 0 < alpha < 1:
-        raise DefinitionError(f"alpha must lie in (0, 1), got {alpha!r}")
-    return float(alpha)
-
-
 def _group_codes(df: pd.DataFrame, group_col):
     """Integer codes and sorted labels of a grouping column (one group if ``None``)."""
     if group_col is None:
@@ -83,29 +85,6 @@ def _composite(groups: np.ndarray, ranks: np.ndarray, n_ranks: int) -> np.ndarra
     """One sortable int64 key per (group, time rank) pair."""
     return groups.astype(np.int64) * (n_ranks + 2) + ranks.astype(np.int64)
 
-
-
-def _wald_summary(beta, se, names, alpha, se_naive=None) -> pd.DataFrame:
-    """R-style coefficient table: coef, exp(coef), se(coef), [robust se], z, p and the
-    hazard-ratio interval, with Wald statistics from ``se`` (the robust one when given)."""
-    z = beta / se
-    q = stats.norm.ppf(1 - alpha / 2)
-    level = f"{1 - alpha:.2f}".rstrip("0").rstrip(".")
-    columns = {"coef": beta, "exp(coef)": np.exp(beta)}
-    if se_naive is None:
-        columns["se(coef)"] = se
-    else:
-        columns["se(coef)"] = se_naive
-        columns["robust se"] = se
-    columns.update(
-        {
-            "z": z,
-            "p": 2 * stats.norm.sf(np.abs(z)),
-            f"lower {level}": np.exp(beta - q * se),
-            f"upper {level}": np.exp(beta + q * se),
-        }
-    )
-    return pd.DataFrame(columns, index=pd.Index(names, name="term"))
 
 def _tri_pairs(p):
     ii, jj = np.triu_indices(p)
@@ -129,8 +108,12 @@ class StatisticalWarning(UserWarning):
     """A result that holds but needs care (few events, a reduced fit, a boundary estimate)."""
 
 
-def check_alpha(alpha) -> float:
-    """``alpha`` as a float in (0, 1), else a :class:`DefinitionError`.
+def check_alpha(alpha, *, error=DefinitionError) -> float:
+    """``alpha`` (1 - confidence level) as a float in (0, 1), else ``error``.
+
+    The one check of every estimator, interval and test; ``error`` lets a caller that
+    reads ``alpha`` from a parameter file raise
+    :class:`~cohort.exceptions.ParameterError` instead.
 
     >>> check_alpha(0.05)
     0.05
@@ -139,7 +122,14 @@ def check_alpha(alpha) -> float:
     ...
     cohort.exceptions.DefinitionError: alpha must lie in (0, 1), got 1
     """
-    return _check_alpha(alpha)
+    ok = isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and 0 < alpha < 1
+    if not ok:
+        raise error(f"alpha must lie in (0, 1), got {alpha!r}")
+    return float(alpha)
+
+
+# private name kept for estimators written against the earlier base
+_check_alpha = check_alpha
 
 
 def wald_table(names, estimate, se, alpha: float = 0.05, *, exp: bool = False,
@@ -213,7 +203,8 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     Raises
     ------
     DefinitionError
-        The information matrix is singular (collinear terms): there is no unique maximum.
+        The information matrix is singular: at the start (collinear terms, no unique
+        maximum) or later (a coefficient diverging to infinity).
 
     Examples
     --------
@@ -233,9 +224,15 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
             try:
                 step = linalg.solve(info, grad, assume_a="pos")
             except (linalg.LinAlgError, ValueError) as err:
+                if n_iter == 1:
+                    raise DefinitionError(
+                        f"the {what}'s information matrix is singular (terms are collinear or "
+                        "a term does not vary); drop or combine terms"
+                    ) from err
                 raise DefinitionError(
-                    f"the {what}'s information matrix is singular (terms are collinear or a "
-                    "term does not vary); drop or combine terms"
+                    f"the {what}'s information matrix became singular after {n_iter - 1} "
+                    "iterations: a coefficient diverges (a term separates the outcome "
+                    "perfectly, or is nearly collinear with others); drop or combine such terms"
                 ) from err
         else:
             step = np.zeros(0)
@@ -262,21 +259,27 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     return NewtonResult(x, float(value), grad, info, n_iter, converged, float(start))
 
 
-def term_support(X, names, units, events=None) -> pd.DataFrame:
+def term_support(X, names, units, events=None, *, levels: bool = False) -> pd.DataFrame:
     """Households (units) and events behind each term of a design matrix.
 
-    For a 0/1 column (a dummy of a category, a yes/no covariate) the support is the
-    smaller side: the distinct units with the value 1 and those with 0 (a unit with rows
-    on both sides counts on both), and likewise the events. For any other column it is
-    every unit and every event. Disclosure control suppresses a term whose support is
-    below the threshold (``docs/definitions.md``, "Model tables").
+    For a 0/1 column that takes both values (a dummy of a category, a yes/no covariate)
+    the support is the smaller side: the distinct units with the value 1 and those with 0
+    (a unit with rows on both sides counts on both), and likewise the events. For any
+    other column (a numeric covariate, the intercept) it is every unit and every event.
+    Disclosure control suppresses a term whose support is below the threshold
+    (``docs/definitions.md``, "Model tables").
 
     Parameters
     ----------
     X : 2-D array, one row per data row
     names : term names, one per column of ``X``
     units : integer codes of the unit (household) of each row
-    events : bool array, optional (time-to-event models)
+    events : array, optional
+        Events per row: a 0/1 (bool) indicator for time-to-event models, or counts for
+        models of aggregated counts (then ``events`` sums the counts).
+    levels : bool
+        Also return both sides of every 0/1 term: ``units_1, units_0, events_1,
+        events_0`` (``<NA>`` for other terms).
 
     Returns
     -------
@@ -294,24 +297,43 @@ def term_support(X, names, units, events=None) -> pd.DataFrame:
     X = np.asarray(X, dtype=float)
     units = np.asarray(units, dtype=np.int64)
     n_units = int(units.max()) + 1 if len(units) else 0
-    ev = None if events is None else np.asarray(events, dtype=bool)
+    ev = None
+    if events is not None:
+        ev = np.asarray(events)
+        ev = ev.astype(np.int64) if ev.dtype == bool else ev.astype(float)
+    all_units = int(np.count_nonzero(np.bincount(units, minlength=n_units)))
+    all_events = None if ev is None else ev.sum()
     rows = []
-    for a, name in enumerate(names):
+    for a, name in enumerate(names):  # one pass per term, each vectorised over the rows
         x = X[:, a]
-        indicator = bool(len(x)) and bool(np.isin(x, (0.0, 1.0)).all())
+        one = x == 1.0
+        indicator = bool(len(x)) and bool(np.isin(x, (0.0, 1.0)).all()) and 0 < one.sum() < len(x)
         if indicator:
-            one = x == 1.0
-            u = min(int(np.count_nonzero(np.bincount(units[one], minlength=n_units))),
-                    int(np.count_nonzero(np.bincount(units[~one], minlength=n_units))))
-            e = None if ev is None else min(int(ev[one].sum()), int(ev[~one].sum()))
+            u1 = int(np.count_nonzero(np.bincount(units[one], minlength=n_units)))
+            u0 = int(np.count_nonzero(np.bincount(units[~one], minlength=n_units)))
+            e1 = None if ev is None else ev[one].sum()
+            e0 = None if ev is None else ev[~one].sum()
+            rows.append((str(name), True, min(u1, u0), None if ev is None else min(e1, e0),
+                         u1, u0, e1, e0))
         else:
-            u = int(np.count_nonzero(np.bincount(units, minlength=n_units)))
-            e = None if ev is None else int(ev.sum())
-        rows.append((str(name), indicator, u, e))
-    out = pd.DataFrame(rows, columns=["term", "indicator", "units", "events"]).set_index("term")
-    out["units"] = out["units"].astype("Int64")
-    out["events"] = pd.array(out["events"].tolist(), dtype="Int64")
-    return out
+            rows.append((str(name), False, all_units, all_events, None, None, None, None))
+    cols = ["term", "indicator", "units", "events", "units_1", "units_0", "events_1", "events_0"]
+    data = dict(zip(cols, zip(*rows, strict=True), strict=True)) if rows else {c: () for c in cols}
+    out = pd.DataFrame({"indicator": np.asarray(data["indicator"], dtype=bool)},
+                       index=pd.Index([str(t) for t in data["term"]], name="term"))
+    for c in cols[2:]:
+        out[c] = pd.array([None if v is None else int(round(v)) for v in data[c]], dtype="Int64")
+    return out if levels else out[["indicator", "units", "events"]]
+
+
+def _repr_value(value) -> bool:
+    return isinstance(value, str | numbers.Number | type(None))
+
+
+def _repr_format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 class Estimator:
@@ -319,7 +341,28 @@ class Estimator:
 
     Subclasses set results as trailing-underscore attributes in ``fit`` and implement
     :attr:`summary` and :meth:`describe`. ``_fitted_attribute`` names the attribute whose
-    presence marks a fitted estimator.
+    presence marks a fitted estimator; reading results before ``fit`` raises a
+    :class:`~cohort.exceptions.DefinitionError` that says to call ``fit`` first.
+
+    Examples
+    --------
+    >>> class Mean(Estimator):
+    ...     _fitted_attribute = "mean_"
+    ...     def fit(self, values):
+    ...         self.mean_, self.n_ = float(np.mean(values)), len(values)
+    ...         return self
+    ...     @property
+    ...     def summary(self):
+    ...         self._require_fitted()
+    ...         return pd.DataFrame({"mean": [self.mean_]})
+    >>> Mean()
+    <Mean: not fitted>
+    >>> Mean().fit([1, 2, 6])
+    <Mean: n=3, confidence_level=0.95>
+    >>> Mean().summary
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.DefinitionError: Mean is not fitted yet: call fit() first
     """
 
     _fitted_attribute = "n_"
@@ -352,12 +395,33 @@ class Estimator:
 
     def _repr_fields(self) -> str:
         facts = self.describe()
-        return ", ".join(f"{k}={v}" for k, v in facts.items() if k != "model")
+        return ", ".join(f"{k}={_repr_format(v)}" for k, v in facts.items()
+                         if k != "model" and _repr_value(v))
 
     def __repr__(self) -> str:
         if not self.fitted:
             return f"<{type(self).__name__}: not fitted>"
         return f"<{type(self).__name__}: {self._repr_fields()}>"
+
+
+class HypothesisTest(Estimator):
+    """Base of the tests: ``statistic_`` (chi-square), ``df_``, ``p_value_``.
+
+    ``fit(...)`` computes the test and returns ``self``; :attr:`summary` is its table and
+    :meth:`describe` adds the statistic, degrees of freedom and p-value.
+    """
+
+    _fitted_attribute = "statistic_"
+
+    def __init__(self):
+        super().__init__()
+
+    def describe(self) -> dict:
+        out = super().describe()
+        del out["confidence_level"]
+        out.update(statistic=float(self.statistic_), df=int(self.df_),
+                   p=float(self.p_value_))
+        return out
 
 
 class RegressionModel(Estimator):
@@ -367,11 +431,18 @@ class RegressionModel(Estimator):
     ``converged_``, ``n_iter_``, ``n_`` and ``term_support_`` (:func:`term_support`) in
     ``fit``. ``_exp_scale`` names the ratio of exponentiated coefficients (``"hazard
     ratio"``, ``"rate ratio"``, ``"odds ratio"``) or is ``None`` for a linear model.
+
+    :attr:`summary` is the one coefficient vocabulary (:func:`wald_table`);
+    :meth:`release_table` the same numbers in the column layout of the released files
+    (``term, estimate, se, ci_lower, ci_upper, statistic, p`` and, for models on a log
+    scale, the ratio and its limits under the names ``_release_ratio_names``), which stays
+    fixed so that released files do not change.
     """
 
     _fitted_attribute = "params_"
     _exp_scale: str | None = None
     _dist = "normal"
+    _release_ratio_names: tuple[str, str, str] | None = None
 
     @property
     def standard_errors_(self) -> pd.Series:
@@ -391,10 +462,76 @@ class RegressionModel(Estimator):
                           exp=self._exp_scale is not None, dist=self._dist,
                           df_resid=self._df_resid())
 
+    def release_table(self) -> pd.DataFrame:
+        """The coefficients in the layout of the released files (one row per term)."""
+        s = self.summary
+        out = pd.DataFrame({"term": s.index.to_list()})
+        for col in ("estimate", "se", "ci_lower", "ci_upper", "statistic", "p"):
+            out[col] = s[col].to_numpy()
+        if self._release_ratio_names is not None:
+            for name, col in zip(self._release_ratio_names,
+                                 ("exp_estimate", "exp_ci_lower", "exp_ci_upper"), strict=True):
+                out[name] = s[col].to_numpy()
+        return out
+
     def describe(self) -> dict:
         out = super().describe()
         out.update(terms=[str(t) for t in self.params_.index],
-                   converged=bool(getattr(self, "converged_", True)))
+                   converged=bool(getattr(self, "converged_", True)),
+                   n_iter=int(getattr(self, "n_iter_", 0)))
         if self._exp_scale:
             out["ratio"] = self._exp_scale
         return out
+
+    def _warn_not_converged(self, what: str, max_iter: int) -> None:
+        warnings.warn(
+            f"the {what} did not converge in {max_iter} iterations; estimates may be "
+            "unreliable (raise max_iter, or check for a term separating the outcome)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+# ----------------------------------------------------------------------------- groups
+
+
+def fit_by_group(estimator: Estimator, df: pd.DataFrame, by, *args, **kwargs) -> dict:
+    """Fit a fresh copy of ``estimator`` to every group of ``df``: ``{key: fitted}``.
+
+    Groups are the combinations of the ``by`` columns, in sorted order; keys are tuples.
+    ``args`` and ``kwargs`` go to ``fit``. An error of one group names the group.
+
+    Examples
+    --------
+    >>> from cohort.stats.poisson import PoissonModel
+    >>> d = pd.DataFrame({"g": ["a"] * 4 + ["b"] * 4, "q": [0.0, 1, 2, 3] * 2,
+    ...                   "n": [10, 12, 15, 16, 20, 19, 22, 25]})
+    >>> models = fit_by_group(PoissonModel(), d, ["g"], "n", "q")
+    >>> list(models), round(float(models[("b",)].params_["q"]), 4)
+    ([('a',), ('b',)], 0.0839)
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    _check_columns(df, by)
+    out = {}
+    for key, idx in df.groupby(by, sort=True, observed=True).indices.items():
+        key = key if isinstance(key, tuple) else (key,)
+        model = copy.deepcopy(estimator)
+        try:
+            out[key] = model.fit(df.iloc[idx], *args, **kwargs)
+        except CohortError as err:
+            raise type(err)(f"group {dict(zip(by, key, strict=True))}: {err}") from err
+    return out
+
+
+def release_table_by_group(models: dict, by) -> pd.DataFrame:
+    """The :meth:`RegressionModel.release_table` of every group, stacked, ``by`` columns
+    first (the output of :func:`fit_by_group`)."""
+    by = [by] if isinstance(by, str) else list(by)
+    pieces = []
+    for key, model in models.items():
+        tab = model.release_table()
+        for col, value in zip(by, key, strict=True):
+            tab[col] = value
+        pieces.append(tab)
+    out = pd.concat(pieces, ignore_index=True)
+    return out[by + [c for c in out.columns if c not in by]]

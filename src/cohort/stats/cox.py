@@ -3,25 +3,25 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import linalg, sparse, stats
 
 from cohort.exceptions import DefinitionError
 from cohort.stats.base import (
-    ConvergenceWarning,
-    _check_alpha,
+    RegressionModel,
     _check_columns,
     _composite,
     _events,
     _numeric,
     _products,
     _tri_pairs,
-    _wald_summary,
+    newton_raphson,
+    term_support,
 )
 from cohort.stats.design import design_matrix
+
+__all__ = ["CoxPH"]
 
 
 class _CoxData:
@@ -68,7 +68,7 @@ class _CoxData:
         )
 
 
-class CoxPH:
+class CoxPH(RegressionModel):
     """Cox proportional-hazards model, as R's ``coxph``.
 
     Newton-Raphson on the partial likelihood with Efron (default, as R) or Breslow ties,
@@ -92,27 +92,49 @@ class CoxPH:
     params_ : Series
         Coefficients (log hazard ratios).
     variance_matrix_ : DataFrame
-        Robust variance if a cluster was given (or ``robust=True``), else model-based.
+        The variance inference uses: robust if a cluster was given (or ``robust=True``),
+        else model-based.
     naive_variance_ : DataFrame
-        Inverse information (model-based) variance.
+        Inverse information (model-based) variance; ``robust_variance_`` the sandwich
+        (``None`` without ``robust``).
     log_likelihood_, log_likelihood_null_ : float
+    n_, n_events_ : int
+        Rows and events analysed.
+    n_clusters_ : int or None
+        Clusters of the robust variance (rows when ``robust=True`` without a cluster
+        column), else the distinct values of ``cluster_col`` if given.
+    converged_, n_iter_ : bool, int
+    term_support_ : DataFrame
+        Units (clusters, else rows) and events behind each term (:func:`term_support`).
+    strata_support_ : DataFrame
+        Units and events per stratum: the strata columns, ``units``, ``events``.
+    unit_counts_ : DataFrame
+        Both sides of every 0/1 term (``units_1, units_0, events_1, events_0``; -1 for
+        other terms), derived from the same counts as ``term_support_``.
     summary : DataFrame
-        ``coef, exp(coef), se(coef), robust se, z, p, lower 0.95, upper 0.95``.
+        :func:`~cohort.stats.base.wald_table` with hazard ratios (``exp_*``); ``se`` is the
+        standard error inference uses (the robust one when robust) and, when robust,
+        ``se_model`` the model-based one.
 
     Examples
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"t": [1, 2, 2, 3, 4, 5, 6, 7], "e": [1, 1, 1, 0, 1, 1, 0, 1],
     ...                   "x": [1, 0, 1, 1, 0, 0, 1, 0]})
-    >>> round(float(CoxPH().fit(d, "t", "e", ["x"]).params_["x"]), 6)
+    >>> cox = CoxPH().fit(d, "t", "e", ["x"])
+    >>> round(float(cox.params_["x"]), 6)
     0.061848
+    >>> cox
+    <CoxPH: n=8, confidence_level=0.95, converged=True, n_iter=4, ratio=hazard ratio, events=6, ties=efron, strata=None, n_strata=None, cluster_col=None, robust=False, n_clusters=None, entry_col=None>
     """
 
+    _exp_scale = "hazard ratio"
+
     def __init__(self, ties: str = "efron", alpha: float = 0.05, tol: float = 1e-12, max_iter: int = 50):
+        super().__init__(alpha)
         if ties not in ("efron", "breslow"):
             raise DefinitionError(f"ties must be 'efron' or 'breslow', got {ties!r}")
         self.ties = ties
-        self.alpha = _check_alpha(alpha)
         self.tol = tol
         self.max_iter = max_iter
 
@@ -245,41 +267,13 @@ class CoxPH:
                 "others in the analysed rows); drop or combine covariates"
             )
         cd = _CoxData(start, stop, event, np.asarray(s_codes, dtype=np.int64))
-        beta = np.zeros(p)
-        ll, grad, info = self._loglik_grad_info(beta, X, cd, XX)
-        ll0 = ll
-        converged = False
-        n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 - iteration count is reported
-            try:
-                step = linalg.solve(info, grad, assume_a="pos") if p else np.zeros(0)
-            except linalg.LinAlgError as err:
-                raise DefinitionError(
-                    f"the covariates {self.covariates_} are collinear (the information matrix "
-                    "is singular); drop or combine covariates"
-                ) from err
-            new = beta + step
-            ll_new, grad_new, info_new = self._loglik_grad_info(new, X, cd, XX)
-            halvings = 0
-            while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
-                step = step / 2
-                new = beta + step
-                ll_new, grad_new, info_new = self._loglik_grad_info(new, X, cd, XX)
-                halvings += 1
-            done = abs(ll_new - ll) <= self.tol * abs(ll_new) and np.max(np.abs(step)) < 1e-8
-            beta, ll, grad, info = new, ll_new, grad_new, info_new
-            if done:
-                converged = True
-                break
-        if not converged:
-            warnings.warn(
-                f"Cox model did not converge in {self.max_iter} iterations; coefficients may "
-                "be infinite (a covariate perfectly predicts the event?)",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        self.n_iter_ = n_iter
-        self.converged_ = converged
+        res = newton_raphson(
+            lambda beta: self._loglik_grad_info(beta, X, cd, XX),
+            np.zeros(p), max_iter=self.max_iter, tol=self.tol, what="Cox model",
+        )
+        beta, ll, info, ll0 = res.x, res.value, res.information, res.value_start
+        self.n_iter_ = res.n_iter
+        self.converged_ = res.converged
         var = linalg.inv(info) if p else np.zeros((0, 0))
         self._X, self._cd, self._XX = X, cd, XX
         self.params_ = pd.Series(beta, index=self.covariates_, name="coef")
@@ -293,6 +287,7 @@ class CoxPH:
         self._strata_codes = np.asarray(s_codes, dtype=np.int64)
         self.entry_col, self.duration_col, self.event_col = entry_col, duration_col, event_col
         self.cluster_col = cluster_col
+        self.strata_cols_ = strata_cols
         use_robust = robust if robust is not None else cluster_col is not None
         self.robust_ = bool(use_robust)
         clusters = None
@@ -300,7 +295,13 @@ class CoxPH:
             clusters = pd.factorize(df[cluster_col], sort=True)[0]
             if (clusters < 0).any():
                 raise DefinitionError(f"cluster column {cluster_col!r} has missing values")
-        self.unit_counts_ = _unit_counts(X0, event, clusters, self.covariates_)
+        # households behind each term and stratum: clusters when given, else rows
+        units = clusters if clusters is not None else np.arange(len(df))
+        self._term_levels = term_support(X0, self.covariates_, units, event, levels=True)
+        self.term_support_ = self._term_levels[["indicator", "units", "events"]]
+        self.strata_support_ = _strata_support(df, strata_cols, self._strata_codes, units, event,
+                                               rows_are_units=clusters is None)
+        self.n_clusters_ = int(units.max() + 1) if cluster_col and len(units) else None
         if use_robust:
             if clusters is None:
                 clusters = np.arange(len(df))
@@ -320,6 +321,7 @@ class CoxPH:
     # -- residuals ---------------------------------------------------------------
     def score_residuals(self) -> np.ndarray:
         """Score residuals, one row per data row (R ``residuals(fit, type="score")``)."""
+        self._require_fitted()
         X, cd = self._X, self._cd
         beta = self.params_.to_numpy()
         eta, r, S0, S0D, S1, S1D, f, d2, xb = self._sums(beta, X, cd, self._XX)
@@ -342,69 +344,93 @@ class CoxPH:
 
     # -- results -----------------------------------------------------------------
     @property
-    def standard_errors_(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.variance_matrix_)), index=self.covariates_, name="se")
-
-    @property
     def summary(self) -> pd.DataFrame:
-        se_naive = np.sqrt(np.diag(self.naive_variance_.to_numpy()))
-        return _wald_summary(
-            self.params_.to_numpy(),
-            self.standard_errors_.to_numpy(),
-            self.covariates_,
-            self.alpha,
-            se_naive=se_naive if self.robust_ else None,
-        )
+        """:func:`~cohort.stats.base.wald_table` with hazard ratios; ``se`` is the standard
+        error of the Wald statistics (robust when robust) and, when robust, ``se_model``
+        the model-based one."""
+        out = super().summary
+        if self.robust_:
+            se_model = np.sqrt(np.diag(self.naive_variance_.to_numpy()))
+            out.insert(out.columns.get_loc("se") + 1, "se_model", se_model)
+        return out
 
     @property
     def log_likelihood_ratio_test_(self):
         """(statistic, df, p) of the likelihood-ratio test against the null model."""
+        self._require_fitted()
         stat = 2 * (self.log_likelihood_ - self.log_likelihood_null_)
         k = len(self.covariates_)
         return stat, k, float(stats.chi2.sf(stat, k))
 
+    @property
+    def unit_counts_(self) -> pd.DataFrame:
+        """Units and events on both sides of each 0/1 term, ``-1`` for other terms
+        (``indicator, units_1, units_0, events_1, events_0``).
+
+        The layout read by :func:`cohort.disclosure.models.release_cox_table`; the same
+        counts as :attr:`term_support_`, which gives the smaller side only.
+        """
+        self._require_fitted()
+        lv = self._term_levels
+        cols = ["units_1", "units_0", "events_1", "events_0"]
+        out = pd.DataFrame({"indicator": lv["indicator"].to_numpy()}, index=lv.index)
+        for c in cols:
+            out[c] = lv[c].fillna(-1).astype(np.int64).to_numpy()
+        return out
+
     def release_table(self) -> pd.DataFrame:
         """Coefficient table for release: term, coef, se, robust_se, hr, hr_lower, hr_upper, p.
 
-        Contains no counts below the model level and no row-level data; the number of events
-        behind the model is checked by :func:`release_cox_table`.
+        ``se`` is the model-based standard error and ``robust_se`` the robust one (``NaN``
+        when not robust); the interval and ``p`` use the standard error of :attr:`summary`.
+        Contains no counts below the model level and no row-level data; the number of
+        events behind the model is checked by the release code.
         """
         s = self.summary
-        lower = [c for c in s.columns if c.startswith("lower")][0]
-        upper = [c for c in s.columns if c.startswith("upper")][0]
         return pd.DataFrame(
             {
                 "term": s.index.to_list(),
-                "coef": s["coef"].to_numpy(),
-                "se": s["se(coef)"].to_numpy(),
-                "robust_se": s["robust se"].to_numpy() if self.robust_ else np.nan,
-                "hr": s["exp(coef)"].to_numpy(),
-                "hr_lower": s[lower].to_numpy(),
-                "hr_upper": s[upper].to_numpy(),
+                "coef": s["estimate"].to_numpy(),
+                "se": s["se_model" if self.robust_ else "se"].to_numpy(),
+                "robust_se": s["se"].to_numpy() if self.robust_ else np.nan,
+                "hr": s["exp_estimate"].to_numpy(),
+                "hr_lower": s["exp_ci_lower"].to_numpy(),
+                "hr_upper": s["exp_ci_upper"].to_numpy(),
                 "p": s["p"].to_numpy(),
             }
         )
 
+    def describe(self) -> dict:
+        """What was fitted: n, events, ties, strata columns, cluster column, robust
+        variance yes/no, number of clusters, delayed entry."""
+        out = super().describe()
+        out.update(events=self.n_events_, ties=self.ties,
+                   strata=list(self.strata_cols_) or None,
+                   n_strata=len(self.strata_labels_) if self.strata_cols_ else None,
+                   cluster_col=self.cluster_col, robust=self.robust_,
+                   n_clusters=self.n_clusters_, entry_col=self.entry_col)
+        return out
 
-def _unit_counts(X0, event, cluster, names) -> pd.DataFrame:
-    """Units (clusters, else rows) and events behind each 0/1 covariate's two levels.
 
-    Used by :func:`release_cox_table`: the coefficient of an indicator resting on too few
-    units or events on either side is not released.
-    """
-    units = np.asarray(cluster) if cluster is not None else np.arange(len(event))
-    n_units = int(units.max()) + 1 if len(units) else 0
-    rows = []
-    for a, name in enumerate(names):
-        x = X0[:, a]
-        if not bool(np.isin(x, (0.0, 1.0)).all()):
-            rows.append((name, False, -1, -1, -1, -1))
-            continue
-        one = x == 1.0
-        # distinct units per level in O(n): a unit is counted once however many rows it has
-        u1 = int(np.count_nonzero(np.bincount(units[one], minlength=n_units)))
-        u0 = int(np.count_nonzero(np.bincount(units[~one], minlength=n_units)))
-        rows.append((name, True, u1, u0, int(event[one].sum()), int(event[~one].sum())))
-    return pd.DataFrame(
-        rows, columns=["term", "indicator", "units_1", "units_0", "events_1", "events_0"]
-    ).set_index("term")
+def _strata_support(df, strata_cols, codes, units, event, *, rows_are_units=False) -> pd.DataFrame:
+    """Units (distinct) and events per stratum; one row per stratum, strata columns first."""
+    n = len(event)
+    if not strata_cols:
+        frame = pd.DataFrame(index=pd.RangeIndex(1))
+        codes = np.zeros(n, dtype=np.int64)
+    else:
+        # the first row of each stratum gives its column values (strata are codes 0..k-1)
+        first = np.full(int(codes.max()) + 1 if n else 0, n)
+        np.minimum.at(first, codes, np.arange(n))
+        frame = df[strata_cols].iloc[first].reset_index(drop=True)
+    k = len(frame)
+    if rows_are_units:
+        n_units = np.bincount(codes, minlength=k)
+    else:
+        size = int(units.max()) + 1 if n else 0
+        # one pass per stratum (a handful), each a bincount over its rows: no sorting
+        n_units = [np.count_nonzero(np.bincount(units[codes == j], minlength=size))
+                   for j in range(k)]
+    frame["units"] = np.asarray(n_units, dtype=np.int64)
+    frame["events"] = np.bincount(codes, weights=event, minlength=k).astype(np.int64)
+    return frame

@@ -8,11 +8,14 @@ import pandas as pd
 from scipy import linalg, stats
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import _tri_pairs
+from cohort.stats.base import HypothesisTest, _tri_pairs
 from cohort.stats.cox import CoxPH
 from cohort.stats.kaplan_meier import _km_counts
 
-# ----------------------------------------------------------------------------- cox.zph
+__all__ = ["TRANSFORMS", "ProportionalHazardsTest", "cox_zph"]
+
+#: Time transforms of the test (R ``cox.zph(transform=)``).
+TRANSFORMS = ("km", "identity", "rank", "log")
 
 
 def _km_left(time, event, entry=None):
@@ -24,8 +27,9 @@ def _km_left(time, event, entry=None):
     return 1 - np.r_[1.0, surv][idx]
 
 
-def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True, global_test: bool = True) -> pd.DataFrame:
-    """Test of proportional hazards, reproducing R's ``cox.zph`` (survival >= 3.0).
+class ProportionalHazardsTest(HypothesisTest):
+    """Test of proportional hazards of a fitted :class:`~cohort.stats.cox.CoxPH`, as R's
+    ``cox.zph`` (survival >= 3.0).
 
     A score test, at the fitted coefficients, of adding ``x * g(t)`` for each covariate,
     with ``g`` the time transform ("km": 1 - left-continuous Kaplan-Meier of all rows, R's
@@ -33,10 +37,97 @@ def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     1 df; GLOBAL: all together. Terms with several columns (treatment-coded text covariates)
     are tested jointly when ``terms`` is true, as R does.
 
-    Returns
-    -------
-    DataFrame with index term names (+ "GLOBAL") and columns ``chisq, df, p``.
+    Parameters
+    ----------
+    transform : {"km", "identity", "rank", "log"}
+    terms : bool
+        Test the columns of a treatment-coded covariate jointly (one row per covariate).
+    global_test : bool
+        Add the row ``GLOBAL``.
+
+    Attributes
+    ----------
+    model : CoxPH
+        The fitted model tested (also ``model_``).
+    summary : DataFrame
+        Index ``term`` (with ``GLOBAL``), columns ``chisq, df, p``; ``attrs["transform"]``.
+    statistic_, df_, p_value_
+        Of the global test (``NaN`` without ``global_test``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "x": [1, 0, 1, 1, 0, 0, 1, 0]})
+    >>> zph = ProportionalHazardsTest().fit(CoxPH().fit(d, "t", "e", ["x"]))
+    >>> zph.summary.round(4).to_dict("index")
+    {'x': {'chisq': 0.9695, 'df': 1, 'p': 0.3248}, 'GLOBAL': {'chisq': 0.9695, 'df': 1, 'p': 0.3248}}
+    >>> zph.model is zph.model_
+    True
     """
+
+    def __init__(self, transform: str = "km", terms: bool = True, global_test: bool = True):
+        super().__init__()
+        if transform not in TRANSFORMS:
+            raise DefinitionError(
+                f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}"
+            )
+        self.transform = transform
+        self.terms = terms
+        self.global_test = global_test
+
+    @property
+    def model(self) -> CoxPH:
+        """The fitted Cox model this test is about."""
+        self._require_fitted()
+        return self.model_
+
+    def fit(self, cox: CoxPH):
+        """Test the fitted ``cox``; returns ``self``.
+
+        Raises
+        ------
+        DefinitionError
+            ``cox`` is not a fitted :class:`~cohort.stats.cox.CoxPH`.
+        """
+        if not isinstance(cox, CoxPH) or not cox.fitted:
+            raise DefinitionError("the proportional-hazards test needs a fitted CoxPH model")
+        table = _zph_table(cox, self.transform, self.terms, self.global_test)
+        self.model_ = cox
+        self.table_ = table
+        self.n_, self.n_events_ = cox.n_, cox.n_events_
+        if self.global_test:
+            g = table.loc["GLOBAL"]
+            self.statistic_, self.df_, self.p_value_ = float(g["chisq"]), int(g["df"]), float(g["p"])
+        else:
+            self.statistic_, self.df_, self.p_value_ = np.nan, 0, np.nan
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per term (and ``GLOBAL``): ``chisq, df, p``, as R's ``cox.zph(fit)$table``."""
+        self._require_fitted()
+        out = self.table_.copy()
+        out.attrs["transform"] = self.transform
+        return out
+
+    def describe(self) -> dict:
+        out = super().describe()
+        stat = {k: out.pop(k) for k in ("statistic", "df", "p")}
+        out.update(events=self.n_events_, test="score test (R cox.zph)",
+                   transform=self.transform, terms_jointly=self.terms,
+                   global_test=self.global_test, **stat)
+        return out
+
+
+def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True,
+            global_test: bool = True) -> ProportionalHazardsTest:
+    """The :class:`ProportionalHazardsTest` of ``cox`` (R's ``cox.zph``); its
+    :attr:`~ProportionalHazardsTest.summary` is the table of ``chisq, df, p`` per term."""
+    return ProportionalHazardsTest(transform, terms, global_test).fit(cox)
+
+
+def _zph_table(cox: CoxPH, transform: str, terms: bool, global_test: bool) -> pd.DataFrame:
     X, cd = cox._X, cox._cd
     time = cox._stop
     entry = None if cox.entry_col is None else cox._start
@@ -46,10 +137,8 @@ def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True, global_test: 
         tt = time.copy()
     elif transform == "rank":
         tt = stats.rankdata(time)
-    elif transform == "log":
+    else:  # "log", checked by the constructor
         tt = np.log(time)
-    else:
-        raise DefinitionError(f"transform must be 'km', 'identity', 'rank' or 'log', got {transform!r}")
     gtime = tt - tt[cox._event].mean()
     gj = np.zeros(cd.K)
     gj[cd.jd] = gtime[cd.dead]
@@ -87,5 +176,4 @@ def cox_zph(cox: CoxPH, transform: str = "km", terms: bool = True, global_test: 
         rows.append(("GLOBAL", float(linalg.solve(imat, uu) @ uu), p))
     out = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
     out["p"] = stats.chi2.sf(out["chisq"], out["df"])
-    out.attrs["transform"] = transform
     return out

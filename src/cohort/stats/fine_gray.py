@@ -9,19 +9,20 @@ from scipy import linalg
 
 from cohort.exceptions import DefinitionError
 from cohort.stats.base import (
-    _check_alpha,
+    RegressionModel,
     _check_columns,
     _numeric,
     _products,
     _tri_pairs,
-    _wald_summary,
+    newton_raphson,
+    term_support,
 )
 from cohort.stats.design import design_matrix
 
-# ----------------------------------------------------------------------------- Fine-Gray
+__all__ = ["FineGray"]
 
 
-class FineGray:
+class FineGray(RegressionModel):
     """Fine-Gray proportional subdistribution hazards model, as ``cmprsk::crr``.
 
     Subjects who had a competing event stay in the risk set with inverse-probability-of-
@@ -37,26 +38,66 @@ class FineGray:
     ----------
     alpha : float
     max_iter : int
+    tol : float
+        Convergence when the relative change of the log pseudo-likelihood is below ``tol``
+        (and every step below 1e-8).
 
     Attributes
     ----------
-    params_, variance_matrix_, log_likelihood_, summary (as :class:`CoxPH`).
+    params_ : Series
+        Log subdistribution hazard ratios.
+    variance_matrix_ : DataFrame
+        ``crr``'s sandwich variance (used for inference); ``naive_variance_`` the inverse
+        information.
+    log_likelihood_ : float
+    n_, n_events_, n_competing_ : int
+        Rows, events of ``cause`` and competing events.
+    converged_, n_iter_ : bool, int
+    term_support_ : DataFrame
+        Rows (one per subject: the model has no cluster) and events of ``cause`` behind
+        each term (:func:`~cohort.stats.base.term_support`).
+    summary : DataFrame
+        :func:`~cohort.stats.base.wald_table` with subdistribution hazard ratios.
 
     Examples
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "s": [1, 2, 1, 0, 1, 2, 1, 0],
     ...                   "x": [1, 0, 1, 0, 0, 1, 1, 0]})
-    >>> round(float(FineGray().fit(d, "t", "s", ["x"]).params_["x"]), 4)
+    >>> fg = FineGray().fit(d, "t", "s", ["x"])
+    >>> round(float(fg.params_["x"]), 4)
     1.2371
+    >>> fg.describe()["ties"], fg.describe()["cause"]
+    ('breslow', 1)
     """
 
-    def __init__(self, alpha: float = 0.05, max_iter: int = 50):
-        self.alpha = _check_alpha(alpha)
+    _exp_scale = "subdistribution hazard ratio"
+
+    def __init__(self, alpha: float = 0.05, max_iter: int = 50, tol: float = 1e-12):
+        super().__init__(alpha)
         self.max_iter = max_iter
+        self.tol = tol
 
     def fit(self, df, duration_col, event_col, covariates, cause: int = 1):
-        """Fit the subdistribution hazard of ``cause``; ``event_col``: 0 censored, else cause."""
+        """Fit the subdistribution hazard of ``cause``; returns ``self``.
+
+        Parameters
+        ----------
+        df : DataFrame
+            One row per subject.
+        duration_col : str
+        event_col : str
+            0 censored, else the number of the cause.
+        covariates : list of str
+            Numeric or categorical (treatment-coded, R naming) columns.
+        cause : int
+
+        Raises
+        ------
+        DefinitionError
+            A column is missing or bad, there is no event of ``cause``, or the terms are
+            collinear.
+        """
         _check_columns(df, [duration_col, event_col, *covariates])
         design = design_matrix(df, list(covariates))
         self.covariates_ = list(design.columns)
@@ -89,23 +130,10 @@ class FineGray:
         XX = _products(X)
         self._data = (T, s1, s2, cens, X, XX, G_i, tau, d, G_tau, first_at, ut, t_idx, nc, y)
 
-        beta = np.zeros(p)
-        ll, grad, info = self._lik(beta)
-        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 - reported
-            step = linalg.solve(info, grad, assume_a="pos")
-            new = beta + step
-            ll_new, g_new, i_new = self._lik(new)
-            halvings = 0
-            while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
-                step /= 2
-                new = beta + step
-                ll_new, g_new, i_new = self._lik(new)
-                halvings += 1
-            done = abs(ll_new - ll) <= 1e-12 * abs(ll_new) and np.max(np.abs(step)) < 1e-8
-            beta, ll, grad, info = new, ll_new, g_new, i_new
-            if done:
-                break
-        self.n_iter_ = n_iter
+        res = newton_raphson(self._lik, np.zeros(p), max_iter=self.max_iter, tol=self.tol,
+                             what="Fine-Gray model")
+        beta, ll, info = res.x, res.value, res.information
+        self.n_iter_, self.converged_ = res.n_iter, res.converged
         var_naive = linalg.inv(info)
         resid = self._residuals(beta)
         self.params_ = pd.Series(beta, index=self.covariates_, name="coef")
@@ -116,7 +144,10 @@ class FineGray:
         self.log_likelihood_ = float(ll)
         self.n_ = n
         self.n_events_ = int(s1.sum())
+        self.n_competing_ = int(s2.sum())
         self.cause = cause
+        self.duration_col, self.event_col = duration_col, event_col
+        self.term_support_ = term_support(X0, self.covariates_, np.arange(n), s1)
         return self
 
     def _risk_sums(self, beta):
@@ -196,12 +227,10 @@ class FineGray:
             res += psi
         return res
 
-    @property
-    def standard_errors_(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.variance_matrix_)), index=self.covariates_, name="se")
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return _wald_summary(
-            self.params_.to_numpy(), self.standard_errors_.to_numpy(), self.covariates_, self.alpha
-        )
+    def describe(self) -> dict:
+        """Cause, events, competing events, ties, censoring weights and variance."""
+        out = super().describe()
+        out.update(cause=self.cause, events=self.n_events_, competing_events=self.n_competing_,
+                   ties="breslow", censoring_weights="Kaplan-Meier of the censoring times",
+                   variance="sandwich with the censoring term (cmprsk::crr)")
+        return out

@@ -1,4 +1,14 @@
 """Confidence intervals: pointwise transforms for curves, proportions and Poisson rates.
+
+The one implementation of each interval the workbench reports:
+
+* :func:`confint` - pointwise limits of a survival or incidence curve (``conf_type`` "log",
+  "log-log", "plain"), as R's ``survival:::survfit_confint``;
+* :func:`proportion_ci` - the binomial interval of proportions on arrays (Wilson = R's
+  ``prop.test(correct = FALSE)``, Clopper-Pearson = ``binom.test``), and
+  :func:`proportion_intervals`, the same added to a table;
+* :func:`rate_intervals` and :func:`count_intervals` - exact Poisson (Garwood) intervals,
+  as ``survival::cipoisson``.
 """
 
 from __future__ import annotations
@@ -10,8 +20,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.rates import confint_poisson
 
 from cohort.exceptions import DefinitionError, ParameterError
-from cohort.stats.base import _check_alpha
-from cohort.stats.trends import _check
+from cohort.stats.base import _check_columns, check_alpha
 
 CONF_TYPES = ("log", "log-log", "plain")
 
@@ -68,10 +77,59 @@ def confint(p, se, conf_type: str, alpha: float, logse: bool = True):
     raise DefinitionError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
 
 
+#: Binomial interval methods: name -> statsmodels ``proportion_confint`` method.
 PROPORTION_METHODS = {"wilson": "wilson", "clopper-pearson": "beta"}
 
 
 # ---------------------------------------------------------------- intervals
+
+
+def proportion_ci(numerator, denominator, method: str = "wilson", alpha: float = 0.05, *,
+                  error=ParameterError) -> tuple[np.ndarray, np.ndarray]:
+    """Binomial confidence interval of ``numerator / denominator`` per element.
+
+    ``method="wilson"`` equals R's ``prop.test(x, n, correct = FALSE)$conf.int``,
+    ``"clopper-pearson"`` R's ``binom.test(x, n)$conf.int``. Limits lie in [0, 1]; they are
+    ``NaN`` where the denominator is 0 or missing, or the numerator is missing, negative
+    or above the denominator (:func:`proportion_intervals` refuses those instead).
+
+    Parameters
+    ----------
+    numerator, denominator : array-like
+    method : {"wilson", "clopper-pearson"}
+    alpha : float
+        1 - confidence level.
+    error : exception class
+        Raised for an unknown ``method`` or a bad ``alpha``
+        (:class:`~cohort.exceptions.ParameterError` by default: these usually come from a
+        parameter file).
+
+    Returns
+    -------
+    (lower, upper) : arrays of the shape of ``numerator``
+
+    Examples
+    --------
+    >>> lo, hi = proportion_ci([88, 0], [557, 0])
+    >>> print(f"{lo[0]:.5f} {hi[0]:.5f}", np.isnan(lo[1]))
+    0.13006 0.19061 True
+    """
+    if method not in PROPORTION_METHODS:
+        raise error(
+            f"proportion interval method must be one of {', '.join(PROPORTION_METHODS)}, "
+            f"got {method!r}"
+        )
+    check_alpha(alpha, error=error)
+    x = np.asarray(numerator, dtype=float)
+    n = np.asarray(denominator, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(n) & (n > 0) & (x >= 0) & (x <= n)
+    lower = np.full(x.shape, np.nan)
+    upper = np.full(x.shape, np.nan)
+    if ok.any():
+        lo, hi = proportion_confint(x[ok], n[ok], alpha=alpha, method=PROPORTION_METHODS[method])
+        lower[ok] = np.clip(lo, 0.0, 1.0)
+        upper[ok] = np.clip(hi, 0.0, 1.0)
+    return lower, upper
 
 
 def count_intervals(df: pd.DataFrame, count_col: str, alpha: float = 0.05) -> pd.DataFrame:
@@ -124,8 +182,8 @@ def rate_intervals(df: pd.DataFrame, events_col: str, person_time_col: str | Non
        events  years  rate  ci_lower  ci_upper      ci_method
     0       3  200.0  15.0      3.09     43.84  exact Poisson
     """
-    _check(df, [events_col, person_time_col])
-    _check_alpha(alpha)
+    _check_columns(df, [events_col, person_time_col])
+    check_alpha(alpha)
     k = df[events_col].to_numpy(dtype=float, na_value=np.nan)
     bad = np.isfinite(k) & ((k < 0) | (k != np.round(k)))
     if bad.any():
@@ -157,8 +215,16 @@ def proportion_intervals(df: pd.DataFrame, numerator_col: str, denominator_col: 
     """Add a proportion with its Wilson or Clopper-Pearson interval.
 
     ``method="wilson"`` equals R's ``prop.test(x, n, correct = FALSE)$conf.int``;
-    ``method="clopper-pearson"`` equals ``binom.test(x, n)$conf.int``. The method's name
-    is written in the ``ci_method`` column. A zero denominator gives NaN.
+    ``method="clopper-pearson"`` equals ``binom.test(x, n)$conf.int``
+    (:func:`proportion_ci`). The method's name is written in the ``ci_method`` column. A
+    zero denominator gives NaN.
+
+    Raises
+    ------
+    DefinitionError
+        A column is missing, or a numerator is negative or above its denominator.
+    ParameterError
+        ``method`` is unknown.
 
     Examples
     --------
@@ -168,10 +234,8 @@ def proportion_intervals(df: pd.DataFrame, numerator_col: str, denominator_col: 
     0         0.3    0.1078    0.6032
     1         NaN       NaN       NaN
     """
-    _check(df, [numerator_col, denominator_col])
-    _check_alpha(alpha)
-    if method not in PROPORTION_METHODS:
-        raise ParameterError(f"proportion interval method must be one of {sorted(PROPORTION_METHODS)}, got {method!r}")
+    _check_columns(df, [numerator_col, denominator_col])
+    check_alpha(alpha)
     x = df[numerator_col].to_numpy(dtype=float, na_value=np.nan)
     n = df[denominator_col].to_numpy(dtype=float, na_value=np.nan)
     if np.any(np.isfinite(x) & np.isfinite(n) & ((x < 0) | (x > n))):
@@ -179,11 +243,7 @@ def proportion_intervals(df: pd.DataFrame, numerator_col: str, denominator_col: 
             f"'{numerator_col}' must lie between 0 and '{denominator_col}' in every row"
         )
     valid = np.isfinite(x) & np.isfinite(n) & (n > 0)
-    lo = np.full(len(x), np.nan)
-    hi = np.full(len(x), np.nan)
-    if valid.any():
-        lo[valid], hi[valid] = proportion_confint(x[valid], n[valid], alpha=alpha,
-                                                  method=PROPORTION_METHODS[method])
+    lo, hi = proportion_ci(x, n, method, alpha)
     out = df.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         out[proportion_col] = np.where(valid, x / n, np.nan)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohort.definitions.dates import DAYS_PER_MONTH
 from cohort.exceptions import DefinitionError
 from cohort.stats.base import (
-    _check_alpha,
+    Estimator,
     _check_columns,
     _composite,
     _events,
@@ -17,8 +18,7 @@ from cohort.stats.base import (
 )
 from cohort.stats.intervals import _check_conf_type, confint
 
-#: Days in a month (365.25 / 12); survival "at 6 months" is survival at 6 * 30.4375 days.
-DAYS_PER_MONTH = 30.4375
+__all__ = ["DAYS_PER_MONTH", "SUMMARY_MONTHS", "KaplanMeier"]
 
 #: Horizons (months) reported by :attr:`KaplanMeier.summary`.
 SUMMARY_MONTHS = (6, 12, 24)
@@ -89,7 +89,7 @@ def _km_counts(time, event, groups, entry=None):
     ).astype(np.int64)
 
 
-class KaplanMeier:
+class KaplanMeier(Estimator):
     """Kaplan-Meier estimator with Greenwood variance, as R's ``survfit`` (stype=1, ctype=1).
 
     Parameters
@@ -108,6 +108,8 @@ class KaplanMeier:
         ``std_err`` is the standard error of the survival (R ``summary(fit)$std.err``).
     median_ : DataFrame
         ``group, median, ci_lower, ci_upper`` (R ``quantile(fit, 0.5)``).
+    n_, n_events_ : int
+        Rows and events analysed.
 
     Examples
     --------
@@ -117,13 +119,40 @@ class KaplanMeier:
     >>> km = KaplanMeier().fit(df, "t", "e", group_col="g")
     >>> km.median_["median"].tolist()
     [2.0, 5.5]
+    >>> km
+    <KaplanMeier: n=6, confidence_level=0.95, events=4, conf_type=log, group_col=g, n_groups=2, entry_col=None, variance=Greenwood>
     """
 
+    _fitted_attribute = "table_"
+
     def __init__(self, conf_type: str = "log", alpha: float = 0.05):
+        super().__init__(alpha)
         self.conf_type = _check_conf_type(conf_type)
-        self.alpha = _check_alpha(alpha)
 
     def fit(self, df, duration_col, event_col, group_col=None, entry_col=None):
+        """Fit the curve(s).
+
+        Parameters
+        ----------
+        df : DataFrame
+            One row per subject (per (entry, time] interval with ``entry_col``).
+        duration_col, event_col : str
+            Time and event indicator (0 censored, 1 event).
+        group_col : str, optional
+            One curve per value.
+        entry_col : str, optional
+            Delayed entry: at risk on ``(entry, time]``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DefinitionError
+            A column is missing, not numeric, has missing values, or an entry is not
+            before its time.
+        """
         _check_columns(df, [duration_col, event_col, group_col, entry_col])
         time = _numeric(df, duration_col)
         event = _events(df, event_col)
@@ -132,7 +161,10 @@ class KaplanMeier:
             raise DefinitionError(f"{entry_col!r} must be before {duration_col!r} on every row")
         groups, labels = _group_codes(df, group_col)
         self.group_col, self.duration_col, self.event_col = group_col, duration_col, event_col
+        self.entry_col = entry_col
         self.labels_ = labels
+        self.n_ = len(df)
+        self.n_events_ = int(event.sum())
         self._n_rows = np.bincount(groups, minlength=len(labels))
         g, t, n_risk, n_event, n_censor = _km_counts(time, event, groups, entry)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -170,14 +202,18 @@ class KaplanMeier:
         self.conf_type_ = self.conf_type
         return self
 
-    def _curves(self):
+    def curves(self):
+        """``(group label, table_ rows of that curve)`` per curve (label ``None`` ungrouped)."""
+        self._require_fitted()
         for k, label in enumerate(self.labels_):
             sel = self._g == k
             yield label, self.table_.loc[sel]
 
+    _curves = curves  # earlier private name, read by the release code
+
     def _quantile(self, p):
         rows = []
-        for label, tab in self._curves():
+        for label, tab in self.curves():
             x = np.r_[0.0, tab["time"].to_numpy()]
             rows.append(
                 {
@@ -194,6 +230,7 @@ class KaplanMeier:
 
     def quantile(self, p: float) -> pd.DataFrame:
         """Time by which a fraction ``p`` has had the event, with CI (R ``quantile.survfit``)."""
+        self._require_fitted()
         return self._quantile(p)
 
     def survival_at(self, times) -> pd.DataFrame:
@@ -202,9 +239,10 @@ class KaplanMeier:
         ``n_risk`` is the number at risk at the time; ``n_event`` the events in the interval
         since the previous requested time.
         """
+        self._require_fitted()
         times = np.sort(np.asarray(times, dtype=float))
         out = []
-        for label, tab in self._curves():
+        for label, tab in self.curves():
             tt = tab["time"].to_numpy()
             pos = np.searchsorted(tt, times, side="right") - 1
             surv = np.where(pos >= 0, tab["survival"].to_numpy()[np.maximum(pos, 0)], 1.0)
@@ -233,7 +271,12 @@ class KaplanMeier:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Per group: n (rows), events, median (with CI) and survival at 6, 12 and 24 months."""
+        """Per group: n (rows), events, median (with CI) and survival at 6, 12 and 24 months.
+
+        Months are converted to days with :data:`DAYS_PER_MONTH` (the time unit of the fit
+        must be days); ``attrs["conf_type"]`` names the interval transform.
+        """
+        self._require_fitted()
         n = self._n_rows
         events = self.table_.groupby(self._g, sort=True)["n_event"].sum().to_numpy()
         out = pd.DataFrame({"n": n, "events": events})
@@ -251,4 +294,11 @@ class KaplanMeier:
             out[f"survival_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
             out[f"survival_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
         out.attrs["conf_type"] = self.conf_type
+        return out
+
+    def describe(self) -> dict:
+        """Rows, events, the interval transform, groups and entry: for the methods text."""
+        out = super().describe()
+        out.update(events=self.n_events_, conf_type=self.conf_type, group_col=self.group_col,
+                   n_groups=len(self.labels_), entry_col=self.entry_col, variance="Greenwood")
         return out

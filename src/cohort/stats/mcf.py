@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohort.stats.base import _check_columns, _events, _group_codes, _numeric
+from cohort.definitions.dates import DAYS_PER_MONTH
+from cohort.exceptions import DefinitionError
+from cohort.stats.base import Estimator, _check_columns, _events, _group_codes, _numeric
+from cohort.stats.kaplan_meier import SUMMARY_MONTHS
 
-# ----------------------------------------------------------------------------- recurrent events
+__all__ = ["MeanCumulativeFunction", "mean_cumulative_function"]
 
 
-def mean_cumulative_function(
-    df, start_col, stop_col, event_col, id_col, group_col=None, alpha: float = 0.05
-) -> pd.DataFrame:
+class MeanCumulativeFunction(Estimator):
     """Mean cumulative function of recurrent events (Nelson-Aalen on (start, stop] rows).
 
     MCF(t) = sum over event times s <= t of dN(s) / Y(s), with Y(s) the rows at risk
@@ -23,15 +24,102 @@ def mean_cumulative_function(
     (infinitesimal-jackknife) one, summing each subject's influence over its rows (Lawless &
     Nadeau); the confidence interval is ``MCF * exp(+- z se / MCF)`` (log transform).
 
-    Returns
-    -------
-    DataFrame: ``group`` (if any), ``time, n_risk, n_event, mcf, se, ci_lower, ci_upper``
-    at each distinct event time.
+    Parameters
+    ----------
+    alpha : float
+
+    Attributes
+    ----------
+    table_ : DataFrame
+        ``group`` (if any), ``time, n_risk, n_event, mcf, se, ci_lower, ci_upper`` at each
+        distinct event time.
+    n_, n_units_, n_events_ : int
+        Rows, subjects (``id_col``) and events.
+    summary : DataFrame
+        Per group: subjects, events and the MCF at 6, 12 and 24 months.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"id": [1, 1, 2, 3], "start": [0, 5, 0, 0], "stop": [5, 9, 7, 9],
+    ...                   "event": [1, 0, 1, 0]})
+    >>> mcf = MeanCumulativeFunction().fit(d, "start", "stop", "event", "id")
+    >>> mcf.table_[["time", "n_risk", "n_event", "mcf"]].round(4)
+       time  n_risk  n_event     mcf
+    0   5.0       3        1  0.3333
+    1   7.0       3        1  0.6667
     """
+
+    _fitted_attribute = "table_"
+
+    def fit(self, df, start_col, stop_col, event_col, id_col, group_col=None):
+        """Estimate the MCF; returns ``self``.
+
+        Raises
+        ------
+        DefinitionError
+            A column is missing or bad, or there is no event.
+        """
+        self.table_ = _mcf_table(df, start_col, stop_col, event_col, id_col, group_col,
+                                 self.alpha)
+        self.group_col, self.id_col = group_col, id_col
+        self.n_ = len(df)
+        self.n_units_ = int(df[id_col].nunique())
+        self.n_events_ = int(_events(df, event_col).sum())
+        groups, labels = _group_codes(df, group_col)
+        self.labels_ = labels
+        units = pd.factorize(df[id_col], sort=True)[0]
+        pairs = np.unique(groups * (units.max() + 1) + units)
+        self._units_per_group = np.bincount(pairs // (units.max() + 1), minlength=len(labels))
+        self._events_per_group = np.bincount(groups, weights=_events(df, event_col),
+                                             minlength=len(labels)).astype(np.int64)
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per group: ``units`` (subjects), ``events`` and the MCF with its interval at 6, 12
+        and 24 months (days: :data:`~cohort.definitions.dates.DAYS_PER_MONTH`)."""
+        self._require_fitted()
+        out = pd.DataFrame({"units": self._units_per_group, "events": self._events_per_group})
+        tab = self.table_
+        for i, label in enumerate(self.labels_):
+            part = tab if self.group_col is None else tab[tab["group"] == label]
+            times = part["time"].to_numpy()
+            for m in SUMMARY_MONTHS:
+                pos = np.searchsorted(times, m * DAYS_PER_MONTH, side="right") - 1
+                for col in ("mcf", "ci_lower", "ci_upper"):
+                    name = f"mcf_{m}m" if col == "mcf" else f"mcf_{m}m_{col}"
+                    value = part[col].to_numpy()[pos] if pos >= 0 else (0.0 if col == "mcf" else np.nan)
+                    out.loc[i, name] = value
+        if self.group_col is not None:
+            out.insert(0, "group", self.labels_)
+        return out
+
+    def describe(self) -> dict:
+        out = super().describe()
+        out.update(units=self.n_units_, events=self.n_events_, id_col=self.id_col,
+                   group_col=self.group_col, n_groups=len(self.labels_),
+                   estimator="Nelson-Aalen (ctype 1)",
+                   variance="robust (infinitesimal jackknife) by subject")
+        return out
+
+
+def mean_cumulative_function(
+    df, start_col, stop_col, event_col, id_col, group_col=None, alpha: float = 0.05
+) -> pd.DataFrame:
+    """The table of :class:`MeanCumulativeFunction` (``table_``): ``group`` (if any),
+    ``time, n_risk, n_event, mcf, se, ci_lower, ci_upper`` at each distinct event time."""
+    return MeanCumulativeFunction(alpha).fit(
+        df, start_col, stop_col, event_col, id_col, group_col).table_
+
+
+def _mcf_table(df, start_col, stop_col, event_col, id_col, group_col, alpha) -> pd.DataFrame:
     _check_columns(df, [start_col, stop_col, event_col, id_col, group_col])
     start = _numeric(df, start_col)
     stop = _numeric(df, stop_col)
     event = _events(df, event_col)
+    if not event.any():
+        raise DefinitionError(f"no events in {event_col!r}: the mean cumulative function is 0")
     ids = pd.factorize(df[id_col], sort=True)[0]
     groups, labels = _group_codes(df, group_col)
     z = stats.norm.ppf(1 - alpha / 2)

@@ -33,6 +33,10 @@ Missing data: rows with a missing outcome, time or covariate are left out (count
 with missing waves still contributes. Under the model this is valid when missingness is
 at random given the observed scores and covariates (MAR); dropout that depends on the
 unobserved score itself biases it.
+
+The fixed-effects design is :func:`cohort.stats.design.design_matrix` with an intercept
+and patsy names (``site[T.UTR]``): ``Intercept``, the time column, the numeric covariates,
+then the indicators of the categorical ones.
 """
 
 from __future__ import annotations
@@ -45,48 +49,34 @@ from scipy import optimize, stats
 
 from cohort.exceptions import DefinitionError
 from cohort.roles import with_roles
+from cohort.stats.base import (
+    ConvergenceWarning,
+    RegressionModel,
+    StatisticalWarning,
+    _check_columns,
+    term_support,
+)
+from cohort.stats.design import design_matrix
+
+__all__ = ["MixedModel", "fitted_mean_trajectory", "fixed_effects_design"]
 
 
-class ConvergenceWarning(UserWarning):
-    """The optimiser stopped without meeting its convergence criterion."""
+def fixed_effects_design(df: pd.DataFrame, time_col: str, covariates=(), categorical=(),
+                         levels: dict | None = None) -> pd.DataFrame:
+    """The fixed-effects design of :class:`MixedModel` and :class:`~cohort.stats.gee.GEE`:
+    ``Intercept``, ``time_col``, the numeric ``covariates``, the treatment indicators of
+    the ``categorical`` columns (patsy names, first level the reference unless ``levels``
+    orders them); missing values stay ``NaN`` (those rows are left out by the model).
 
-
-def _check_columns(df: pd.DataFrame, columns) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DefinitionError(
-            f"column(s) {missing} not found in the data (columns present: {list(df.columns)}); "
-            "pass the name of an existing column"
-        )
-
-
-def design_matrix(df: pd.DataFrame, time_col: str, covariates=(), categorical=(),
-                  levels: dict | None = None):
-    """Build the fixed-effects design: intercept, time, numeric covariates, treatment dummies.
-
-    Categorical columns use treatment coding with the first level (sorted, as R's
-    ``factor`` does) as reference unless ``levels`` gives the order. Dummy names follow
-    patsy: ``site[T.UTR]``.
-
-    Returns
-    -------
-    X : ndarray (n, p), names : list of str, levels : dict column -> list of levels
+    Examples
+    --------
+    >>> d = pd.DataFrame({"t": [0.0, 0.5], "site": ["B", "A"]})
+    >>> fixed_effects_design(d, "t", categorical=["site"]).columns.tolist()
+    ['Intercept', 't', 'site[T.B]']
     """
-    cols = [np.ones(len(df)), df[time_col].to_numpy(dtype=float, na_value=np.nan)]
-    names = ["Intercept", time_col]
-    for c in covariates:
-        cols.append(df[c].to_numpy(dtype=float, na_value=np.nan))
-        names.append(c)
-    used_levels = {}
-    for c in categorical:
-        values = df[c].astype("string")
-        lv = list(levels[c]) if levels and c in levels else sorted(values.dropna().unique())
-        used_levels[c] = lv
-        for level in lv[1:]:
-            d = (values == level).to_numpy(dtype=float, na_value=np.nan)
-            cols.append(d)
-            names.append(f"{c}[T.{level}]")
-    return np.column_stack(cols), names, used_levels
+    covariates, categorical = list(covariates), list(categorical)
+    return design_matrix(df, [time_col, *covariates, *categorical], categorical=categorical,
+                         levels=levels, intercept=True, naming="patsy", missing="keep")
 
 
 def _weighted_cross(A, C, w00, w01, w11):
@@ -104,7 +94,7 @@ def _weighted_cross(A, C, w00, w01, w11):
     return F1.T @ F1 + F2.T @ F2
 
 
-class MixedModel:
+class MixedModel(RegressionModel):
     """Random intercept and slope model, ``y ~ time + covariates + (1 + time | group)``.
 
     Parameters
@@ -115,19 +105,23 @@ class MixedModel:
         1 - confidence level for the Wald intervals of the fixed effects.
     tol : float
         Convergence tolerance on the criterion for the optimiser.
+    max_iter : int
+        Iterations of the optimiser (L-BFGS-B) per start.
 
     Attributes (after ``fit``)
     --------------------------
     params_ : Series, fixed effects; bse_ : Series, their standard errors
-    cov_params_ : DataFrame, covariance of the fixed effects
+    cov_params_ : DataFrame, covariance of the fixed effects (also ``variance_matrix_``)
     theta_ : ndarray, relative covariance factor parameters (lme4's ``getME(fit, "theta")``)
     cov_re_ : DataFrame, 2x2 covariance of the random intercept and slope
     sigma2_ : float, residual variance
     variance_components_ : DataFrame, lme4's ``VarCorr`` (variances, SDs, correlation)
     deviance_ : float, REML criterion (``REMLcrit``) or deviance (ML)
-    loglik_ : float; n_obs_, n_groups_, n_dropped_ : int
+    loglik_ : float; n_obs_ (also ``n_``), n_groups_, n_dropped_ : int
     x_mean_ : Series, column means of the fixed-effects design (the average profile)
-    summary : DataFrame, term, estimate, se, ci_lower, ci_upper, z, p
+    converged_, n_iter_ : bool, int (optimiser iterations, Newton steps included)
+    term_support_ : DataFrame, groups (households) behind each fixed effect
+    summary : DataFrame, :func:`~cohort.stats.base.wald_table` of the fixed effects
 
     Examples
     --------
@@ -142,14 +136,16 @@ class MixedModel:
     {'Intercept': 4.91, 't': 0.47}
     >>> m.n_groups_, m.n_obs_
     (200, 800)
+    >>> m.describe()["random_effects"], m.describe()["method"]
+    ('(1 + t | hh)', 'REML')
     """
 
-    def __init__(self, reml: bool = True, alpha: float = 0.05, tol: float = 1e-12):
-        if not 0 < alpha < 1:
-            raise DefinitionError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    def __init__(self, reml: bool = True, alpha: float = 0.05, tol: float = 1e-12,
+                 max_iter: int = 2000):
+        super().__init__(alpha)
         self.reml = reml
-        self.alpha = alpha
         self.tol = tol
+        self.max_iter = max_iter
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, outcome_col: str, time_col: str, group_col: str,
@@ -180,7 +176,11 @@ class MixedModel:
         """
         covariates, categorical = list(covariates), list(categorical)
         _check_columns(df, [outcome_col, time_col, group_col, *covariates, *categorical])
-        X, names, self.levels_ = design_matrix(df, time_col, covariates, categorical, levels)
+        design = fixed_effects_design(df, time_col, covariates, categorical, levels)
+        X, names = design.to_numpy(dtype=float), list(design.columns)
+        self.levels_ = design.attrs["levels"]
+        self.time_col, self.group_col, self.outcome_col = time_col, group_col, outcome_col
+        self.covariates_, self.categorical_ = covariates, categorical
         y = df[outcome_col].to_numpy(dtype=float, na_value=np.nan)
         t = df[time_col].to_numpy(dtype=float, na_value=np.nan)
         groups = df[group_col]
@@ -200,6 +200,7 @@ class MixedModel:
                 f"category has no observations); terms: {names}"
             )
         self.x_mean_ = pd.Series(X.mean(axis=0), index=names)
+        support = term_support(X, names, codes)
         order = np.argsort(codes, kind="stable")
         y, X, t, codes = y[order], X[order], t[order], codes[order]
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
@@ -222,7 +223,7 @@ class MixedModel:
         # when it is a saddle; then a second start with the slope on the scale of the time
         # variable (1/sd) is tried, and the better optimum is kept.
         bounds = [(0.0, None), (None, None), (0.0, None)]
-        opts = dict(ftol=self.tol, gtol=1e-9, maxiter=2000)
+        opts = dict(ftol=self.tol, gtol=1e-9, maxiter=self.max_iter)
         res = optimize.minimize(self._criterion_grad, np.array([1.0, 0.0, 1.0]), jac=True,
                                 method="L-BFGS-B", bounds=bounds, options=opts)
         sd_t = float(np.std(t))
@@ -231,17 +232,22 @@ class MixedModel:
                                   method="L-BFGS-B", bounds=bounds, options=opts)
             if r.fun < res.fun - 1e-9:
                 res = r
-        theta, fun, polished = res.x, res.fun, False
+        theta, fun, polished, steps = res.x, res.fun, False, 0
         if not res.success:
             # e.g. an abnormal line-search end near the optimum: finish with Newton steps
-            theta, fun, polished = self._newton_polish(res.x, res.fun)
+            theta, fun, polished, steps = self._newton_polish(res.x, res.fun)
         if not (res.success or polished):
-            warnings.warn(f"REML optimisation did not converge: {res.message}",
-                          ConvergenceWarning, stacklevel=3)
+            criterion = "REML" if self.reml else "ML"
+            warnings.warn(f"the mixed model's {criterion} optimisation did not converge "
+                          f"({res.message}); estimates may be unreliable: raise max_iter or "
+                          "simplify the fixed effects", ConvergenceWarning, stacklevel=3)
         best = optimize.OptimizeResult(x=theta, fun=fun, success=res.success or polished,
                                        message=res.message, nfev=res.nfev)
         self.theta_ = np.array(best.x)
         self.optimizer_result_ = best
+        self.converged_ = bool(best.success)
+        self.n_iter_ = int(res.nit) + steps
+        self.term_support_ = support
         self._finish(names, G)
 
     def _newton_polish(self, theta, fun, max_iter: int = 10):
@@ -251,7 +257,8 @@ class MixedModel:
         """
         theta = np.array(theta, dtype=float)
         converged = False
-        for _ in range(max_iter):
+        steps = 0
+        for steps in range(1, max_iter + 1):  # noqa: B007 - the count is reported
             free = np.flatnonzero([theta[0] > 1e-8, True, theta[2] > 1e-8])
             fun, grad = self._criterion_grad(theta)
             g = grad[free]
@@ -286,7 +293,7 @@ class MixedModel:
             if small:
                 converged = True
                 break
-        return theta, fun, converged
+        return theta, fun, converged, steps
 
     def _pieces(self, theta):
         s = self._stats
@@ -412,9 +419,11 @@ class MixedModel:
         L = np.array([[theta[0], 0.0], [theta[1], theta[2]]])
         cov_re = sigma2 * (L @ L.T)
         self.n_obs_, self.n_groups_ = int(n), int(G)
+        self.n_ = self.n_obs_
         self.sigma2_ = float(sigma2)
         self.params_ = pd.Series(beta, index=names)
         self.cov_params_ = pd.DataFrame(cov, index=names, columns=names)
+        self.variance_matrix_ = self.cov_params_
         self.bse_ = pd.Series(np.sqrt(np.diag(cov)), index=names)
         self.cov_re_ = pd.DataFrame(cov_re, index=["Intercept", "slope"], columns=["Intercept", "slope"])
         self.deviance_ = float(self._criterion(theta))
@@ -427,32 +436,58 @@ class MixedModel:
             "sd": [sd[0], sd[1], np.nan, np.sqrt(sigma2)],
             "corr": [np.nan, np.nan, corr, np.nan],
         })
-        z = stats.norm.ppf(1 - self.alpha / 2)
-        self.summary = pd.DataFrame({
-            "term": names,
-            "estimate": beta,
-            "se": self.bse_.to_numpy(),
-            "ci_lower": beta - z * self.bse_.to_numpy(),
-            "ci_upper": beta + z * self.bse_.to_numpy(),
-            "z": beta / self.bse_.to_numpy(),
-            "p": 2 * stats.norm.sf(np.abs(beta / self.bse_.to_numpy())),
-        })
+        if min(theta[0], theta[2]) == 0:
+            warnings.warn("the random-effects covariance is singular (a variance is estimated "
+                          "at 0): the data do not support a random slope and intercept; "
+                          "interpret the variance components with care", StatisticalWarning,
+                          stacklevel=4)
         del self._stats
+
+    def _design(self, df: pd.DataFrame) -> np.ndarray:
+        self._require_fitted()
+        design = fixed_effects_design(df, self.time_col, self.covariates_, self.categorical_,
+                                      self.levels_)
+        return design.reindex(columns=self.params_.index).to_numpy(dtype=float)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Population-level (marginal) prediction ``x' beta`` for new rows."""
-        cov_names = [n for n in self.params_.index[2:] if "[T." not in n]
-        X, names, _ = design_matrix(df, self.params_.index[1], cov_names, list(self.levels_),
-                                    self.levels_)
-        return X @ self.params_.reindex(names).to_numpy()
+        return self._design(df) @ self.params_.to_numpy()
 
     def predict_se(self, df: pd.DataFrame) -> np.ndarray:
         """Standard error of the marginal prediction (from the fixed effects' covariance)."""
-        cov_names = [n for n in self.params_.index[2:] if "[T." not in n]
-        X, names, _ = design_matrix(df, self.params_.index[1], cov_names, list(self.levels_),
-                                    self.levels_)
-        C = self.cov_params_.loc[names, names].to_numpy()
-        return np.sqrt(np.einsum("ij,jk,ik->i", X, C, X))
+        X = self._design(df)
+        return np.sqrt(np.einsum("ij,jk,ik->i", X, self.cov_params_.to_numpy(), X))
+
+    def release_table(self) -> pd.DataFrame:
+        """Tidy table of the fitted model for release.
+
+        Fixed effects with ``term, estimate, se, ci_lower, ci_upper, p``, followed by the
+        variance components (``sd(Intercept | household)``, ``sd(time | household)``,
+        ``corr(Intercept, time | household)``, ``sd(residual)``) with estimate only; and
+        ``n_obs``/``n_households``/``method`` as attributes. Aggregates only: releasable
+        as is when the model rests on at least the disclosure threshold of households.
+        """
+        fixed = self.summary.reset_index()[["term", "estimate", "se", "ci_lower", "ci_upper", "p"]]
+        vc = self.variance_components_
+        time = self.params_.index[1]
+        re = pd.DataFrame({
+            "term": ["sd(Intercept | household)", f"sd({time} | household)",
+                     f"corr(Intercept, {time} | household)", "sd(residual)"],
+            "estimate": [vc["sd"].iloc[0], vc["sd"].iloc[1], vc["corr"].iloc[2], vc["sd"].iloc[3]],
+        })
+        out = pd.concat([fixed, re], ignore_index=True)
+        out.attrs.update(n_obs=self.n_obs_, n_households=self.n_groups_,
+                         method="REML" if self.reml else "ML")
+        return out
+
+    def describe(self) -> dict:
+        """REML or ML, the random-effects structure, observations, groups, dropped rows."""
+        out = super().describe()
+        out.update(method="REML" if self.reml else "ML",
+                   random_effects=f"(1 + {self.time_col} | {self.group_col})",
+                   n_obs=self.n_obs_, n_groups=self.n_groups_, n_dropped=self.n_dropped_,
+                   covariance="unstructured 2x2 (intercept, slope)")
+        return out
 
 
 

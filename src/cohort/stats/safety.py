@@ -1,8 +1,12 @@
-"""Safety-score trajectories: descriptives by wave, mixed model, GEE, change from T0, agreement.
+"""Safety-score trajectories, descriptive: by wave, by months, change from T0, the share at
+or above a threshold, agreement between respondents.
 
 Input is the ``safety_assessments`` table (one 0-10 score per respondent per assessment)
 joined to ``episodes`` (for ``registration_date``) and ``households`` (for ``site`` and
-covariates) by :func:`prepare_safety`.
+covariates) by :func:`cohort.definitions.waves.prepare_safety`. The models of the same
+table are :class:`cohort.stats.mixed.MixedModel` (``score ~ years + site + (1 + years |
+household_id)``) and :class:`cohort.stats.gee.GEE`; fit them to the rows of one
+respondent, e.g. ``long[long["respondent"] == "professional"]``.
 
 Rules (also in ``docs/methods-trends.md``):
 
@@ -32,11 +36,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohort.definitions.waves import _check
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.roles import with_roles
 from cohort.stats.intervals import proportion_intervals
-from cohort.stats.mixed import MixedModel, design_matrix
+
+__all__ = [
+    "change_from_baseline",
+    "respondent_agreement",
+    "share_at_or_above",
+    "trajectory_by_months",
+    "trajectory_by_wave",
+]
 
 
 def _one_per_wave(long, respondent):
@@ -152,152 +162,6 @@ def trajectory_by_months(long: pd.DataFrame, bin_months: float = 3.0, by=(),
     d["months_from"] = b * bin_months
     out = _describe(d, [*by, "months_from"], alpha)
     out.insert(len(by) + 1, "months_to", out["months_from"] + bin_months)
-    return out
-
-
-def _model_data(long, respondent, time_col):
-    _check(long, ["household_id", "score", time_col])
-    d = long if respondent is None else long[long["respondent"] == respondent]
-    return d.dropna(subset=["score", time_col])
-
-
-def fit_mixed_model(long: pd.DataFrame, respondent: str | None = "professional",
-                    time_col: str = "years_since_registration", covariates=(),
-                    categorical=("site",), levels: dict | None = None,
-                    alpha: float = 0.05) -> MixedModel:
-    """Linear mixed model: score ~ time + site (+ covariates) + (1 + time | household), REML.
-
-    Uses every observed score of the chosen respondent (valid under MAR). Equal to
-    ``lme4::lmer(score ~ years + site + (1 + years | household_id), REML = TRUE)``.
-    ``levels`` sets the level order of categorical columns (first = reference), e.g.
-    ``{"severity": ["low", "high"]}``. See :class:`cohort.stats.mixed.MixedModel`.
-    """
-    d = _model_data(long, respondent, time_col)
-    return MixedModel(alpha=alpha).fit(d, "score", time_col, "household_id",
-                                       covariates=covariates, categorical=categorical,
-                                       levels=levels)
-
-
-def mixed_model_table(model: MixedModel) -> pd.DataFrame:
-    """Tidy table of a fitted mixed model for release.
-
-    Fixed effects with ``term, estimate, se, ci_lower, ci_upper, p``, followed by the
-    variance components (``sd(Intercept | household)``, ``sd(time | household)``,
-    ``corr(Intercept, time | household)``, ``sd(residual)``) with estimate only; and
-    ``n_obs``/``n_households`` as attributes. Aggregates only: releasable as is when the
-    model rests on at least the disclosure threshold of households (see
-    :func:`cohort.disclosure.tables.release_model_table`).
-    """
-    fixed = model.summary[["term", "estimate", "se", "ci_lower", "ci_upper", "p"]].copy()
-    vc = model.variance_components_
-    time = model.params_.index[1]
-    re = pd.DataFrame({
-        "term": ["sd(Intercept | household)", f"sd({time} | household)",
-                 f"corr(Intercept, {time} | household)", "sd(residual)"],
-        "estimate": [vc["sd"].iloc[0], vc["sd"].iloc[1], vc["corr"].iloc[2], vc["sd"].iloc[3]],
-    })
-    out = pd.concat([fixed, re], ignore_index=True)
-    out.attrs.update(n_obs=model.n_obs_, n_households=model.n_groups_, method="REML")
-    return out
-
-
-def gee_exchangeable(y: np.ndarray, X: np.ndarray, codes: np.ndarray, tol: float = 1e-10,
-                     max_iter: int = 100) -> dict:
-    """Gaussian GEE with an exchangeable working correlation, vectorised over clusters.
-
-    With ``V_i = phi [(1 - rho) I + rho J]`` the inverse is closed form,
-    ``V_i^-1 = [I - c_i J] / (phi (1 - rho))`` with ``c_i = rho / (1 + (n_i - 1) rho)``, so
-    every quantity is a per-cluster sum (``np.add.reduceat``) and a weighted cross-product:
-    no loop over clusters. Iterates ``beta`` (GLS given ``rho``) and the moment estimates
-    ``phi = sum r^2 / N`` and ``rho = sum_{j<k} r_ij r_ik / (phi * pairs)`` to the fixed
-    point that ``geepack::geeglm`` and statsmodels' ``GEE(..., ddof_scale=0)`` reach.
-    Covariance: the robust sandwich ``B^-1 M B^-1`` (``san.se``).
-
-    Returns a dict with ``params``, ``cov`` (robust), ``cov_naive``, ``rho``, ``phi``,
-    ``n_iter``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> g = np.repeat(np.arange(300), 3)
-    >>> t = np.tile([0.0, 0.5, 1.0], 300)
-    >>> y = 4 + 1.5 * t + rng.normal(0, 1, 300)[g] + rng.normal(0, 1, 900)
-    >>> res = gee_exchangeable(y, np.column_stack([np.ones(900), t]), g)
-    >>> np.round(res["params"], 2), round(res["rho"], 2)
-    (array([3.83, 1.71]), 0.56)
-    """
-    order = np.argsort(codes, kind="stable")
-    y, X, codes = y[order], X[order], codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    n_i = np.diff(np.r_[starts, len(y)]).astype(float)
-    N = len(y)
-    Xs = np.add.reduceat(X, starts, axis=0)  # X_i' 1
-    ys = np.add.reduceat(y, starts)  # 1' y_i
-    XtX, Xty = X.T @ X, X.T @ y
-    pairs = float(np.sum(n_i * (n_i - 1) / 2))
-    beta = np.linalg.solve(XtX, Xty)  # independence start
-    rho, phi = 0.0, 1.0
-    n_iter = 0
-    for _ in range(max_iter):
-        n_iter += 1
-        r = y - X @ beta
-        phi = float(r @ r) / N
-        rs = np.add.reduceat(r, starts)
-        rr = np.add.reduceat(r * r, starts)
-        rho = float(np.sum((rs * rs - rr) / 2)) / (phi * pairs) if pairs > 0 else 0.0
-        # keep the working covariance positive definite for the largest cluster
-        rho = max(rho, -1.0 / max(n_i.max() - 1.0, 1.0) + 1e-8)
-        c = rho / (1 + (n_i - 1) * rho)
-        # sum_i X_i'(I - c_i J) X_i and X_i'(I - c_i J) y_i (the 1/(phi(1-rho)) cancels)
-        A = XtX - (Xs * c[:, None]).T @ Xs
-        b = Xty - Xs.T @ (c * ys)
-        new = np.linalg.solve(A, b)
-        done = np.max(np.abs(new - beta)) <= tol * max(1.0, np.max(np.abs(beta)))
-        beta = new
-        if done:
-            break
-    r = y - X @ beta
-    rs = np.add.reduceat(r, starts)
-    # U_i = X_i' V_i^-1 r_i = [X_i' r_i - c_i (X_i' 1)(1' r_i)] / (phi (1 - rho))
-    k = 1.0 / (phi * (1 - rho))
-    U = (np.add.reduceat(X * r[:, None], starts, axis=0) - Xs * (c * rs)[:, None]) * k
-    bread = A * k
-    naive = np.linalg.inv(bread)
-    cov = naive @ (U.T @ U) @ naive
-    return {"params": beta, "cov": cov, "cov_naive": naive, "rho": rho, "phi": phi, "n_iter": n_iter}
-
-
-def fit_gee(long: pd.DataFrame, respondent: str | None = "professional",
-            time_col: str = "years_since_registration", covariates=(), categorical=("site",),
-            levels: dict | None = None, alpha: float = 0.05) -> pd.DataFrame:
-    """Marginal model by GEE: Gaussian, identity link, exchangeable working correlation.
-
-    Robust (sandwich) standard errors, clustered by household; equal to
-    ``geepack::geeglm(score ~ years + site, id = household_id, corstr = "exchangeable")``
-    (``std.err = "san.se"``). Computed by :func:`gee_exchangeable` (vectorised; statsmodels'
-    ``GEE`` gives the same numbers with ``ddof_scale=0`` but loops over households).
-
-    Returns
-    -------
-    DataFrame ``term, estimate, se, ci_lower, ci_upper, statistic, p`` with attributes
-    ``working_correlation``, ``scale``, ``n_obs``, ``n_households``.
-    """
-    d = _model_data(long, respondent, time_col)
-    X, names, _ = design_matrix(d, time_col, list(covariates), list(categorical), levels)
-    ok = np.isfinite(X).all(axis=1)
-    d, X = d.loc[ok], X[ok]
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise DefinitionError(f"the GEE design is rank deficient; terms: {names}")
-    codes, _ = pd.factorize(d["household_id"], sort=True)
-    res = gee_exchangeable(d["score"].to_numpy(dtype=float), X, np.asarray(codes))
-    est, se = res["params"], np.sqrt(np.diag(res["cov"]))
-    z = stats.norm.ppf(1 - alpha / 2)
-    out = pd.DataFrame({"term": names, "estimate": est, "se": se, "ci_lower": est - z * se,
-                        "ci_upper": est + z * se, "statistic": est / se,
-                        "p": 2 * stats.norm.sf(np.abs(est / se))})
-    out = with_roles(out, keys=["term"], rule="model table")
-    out.attrs.update(working_correlation=res["rho"], scale=res["phi"], n_obs=len(d),
-                     n_households=int(codes.max() + 1), covariance="robust")
     return out
 
 
