@@ -733,6 +733,7 @@ def build_document(
     """
     from cohort.report.execute import _read_notebook
     from cohort.report.findings import key_findings
+    from cohort.report.methods import methods_markdown
     from cohort.report.text import _fields, report_text
 
     lang = params.language
@@ -756,7 +757,7 @@ def build_document(
     appendix = [
         ("definitions", t("report.definitions"), [Text(t("report.definitions_note"))] +
          [Text(_definitions_markdown(root, lang))]),
-        ("methods", t("report.methods"), [Text(t("report.methods_text", **_fields(params)))]),
+        ("methods", t("report.methods"), [Text(methods_markdown(params, releases))]),
         ("limitations", t("report.limitations"), [Text(t("report.limitations_text", **_fields(params)))]),
         ("released-files", t("report.released_files"), [Text(t("report.released_files_note")),
                                                         _released_files_table(releases, lang, t)]),
