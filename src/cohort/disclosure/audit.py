@@ -90,6 +90,8 @@ from cohort.exceptions import DisclosureError
 TOLERANCE = 1e-6
 
 _INTERVALS = ("needed", "all")
+#: Rounds of group pushes (two programs each) before cells are bounded one by one.
+_GROUP_PUSHES = 12
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,7 @@ def audit(
         cap = _caps(A_red, b_red, lo_red, hi_red, comp_of, row_comp, k, width)
         hi_capped = np.minimum(hi_red, cap[comp_of])
         solver = _Solver(A_red, b_red, lo_red, hi_capped, whole[lp_cols])
+        solver.upper_raw = hi_red
         # Known cells in the relations left, for reconciliation.
         known_in = A[rows][:, np.flatnonzero(known)].tocsc()
         feasible, adjust = _feasible_points(
@@ -435,6 +438,14 @@ def audit(
                 solver, comp_of, row_comp, k, samples, seed, None, whole[lp_cols]
             )
         inner_lo, inner_hi = feasible
+        # outer bounds by propagating every relation's bounds (whole-array rounds)
+        outer_lo, outer_hi, src_lo, src_hi = _propagate(
+            A_red, solver.b, lo_red, hi_red, whole[lp_cols]
+        )
+        outer_lo = np.minimum(outer_lo, inner_lo)  # guard against rounding of huge totals
+        outer_hi = np.maximum(outer_hi, inner_hi)
+        solver.lower = np.maximum(solver.lower, outer_lo)
+        solver.upper = np.minimum(solver.upper, np.where(np.isfinite(outer_hi), outer_hi, np.inf))
         audited_red = system.audited[lp_cols]
         lo_ex = np.full(len(lp_cols), np.nan)
         hi_ex = np.full(len(lp_cols), np.nan)
@@ -442,13 +453,51 @@ def audit(
         w_red = whole[lp_cols]
         pin_t: list[np.ndarray] = []
         pin_r: list[np.ndarray] = []
+        # decided without a program of their own: exact by propagation, certainly
+        # unprotected (the outer interval already fails), or certainly at or above threshold
+        pinned = outer_hi - outer_lo <= TOLERANCE
+        fails = ~interval_protected(outer_lo, outer_hi, threshold, width)
+        high = outer_lo >= threshold - 1e-9
+        decided = pinned | fails | high
+        lo_ex[pinned] = outer_lo[pinned]
+        hi_ex[pinned] = outer_hi[pinned]
+        how[decided] = "propagation"
+        for src in (src_lo, src_hi):
+            take = decided & (src >= 0)
+            pin_t.append(np.flatnonzero(take))
+            pin_r.append(rows[src[take]])
 
         def certified():
             return interval_protected(inner_lo, inner_hi, threshold, width)
 
         todo = audited_red.copy()
         if intervals == "needed":
+            todo &= ~certified() & ~decided
+            # cells without an upper bound: a ray (A d = 0, d >= 0, zero on bounded cells)
+            # that raises them; one program finds many at once
+            unbounded = _unbounded(solver, todo & np.isinf(hi_red))
+            inner_hi[unbounded] = np.inf
             todo &= ~certified()
+            # group pushes: raise all undecided cells at once with random positive weights
+            # (each relation's mass goes to its heaviest cell, a different one each time), and
+            # lower them all; each solution is a feasible point that may certify many
+            rng = np.random.default_rng(seed + 1)
+            all_r, all_c = np.arange(len(b_red)), np.arange(len(lp_cols))
+            for push in range(_GROUP_PUSHES):
+                before = int(todo.sum())
+                if not before:
+                    break
+                weights = rng.uniform(0.5, 1.5, size=len(lp_cols))
+                objectives = [np.where(todo, -weights, 0.0)]
+                if push == 0:
+                    objectives.append(np.where(todo, 1.0, 0.0))
+                for c in objectives:
+                    status, x, _ = solver.solve(c, all_r, all_c)
+                    if status == 0:
+                        _update_points(inner_lo, inner_hi, x, all_c, w_red, comp_of, k)
+                todo &= ~certified()
+                if todo.sum() > 0.95 * before:
+                    break
         while todo.any():
             # one target per component: the lowest-numbered cell still to do
             cand = np.flatnonzero(todo)
@@ -493,8 +542,11 @@ def audit(
             if intervals == "needed":
                 todo &= ~certified()
         done = ~np.isnan(lo_ex)
-        lo_fin = np.where(done, lo_ex, inner_lo)
-        hi_fin = np.where(done, hi_ex, inner_hi)
+        outer = ~done & decided & ~certified()
+        lo_fin = np.where(done, lo_ex, np.where(outer, outer_lo, inner_lo))
+        hi_fin = np.where(done, hi_ex, np.where(outer, outer_hi, inner_hi))
+        how[~done & ~outer] = "sample"
+        done |= ~done & (inner_lo == outer_lo) & (inner_hi == outer_hi)
         at_cap = hi_fin >= cap[comp_of] * (1 - 1e-9)
         hi_fin = np.where(at_cap & np.isinf(hi_red), np.inf, hi_fin)
         lo_fin = np.where(w_red, np.ceil(lo_fin - TOLERANCE), lo_fin)
@@ -506,7 +558,8 @@ def audit(
         stats["lp"] = solver.n_lp
         stats["milp"] = solver.n_milp
         if pin_t:
-            pins_cell = lp_cols[np.concatenate(pin_t)]
+            # relations a program's duals name, or that set a propagated bound
+            pins_cell = lp_cols[np.concatenate(pin_t).astype(np.int64)]
             pins_rel = np.concatenate(pin_r)
 
     audited = np.flatnonzero(system.audited)
@@ -538,6 +591,93 @@ def audit(
     return AuditResult(cells, pins, inconsistent_rel, revised, stats)
 
 
+def _propagate(A: sp.csr_matrix, b, lower, upper, whole, rounds: int = 50):
+    """Outer bounds of every cell from the bounds of the others, relation by relation.
+
+    For relation ``sum_k a_k x_k = b``: ``a_j x_j = b - sum_{k != j} a_k x_k``, whose range
+    follows from the other cells' bounds. Repeated (whole-array rounds over all nonzeros)
+    until nothing tightens. Returns the bounds and, per cell, the relation that set its
+    lower and its upper bound (-1: its own).
+    """
+    coo = A.tocoo()
+    i, j, a = coo.row, coo.col, coo.data
+    lo, hi = lower.astype(float).copy(), upper.astype(float).copy()
+    m = A.shape[0]
+    src_lo = np.full(len(lo), -1, dtype=np.int64)
+    src_hi = np.full(len(lo), -1, dtype=np.int64)
+    pos = a > 0
+    for _ in range(rounds):
+        with np.errstate(invalid="ignore"):
+            t_lo = np.where(pos, a * lo[j], a * hi[j])
+            t_hi = np.where(pos, a * hi[j], a * lo[j])
+        ninf = np.isneginf(t_lo) | np.isnan(t_lo)
+        pinf = np.isposinf(t_hi) | np.isnan(t_hi)
+        s_lo = np.bincount(i, weights=np.where(ninf, 0.0, t_lo), minlength=m)
+        s_hi = np.bincount(i, weights=np.where(pinf, 0.0, t_hi), minlength=m)
+        n_ninf = np.bincount(i, weights=ninf, minlength=m)
+        n_pinf = np.bincount(i, weights=pinf, minlength=m)
+        rest_lo = s_lo[i] - np.where(ninf, 0.0, t_lo)
+        rest_hi = s_hi[i] - np.where(pinf, 0.0, t_hi)
+        rest_lo_inf = (n_ninf[i] - ninf) > 0
+        rest_hi_inf = (n_pinf[i] - pinf) > 0
+        ax_lo = np.where(rest_hi_inf, -np.inf, b[i] - rest_hi)
+        ax_hi = np.where(rest_lo_inf, np.inf, b[i] - rest_lo)
+        x_lo = np.where(pos, ax_lo / a, ax_hi / a)
+        x_hi = np.where(pos, ax_hi / a, ax_lo / a)
+        w = whole[j]
+        x_lo = np.where(w & np.isfinite(x_lo), np.ceil(x_lo - TOLERANCE), x_lo)
+        x_hi = np.where(w & np.isfinite(x_hi), np.floor(x_hi + TOLERANCE), x_hi)
+        new_lo, new_hi = lo.copy(), hi.copy()
+        np.maximum.at(new_lo, j, x_lo)
+        np.minimum.at(new_hi, j, x_hi)
+        up = new_lo > lo + TOLERANCE
+        down = new_hi < hi - TOLERANCE
+        if not (up.any() or down.any()):
+            break
+        with np.errstate(invalid="ignore"):
+            set_lo = up[j] & (np.abs(x_lo - new_lo[j]) <= TOLERANCE)
+            set_hi = down[j] & (np.abs(x_hi - new_hi[j]) <= TOLERANCE)
+        src_lo[j[set_lo]] = i[set_lo]
+        src_hi[j[set_hi]] = i[set_hi]
+        lo, hi = new_lo, new_hi
+    hi = np.maximum(hi, lo)  # an inconsistent remainder is left to the programs
+    return lo, hi, src_lo, src_hi
+
+
+def _unbounded(solver: _Solver, targets: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Which of ``targets`` have no upper bound: some ray of the feasible set raises them.
+
+    Maximise the sum of ``d`` over targets not yet found, with ``A d = 0``,
+    ``0 <= d <= 1`` on cells without an upper bound and ``d = 0`` on the others; a target
+    with ``d > 0`` is unbounded (the feasible set is not empty: it has a point).
+    """
+    found = np.zeros(len(targets), dtype=bool)
+    free = np.isinf(solver.upper_raw)
+    if not (targets & free).any():
+        return found
+    n = len(targets)
+    rows = np.arange(solver.A.shape[0])
+    for _ in range(rounds):
+        left = targets & free & ~found
+        if not left.any():
+            break
+        solver.n_lp += 1
+        res = linprog(
+            np.where(left, -1.0, 0.0),
+            A_eq=solver.A,
+            b_eq=np.zeros(len(rows)),
+            bounds=np.column_stack([np.zeros(n), np.where(free, 1.0, 0.0)]),
+            method="highs-ds",
+        )
+        if res.status != 0:
+            break
+        new = left & (res.x > 1e-7)
+        if not new.any():
+            break
+        found |= new
+    return found
+
+
 def _components(red: sp.csr_matrix) -> tuple[int, np.ndarray]:
     """Connected components of the bipartite graph rows x columns of ``red``.
 
@@ -556,13 +696,13 @@ def _caps(A, b, lo, hi, comp_of, row_comp, k, width) -> np.ndarray:
     total = np.bincount(row_comp, weights=np.abs(b), minlength=k)
     finite = np.where(np.isfinite(hi), hi, 0.0) + np.abs(lo)
     total += np.bincount(comp_of, weights=finite, minlength=k)
-    size = np.bincount(comp_of, minlength=k)
-    return 10.0 * (total + 1.0) * np.maximum(size, 1) + 10.0 * width + 100.0
+    return 10.0 * (total + 1.0) + 10.0 * width + 100.0
 
 
 def _fractional_components(x, whole, comp, k) -> np.ndarray:
     """Components whose solution ``x`` has a cell that should be whole but is not."""
-    frac = whole & (np.abs(x - np.round(x)) > TOLERANCE)
+    # the solver's tolerances are absolute and relative: allow both
+    frac = whole & (np.abs(x - np.round(x)) > TOLERANCE * np.maximum(1.0, np.abs(x)))
     return np.bincount(comp[frac], minlength=k) > 0
 
 

@@ -52,6 +52,7 @@ delivery period (``site_periods``) is a structural zero: known to be 0 and not a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
@@ -400,6 +401,7 @@ def empty_cells() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _monitor_quantities() -> tuple[dict, dict]:
     """Monitor measures -> (numerator, denominator) indicators; indicator -> additivity."""
     from cohort.monitor.indicators import CUMULATIVE_INDICATORS, INDICATORS
@@ -727,8 +729,10 @@ def linear_system(
     cells["var"] = var_id
     n_var = len(uniq)
     variables = pd.DataFrame(list(uniq), columns=_IDENTITY)
-    order = cells.assign(_released=~cells["suppressed"]).sort_values(
-        ["var", "_released", "release", "row"], kind="mergesort"
+    # the observation kept per variable: released over suppressed, then the latest
+    # release, then its first row
+    order = cells.assign(_released=~cells["suppressed"], _row=-cells["row"]).sort_values(
+        ["var", "_released", "release", "_row"], kind="mergesort"
     )
     last = order.groupby("var", sort=True).tail(1).set_index("var").sort_index()
     variables["additivity"] = last["additivity"].to_numpy()
