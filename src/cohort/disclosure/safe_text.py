@@ -35,7 +35,8 @@ CONTROL_STARTS = ("\t", "\r")
 PREFIX = "'"
 
 _NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?\s*$")
-_TRIGGER = re.compile(r"^(?: *[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r])")
+# literal characters, not escapes: Arrow's regular expressions (RE2) know no \\u escapes
+_TRIGGER = re.compile("^(?: *[=+\\-@＝＋－＠]|[\t\r])")
 
 
 def formula_mask(values) -> np.ndarray:
