@@ -529,7 +529,6 @@ def table_cells(
         groups = _joined(frame, sorted(group_cols), total=True)
     else:
         groups = np.full(n, "", dtype=object)
-    key = _joined(frame, key_cols, total=False) if key_cols else np.full(n, "", dtype=object)
     # other count columns of a monitor table (``value`` when it holds counts) keep the
     # indicator in their key: each indicator's column is a quantity of its own
     own_cols = sorted({*key_cols, "indicator"}) if monitor else key_cols
