@@ -759,6 +759,10 @@ def linear_system(
     variables, rels = _atom_relations(variables, site_periods or {})
     rel_parts.extend(rels)
 
+    # cells outside their site's delivery period are 0 by construction: known, not audited
+    zero = structural_zeros(variables, site_periods or {}) & (variables["status"] != "released").to_numpy()
+    variables.loc[zero, "status"] = "structural"
+
     # --- 5. the system ----------------------------------------------------------------
     rel = pd.concat(rel_parts, ignore_index=True) if rel_parts else pd.DataFrame(
         {"relation": [], "kind": [], "var": [], "coef": []}
@@ -856,8 +860,13 @@ def _quantity_relations(variables, relations, study_start):
                     "sites": members["sites"].to_numpy(),
                     "groups": members["groups"].to_numpy(),
                     "key": members["key"].to_numpy(),
+                    # the monitor's periods follow from each quantity's definition (the same
+                    # date for a stock and a count since the start); elsewhere the period is
+                    # the members' own
                     "anchor_start": members["period_start"]
-                    .where(members["additivity"] == "in_period", "")
+                    .where(
+                        (members["additivity"] == "in_period") | (prefix[sel] != "monitor"), ""
+                    )
                     .to_numpy(),
                     "period_end": members["period_end"].to_numpy(),
                 }
@@ -879,7 +888,11 @@ def _quantity_relations(variables, relations, study_start):
                 {
                     "quantity": anchors["prefix"] + ":" + q,
                     "sites": anchors["sites"],
-                    "period_start": _period_start(kind, anchors, study_start),
+                    "period_start": np.where(
+                        anchors["prefix"] == "monitor",
+                        _period_start(kind, anchors, study_start),
+                        anchors["anchor_start"],
+                    ),
                     "period_end": anchors["period_end"],
                     "groups": anchors["groups"],
                     "key": anchors["key"],
@@ -1093,8 +1106,6 @@ def _atom_relations(variables, site_periods):
         new.loc[inc, "quantity"] = new.loc[inc, "quantity"] + ":new"
         new.loc[inc, "additivity"] = "in_period"
         status = np.full(len(new), "virtual", dtype=object)
-        if site_periods:
-            status[_outside_delivery(new, first, site_periods)] = "structural"
         start = len(v)
         add_frame = new.assign(
             status=status, value=np.nan, rounding=0, report="", file="", row=0, column="",
@@ -1137,18 +1148,28 @@ def _atom_groups(first: pd.DataFrame, gcols) -> np.ndarray:
     return out.str.strip("|").to_numpy()
 
 
-def _outside_delivery(new: pd.DataFrame, first: pd.DataFrame, site_periods) -> np.ndarray:
-    """Atoms of one site whose period lies wholly outside the site's delivery period."""
+def structural_zeros(variables: pd.DataFrame, site_periods) -> np.ndarray:
+    """Cells that are 0 by construction: one site, outside the site's delivery period.
+
+    Before the site delivered anything (the period ends before its ``delivery_start``)
+    every count is 0; after it stopped (the period starts after its ``delivery_end``)
+    counts of events in the period are 0 (stocks on a date and counts since the start need
+    not be).
+    """
+    out = np.zeros(len(variables), dtype=bool)
+    if not site_periods or not len(variables):
+        return out
     periods = pd.DataFrame(
-        [(s, _day(a), _day(b)) for s, (a, b) in site_periods.items()],
-        columns=["site", "d0", "d1"],
+        [(s, _day(a), _day(b)) for s, (a, b) in site_periods.items()], columns=["sites", "d0", "d1"]
     )
-    merged = pd.DataFrame(
-        {"site": first["site"].to_numpy(), "lo": first["p_lo"].to_numpy(), "hi": first["p_hi"].to_numpy()}
-    ).merge(periods, on="site", how="left")
-    additive = np.isin(new["additivity"].to_numpy(), ("in_period",)) | new["quantity"].str.endswith(":new").to_numpy()
-    outside = (merged["hi"] < merged["d0"]) | (merged["lo"] > merged["d1"])
-    return (outside.fillna(False).to_numpy(dtype=bool)) & additive
+    merged = variables[["sites"]].merge(periods, on="sites", how="left")
+    start, end = _days(variables["period_start"]), _days(variables["period_end"])
+    d0 = merged["d0"].to_numpy(dtype=float)
+    d1 = merged["d1"].to_numpy(dtype=float)
+    events = (variables["additivity"] == "in_period").to_numpy()
+    before = end < d0
+    after = events & (start > d1)
+    return (before | after) & ~np.isnan(d0)
 
 
 def _day(text: str) -> int:
