@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import gzip
 import multiprocessing
-import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
