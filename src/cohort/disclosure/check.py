@@ -1137,16 +1137,18 @@ def check_release(
     ledger: str | Path | bool | None = None,
     roles: Mapping[str, Mapping[str, str]] | None = None,
     audit: bool = True,
+    warnings: bool = False,
 ) -> list[Finding]:
-    """Check every released file of a report; return the findings (no errors: releasable).
+    """Check every released file of a report; return the findings (empty: releasable).
 
-    The arguments are those of :func:`run_check`; warnings are included (see
-    :func:`errors`).
+    The arguments are those of :func:`run_check`. Only findings that stop a release are
+    returned, unless ``warnings`` (then also ``derivable-earlier`` and ``audit-reconciled``).
     """
-    return run_check(
+    findings = run_check(
         report_dir, policy=policy, settings=settings, against=against, ledger=ledger,
         roles=roles, audit=audit,
     ).findings
+    return findings if warnings else errors(findings)
 
 
 def release_entry(
