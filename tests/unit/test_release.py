@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cohort.cli import main
-from cohort.disclosure.check import check_differencing, check_release, format_findings
+from cohort.disclosure.check import check_differencing, check_release, errors, format_findings
 from cohort.disclosure.policy import SUPPRESSED, DisclosurePolicy
 from cohort.exceptions import DisclosureError
 
@@ -21,16 +21,22 @@ households_involved,count,2024-10-01,2024-12-31,all,120,,120,false
 households_involved,count,2024-10-01,2024-12-31,A,70,,70,false
 households_involved,count,2024-10-01,2024-12-31,B,{SUPPRESSED},,{SUPPRESSED},true
 households_involved,count,2024-10-01,2024-12-31,C,{SUPPRESSED},,{SUPPRESSED},true
-households_active,count,2024-10-01,2024-12-31,all,0,,0,false
+households_active,count,2024-10-01,2024-12-31,all,50,,50,false
 """
 
 
-def make_report(folder: Path, files: dict[str, str], threshold=10, rounding=None, enabled=True) -> Path:
+def make_report(
+    folder: Path, files: dict[str, str], threshold=10, rounding=None, enabled=True, roles=None
+) -> Path:
+    """A tiny report folder; ``roles`` (file -> column -> role) goes to the manifest."""
     folder.mkdir(parents=True)
     (folder / "provenance.json").write_text(
         json.dumps({"parameters": {"disclosure": {"threshold": threshold, "rounding": rounding, "enabled": enabled}}}),
         encoding="utf-8",
     )
+    if roles:
+        manifest = {"files": {name: {"columns": cols} for name, cols in roles.items()}}
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     for name, text in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +56,7 @@ def test_good_report_passes(tmp_path):
 def test_planted_small_cell_is_named_by_file_row_and_column(tmp_path):
     planted = GOOD_MONITOR.replace(f"B,{SUPPRESSED},,{SUPPRESSED},true", "B,7,,7,false")
     report = make_report(tmp_path / "r", {"tables/monitor.csv": planted})
-    findings = check_release(report)
+    findings = [f for f in check_release(report) if f.column == "numerator"]
     assert [(f.file, f.row, f.column, f.rule) for f in findings] == [
         ("tables/monitor.csv", 3, "numerator", "small-count")
     ]
@@ -58,16 +64,30 @@ def test_planted_small_cell_is_named_by_file_row_and_column(tmp_path):
     assert "tables/monitor.csv, row 3 (line 4), column 'numerator'" in str(findings[0])
 
 
-@pytest.mark.parametrize(("value", "flagged"), [("9", True), ("10", False), ("0", False), ("1", True), ("9.5", False)])
-def test_threshold_boundaries(tmp_path, value, flagged):
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [("9", "small-count"), ("10", None), ("0", "protected-zero"), ("1", "small-count"), ("9.5", None)],
+)
+def test_threshold_boundaries(tmp_path, value, rule):
     report = make_report(tmp_path / "r", {"figure-data/curve.csv": f"time,n_risk,survival\n0,40,1\n5,{value},0.5\n"})
-    assert (rules(check_release(report)) == ["small-count"]) is flagged
+    found = [f for f in check_release(report, audit=False) if f.column == "n_risk"]
+    assert [f.rule for f in found] == ([rule] if rule else [])
 
 
-def test_threshold_comes_from_the_report(tmp_path):
-    report = make_report(tmp_path / "r", {"tables/t.csv": "group,n\nx,8\n"}, threshold=7)
-    assert check_release(report) == []
-    assert rules(check_release(report, policy=DisclosurePolicy(threshold=9))) == ["small-count"]
+def test_a_lower_threshold_in_the_report_does_not_lower_the_check(tmp_path):
+    # provenance says 7: the check still applies the workbench minimum of 10 and says why
+    report = make_report(tmp_path / "r", {"tables/t.csv": "group,n\nx,8\ny,40\n"}, threshold=7)
+    assert rules(check_release(report, audit=False)) == ["small-count", "threshold-below-minimum"]
+    # a build whose policy is lower than the minimum is refused the same way
+    built = make_report(tmp_path / "b", {"tables/t.csv": "group,n\nx,12\n"})
+    assert rules(check_release(built, policy=DisclosurePolicy(threshold=5), audit=False)) == [
+        "threshold-below-minimum"
+    ]
+
+
+def test_a_higher_threshold_in_the_report_raises_the_check(tmp_path):
+    report = make_report(tmp_path / "r", {"tables/t.csv": "group,n\nx,12\ny,40\n"}, threshold=15)
+    assert rules(check_release(report, audit=False)) == ["small-count"]
 
 
 def test_value_next_to_a_suppressed_count_is_flagged(tmp_path):
@@ -84,7 +104,7 @@ def test_planted_id_column_is_named(tmp_path):
 
 def test_pseudonym_values_are_found_without_echoing_them(tmp_path):
     text = "group,n\nSYN-H-0001234,12\nall,40\n"
-    findings = check_release(make_report(tmp_path / "r", {"tables/t.csv": text}))
+    findings = errors(check_release(make_report(tmp_path / "r", {"tables/t.csv": text})))
     assert [(f.rule, f.row, f.column) for f in findings] == [("id-value", 1, "group")]
     assert "SYN-H-0001234" not in str(findings[0])
 
@@ -98,7 +118,8 @@ def test_hash_values_are_found(tmp_path):
 def test_individual_dates_are_row_level(tmp_path):
     dates = ["2024-01-03", "2024-02-11", "2024-03-17", "2024-05-09", "2024-06-21"]
     text = "event_date,score\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))
-    findings = check_release(make_report(tmp_path / "r", {"figure-data/f.csv": text}))
+    roles = {"figure-data/f.csv": {"score": "value"}}
+    findings = check_release(make_report(tmp_path / "r", {"figure-data/f.csv": text}, roles=roles))
     assert [(f.rule, f.column, f.row) for f in findings] == [("row-level", "event_date", 1)]
 
 
@@ -119,7 +140,10 @@ def test_period_boundaries_are_not_row_level(tmp_path):
 def test_unique_key_column_and_many_rows_without_counts_are_row_level(tmp_path):
     keyed = "code,score\n" + "".join(f"K{i:05d},{i % 10}\n" for i in range(150))
     bare = "wave,score\n" + "".join(f"T{i % 4},{i % 10}\n" for i in range(1200))
-    findings = check_release(make_report(tmp_path / "r", {"tables/keyed.csv": keyed, "figure-data/bare.csv": bare}))
+    roles = {"tables/keyed.csv": {"score": "value"}, "figure-data/bare.csv": {"score": "value"}}
+    findings = check_release(
+        make_report(tmp_path / "r", {"tables/keyed.csv": keyed, "figure-data/bare.csv": bare}, roles=roles)
+    )
     assert {(f.file, f.rule) for f in findings} == {
         ("tables/keyed.csv", "row-level"),
         ("figure-data/bare.csv", "row-level"),
@@ -128,7 +152,8 @@ def test_unique_key_column_and_many_rows_without_counts_are_row_level(tmp_path):
 
 def test_disclosure_off_is_never_releasable(tmp_path):
     report = make_report(tmp_path / "r", {"tables/t.csv": "group,n\nx,3\n"}, enabled=False)
-    assert rules(check_release(report)) == ["disclosure-off"]
+    # the content is still judged: switching control off never hides a small count
+    assert rules(check_release(report)) == ["disclosure-off", "small-count"]
 
 
 def interim_final(tmp_path, interim_rows: str, final_rows: str):

@@ -165,6 +165,7 @@ def test_every_planted_fault_is_reported_exactly(faulty):
 def test_every_rule_has_a_planted_fault_or_its_own_test(faulty):
     planted = {rule for *_, rule in EXPECTED}
     tested_elsewhere = {"required_column", "unknown_column", "unknown_file"}
+    tested_elsewhere |= {"invalid_site_code", "invalid_label"}  # tests/spec/test_site_codes.py
     assert planted | tested_elsewhere == set(RULES)
 
 

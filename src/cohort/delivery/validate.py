@@ -58,6 +58,12 @@ EPISODE_TOLERANCE_DAYS = 30
 #: Dates before this are not plausible for this programme and are rejected.
 MIN_DATE = pd.Timestamp("1990-01-01")
 
+#: A site code: 1 to 10 ASCII letters or digits. Site codes appear in every released table
+#: (and in messages), so nothing else is accepted; ``all`` is the label of the total.
+SITE_CODE = r"[A-Za-z0-9]{1,10}"
+#: Longest site name (label) accepted.
+MAX_LABEL_LENGTH = 100
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -125,6 +131,17 @@ RULES: dict[str, Rule] = {
         "error", "Correct the referenced row (see its own violation); this row is rejected with it."
     ),
     "site_mismatch": Rule("error", "Correct the site of the episode or of the household."),
+    # site codes and labels are shown in released tables
+    "invalid_site_code": Rule(
+        "error",
+        "Use a short site code of 1 to 10 letters or digits (A-Z, 0-9), such as AMS; "
+        "every row of the site is rejected until then.",
+    ),
+    "invalid_label": Rule(
+        "error",
+        "Write the site's name as plain text of at most 100 characters that does not start "
+        "with =, +, -, @ or a tab, and has no control characters.",
+    ),
     "episode_household_mismatch": Rule(
         "error", "Link the row to an episode of the same household."
     ),
@@ -561,11 +578,14 @@ def _reference(chk: _TableCheck, column: str, parent: _Parent, parent_table: str
         )
         detail = f"{column} refers to no row of {parent_table}"
         if shown is not None:
-            detail = (
-                f"{column} "
-                + pd.Series(shown, dtype=object)
-                + f" is not a {column} in {parent_table}"
-            ).to_numpy()
+            # only what reads as a site code is shown; anything else may be foreign content
+            as_code = pd.Series(shown, dtype="string").str.fullmatch(SITE_CODE).fillna(False)
+            shown = np.where(as_code.to_numpy(dtype=bool), shown, None)
+            detail = np.where(
+                as_code.to_numpy(dtype=bool),
+                (f"{column} " + pd.Series(shown, dtype=object).fillna("") + f" is not a {column} in {parent_table}").to_numpy(),
+                f"{column} is not a {column} in {parent_table} (value not shown: not a site code)",
+            )
         chk.add(pos[~known], column, "unknown_reference", detail, value=shown)
         chk.add(
             pos[known],
@@ -1047,9 +1067,48 @@ def _empty_table(spec: schema.Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: empty_column(c, 0) for c in spec.columns})
 
 
+def _site_codes(chk: _TableCheck) -> None:
+    """Site codes are short codes of letters and digits, and names plain text.
+
+    Both are shown in released tables and messages: a code or label a spreadsheet would
+    run as a formula (``=HYPERLINK(...)``), or that holds control characters or could be
+    mistaken for the total label ``all``, is rejected, and its value is never shown.
+    """
+    from cohort.disclosure.policy import TOTAL
+    from cohort.disclosure.safe_text import formula_mask
+
+    codes = chk.typed["site"]
+    present = codes.notna().to_numpy()
+    valid = codes.str.fullmatch(SITE_CODE).fillna(False).to_numpy(dtype=bool)
+    total = (codes.str.lower() == TOTAL).fillna(False).to_numpy(dtype=bool)
+    bad = np.flatnonzero(present & (~valid | total))
+    chk.add(
+        bad,
+        "site",
+        "invalid_site_code",
+        f"site is not a site code of 1 to 10 letters or digits other than '{TOTAL}' (value not shown)",
+    )
+    if "name" not in chk.typed.columns:
+        return
+    names = chk.typed["name"]
+    has = names.notna().to_numpy()
+    text = names.astype("string")
+    control = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)
+    long = (text.str.len() > MAX_LABEL_LENGTH).fillna(False).to_numpy(dtype=bool)
+    formula = formula_mask(names.to_numpy(dtype=object, na_value=None))
+    chk.add(
+        np.flatnonzero(has & (control | long | formula)),
+        "name",
+        "invalid_label",
+        "name is not a plain label: it starts like a spreadsheet formula, holds control "
+        f"characters or is longer than {MAX_LABEL_LENGTH} characters (value not shown)",
+    )
+
+
 def _references(chk: _TableCheck, parents: dict[str, _Parent], tol: int) -> None:
     name = chk.spec.name
     if name == "sites":
+        _site_codes(chk)
         return
     sites = parents["sites"]
     if name == "households":
