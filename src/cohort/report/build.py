@@ -187,7 +187,9 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
                     "the report was being built, so its notebooks may have read different versions; "
                     "build it again once the delivery is complete"
                 )
-            findings = check_release(staging, policy=params.disclosure, against=against)
+            roles = {file: record.get("columns", {}) for file, record in releases.items()}
+            findings = check_release(staging, policy=params.disclosure, against=against, roles=roles,
+                                     ledger=False)
             if findings:
                 raise ReportError(
                     f"report {params.name}: the release check failed:\n" + format_findings(findings)
