@@ -74,7 +74,7 @@ def multipliers(kind: str, size, rng: np.random.Generator) -> np.ndarray:
 
     Examples
     --------
-    >>> sorted(set(np.round(multipliers("webb", 1000, np.random.default_rng(1)) ** 2, 4)))
+    >>> sorted(set(np.round(multipliers("webb", 1000, np.random.default_rng(1)) ** 2, 4).tolist()))
     [0.5, 1.0, 1.5]
     >>> float(np.mean(multipliers("webb", 1000, np.random.default_rng(1)) ** 2)) > 0.9
     True
