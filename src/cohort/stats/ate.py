@@ -22,6 +22,12 @@ for an event given by its columns), for AIPTW the product limit (ate's default w
 every cause on the arm and the covariates; absolute risks by the product-limit of the
 all-cause hazard, as ``predictRisk.CauseSpecificCox``.
 
+With tied censoring times ``ate`` of riskRegression 2022.11.28 takes the sorted censoring
+times with their ties repeated as the jumps of the augmentation integral, so a day with
+``k`` censorings adds its censoring hazard ``k`` times; here the integral runs over the
+distinct censoring times (the tests compare with ``ate`` on untied data and with the same
+estimator assembled in R from riskRegression's predictions on tied data).
+
 Standard errors are influence-function based. For IPTW they account for estimating the
 propensity model and the censoring distribution (ate's default ``known.nuisance = FALSE``).
 For AIPTW they treat the nuisance models as known (ate's ``known.nuisance = TRUE``): the
@@ -219,6 +225,8 @@ class AverageTreatmentEffect(Estimator):
                 c = z / n
                 term_c = np.zeros(n)
                 for s in cens.levels:
+                    if not len(cens.jumps[s]):  # no censoring in the stratum: G = 1, known
+                        continue
                     sel = np.flatnonzero(strata == s)
                     ti, ci = time[sel], c[sel]
                     order = np.argsort(ti, kind="stable")
