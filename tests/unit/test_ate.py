@@ -17,7 +17,14 @@ import pytest
 
 from cohort.exceptions import DefinitionError
 from cohort.stats.ate import AverageTreatmentEffect
-from tests.unit.effects_fixtures import COVARIATES, FIXTURES, HORIZONS_DAYS, OUTCOMES, reference, trial
+from tests.unit.effects_fixtures import (
+    COVARIATES,
+    FIXTURES,
+    HORIZONS_DAYS,
+    OUTCOMES,
+    reference,
+    trial,
+)
 
 
 def frame(est):
