@@ -76,6 +76,7 @@ def test_registrations_and_households_active():
         "2023-12-31",
     )
     assert value(p, "A", "2023Q1", "registrations") == 3
+    assert value(p, "A", "2023Q1", "first_registrations") == 2  # E3 is H2's second episode
     assert value(p, "A", "2023Q1", "households_active") == 2
     assert value(p, "A", "2023Q2", "households_active") == 1  # H2 (H1 closed on 1 April)
     assert value(p, "A", "2023Q3", "households_active") == 1  # H2 through E3, not E2

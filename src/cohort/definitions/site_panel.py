@@ -3,8 +3,8 @@
 Implements ``docs/definitions.md``, section "Staggered adoption: quarterly site outcomes":
 one row per site and complete calendar quarter with the site's adoption group (the quarter
 its ``pilot_start`` falls in; comparison sites are never treated) and the outcomes
-registrations, households active, legal measures per household and re-registration within
-12 months of a closure. Everything is whole-column: episodes are expanded over the
+registrations (all, and of new households), households active, legal measures per
+household and re-registration within 12 months of a closure. Everything is whole-column: episodes are expanded over the
 quarters they are active in, never looped over.
 
 Examples
@@ -82,7 +82,8 @@ def site_quarter_panel(delivery, reference_date) -> pd.DataFrame:
     -------
     DataFrame
         ``site, arm, quarter, period, quarter_start, group, group_period, treated,
-        registrations, households_active, legal_measures, legal_measures_per_household,
+        registrations, first_registrations, households_active, legal_measures,
+        legal_measures_per_household,
         closures, reregistered_12m, reregistered_12m_share``; ``period`` and
         ``group_period`` are quarters as whole numbers (``year * 4 + quarter - 1``;
         ``group_period`` 0 for a site that never starts), ``treated`` whether the site
@@ -133,6 +134,11 @@ def site_quarter_panel(delivery, reference_date) -> pd.DataFrame:
     eps, reg, close = eps[live], reg[live], close[live]
     ep_site = eps["site"].astype("string").to_numpy(dtype=object)
     panel["registrations"] = count(ep_site, _quarter_number(reg))
+    # a household's first episode in the delivery: a new household for the site
+    first = ~eps.assign(_r=reg.to_numpy()).sort_values(["household_id", "_r"], kind="mergesort")[
+        "household_id"].duplicated(keep="first")
+    first = first.reindex(eps.index).to_numpy(dtype=bool)
+    panel["first_registrations"] = count(ep_site[first], _quarter_number(reg[first]))
     # active on some day of the quarter: from the registration's quarter to the closure's
     # (an episode closed on a quarter's first day was active on no day of it)
     qa = _quarter_number(reg)

@@ -34,7 +34,7 @@ Examples
 >>> spec.enrolment_start, spec.enrolment_end, spec.comparison
 (Timestamp('2023-01-01 00:00:00'), Timestamp('2026-06-30 00:00:00'), 'concurrent')
 >>> spec.covariates
-('severity', 'prior_reports', 'has_children')
+('severity', 'prior_reports', 'has_children', 'prior_episodes')
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ class TrialSpec:
         Who the comparison households are (:data:`COMPARISON_GROUPS`).
     covariates : tuple of str
         Baseline covariates of the propensity model, by column name (household columns, or
-        ``registration_quarter``); rows missing one are excluded (complete cases).
+        ``registration_quarter`` or ``prior_episodes``); rows missing one are excluded
+        (complete cases).
     horizons_months : tuple of int
         Where risks and their differences are reported (6, 12 and 24 months).
     trim_quantiles : (float, float) or None
@@ -121,7 +122,7 @@ class TrialSpec:
     enrolment_start: pd.Timestamp = pd.Timestamp("2023-01-01")
     enrolment_end: pd.Timestamp | None = None
     comparison: str = "concurrent"
-    covariates: tuple[str, ...] = ("severity", "prior_reports", "has_children")
+    covariates: tuple[str, ...] = ("severity", "prior_reports", "has_children", "prior_episodes")
     horizons_months: tuple[int, ...] = (6, 12, 24)
     trim_quantiles: tuple[float, float] | None = None
     stabilised: bool = True
@@ -235,7 +236,8 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
     -------
     DataFrame
         ``cluster, site, arm, treated, comparison_source, time_zero, registration_date,
-        closure_date, registration_quarter`` and every household covariate, one row per
+        closure_date, registration_quarter, prior_episodes`` (episodes of the household
+        registered before time zero) and every household covariate, one row per
         household (sorted by household). ``arm`` is ``pilot`` or ``comparison``;
         ``treated`` is 1 for pilot. ``closure_date`` is empty while the episode is open on
         ``R``. ``attrs["attrition"]`` accounts for every episode; ``attrs["trial"]`` is
@@ -246,7 +248,8 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
     DeliveryError
         A needed table or column is missing.
     DefinitionError
-        A covariate is not a column of ``households`` (nor ``registration_quarter``).
+        A covariate is not a column of ``households`` (nor ``registration_quarter`` or
+        ``prior_episodes``).
     """
     tables = _tables(delivery)
     R, a, b = spec.reference_date, spec.enrolment_start, spec.enrolment_end
@@ -258,7 +261,7 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
     eps["closure_date"] = eps["closure_date"].where(eps["closure_date"] <= R)
     eps["site"] = eps["site"].astype("string")
     hh = _household_frame(tables)
-    available = set(hh.columns) | {"registration_quarter"}
+    available = set(hh.columns) | {"registration_quarter", "prior_episodes"}
     missing = [c for c in spec.covariates if c not in available]
     if missing:
         raise DefinitionError(
@@ -275,6 +278,10 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
         (order["registration_date"] < prev_open_until).fillna(False).to_numpy(dtype=bool),
         index=order.index,
     ).reindex(eps.index)
+    # earlier episodes of the household (registered before this one): its history of
+    # involvement at time zero
+    prior = order.groupby("household_id", sort=False).cumcount()
+    eps["prior_episodes"] = prior.reindex(eps.index).to_numpy(dtype=np.int64)
 
     arms = site_arms(tables).set_index("site")
     eps = eps.assign(
@@ -331,7 +338,7 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
     eps = eps.assign(time_zero=eps["registration_date"])
     out = _finalise(eps, hh, keep_ids, [
         "arm", "treated", "comparison_source", "time_zero", "registration_date", "closure_date",
-        "registration_quarter",
+        "registration_quarter", "prior_episodes",
     ])
     out.attrs["attrition"] = _attrition_record(att.table(eps))
     out.attrs["trial"] = spec.as_dict()

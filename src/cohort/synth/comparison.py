@@ -515,7 +515,8 @@ def true_risks(trial: pd.DataFrame, outcome: str, months=(6, 12, 24), step_days:
     """The true counterfactual risks of ``outcome`` in a trial population, per arm.
 
     For every household of ``trial`` (a table of :mod:`cohort.definitions.target_trial`,
-    with ``severity``, ``prior_reports`` and ``has_children``) the cumulative incidence of the
+    with ``severity``, ``prior_reports``, ``has_children`` and ``prior_episodes``) the
+    cumulative incidence of the
     outcome at ``months`` is computed from the generating model twice, as if served the new
     way and as if in regular care, in the absence of administrative censoring; the averages
     over the trial population are the risks the weighted analyses estimate (average
@@ -535,29 +536,32 @@ def true_risks(trial: pd.DataFrame, outcome: str, months=(6, 12, 24), step_days:
     childless = ~trial["has_children"].astype("boolean").fillna(True).to_numpy(dtype=bool)
     high = (trial["severity"].astype("string") == "high").fillna(False).to_numpy(dtype=bool)
     prior = trial["prior_reports"].to_numpy(dtype=float)
-    patterns, counts = np.unique(np.c_[childless, high, prior], axis=0, return_counts=True)
-    c, h, p = patterns[:, 0], patterns[:, 1], patterns[:, 2]
+    # a later episode of a household is shorter (the default model's factor 0.8)
+    later = (trial["prior_episodes"].to_numpy() > 0) if "prior_episodes" in trial.columns else np.zeros(len(trial), bool)
+    patterns, counts = np.unique(np.c_[childless, high, prior, later], axis=0, return_counts=True)
+    c, h, p, k = patterns[:, 0], patterns[:, 1], patterns[:, 2], patterns[:, 3]
     if outcome == "reregistration":
         lin = _RR["no_children"] * c + _RR["severity_high"] * h + _RR["prior_reports"] * p
         effect = _P["reregistration_loghr"]["pilot"]
         shape, scale = m["reregistration_shape"], m["reregistration_scale_days"]
-        competing = m["move_rate_after_per_year"] / 365.25 * grid
+        competing = np.broadcast_to(m["move_rate_after_per_year"] / 365.25 * grid, (len(lin), len(grid)))
     elif outcome == "legal_measure":
         lin = _MEAS["no_children"] * c + _MEAS["severity_high"] * h + _MEAS["prior_reports"] * p
         effect = _MEAS["pilot"]
         shape, scale = _MB["shape"], _MB["scale_days"]
+        dur_scale = m["duration_scale_days"] * np.where(k > 0, m["duration_later_episode_factor"], 1.0)
         dur = np.where(
-            grid < m["duration_min_days"], 0.0,
-            _weibull_cum(grid, m["duration_shape"], m["duration_scale_days"]),
+            grid[None, :] < m["duration_min_days"], 0.0,
+            _weibull_cum(grid[None, :], m["duration_shape"], dur_scale[:, None]),
         )
-        competing = dur + m["move_rate_open_per_year"] / 365.25 * grid
+        competing = dur + m["move_rate_open_per_year"] / 365.25 * grid[None, :]
     else:
         raise ValueError(f"unknown outcome {outcome!r}")  # a programming error
     H0 = _weibull_cum(grid, shape, scale)
     out = {}
     for arm, a in (("pilot", 1.0), ("comparison", 0.0)):
         H1 = H0[None, :] * np.exp(lin + effect * a)[:, None]
-        surv = np.exp(-H1 - competing[None, :])
+        surv = np.exp(-H1 - competing)
         # F1(t) = sum of S(u-) dH1(u): trapezoid on the grid
         dH = np.diff(H1, axis=1)
         s_mid = 0.5 * (surv[:, 1:] + surv[:, :-1])
@@ -570,3 +574,50 @@ def true_risks(trial: pd.DataFrame, outcome: str, months=(6, 12, 24), step_days:
     frame["risk_difference"] = frame["risk_pilot"] - frame["risk_comparison"]
     return frame
 
+
+
+def true_marginal_hazard_ratio(trial: pd.DataFrame, outcome: str, replicates: int = 10,
+                               seed: int = 0) -> float:
+    """The true marginal hazard ratio of ``outcome`` in a trial population (new way vs
+    regular care), which a weighted Cox model with the arm alone estimates.
+
+    A conditional hazard ratio (0.80, 0.70) is not the marginal one: the hazard ratio is not
+    collapsible over the covariates. Here every household of ``trial`` is followed
+    ``replicates`` times under both ways of working with common random numbers, from the
+    generating model, censored at the trial's reference date as in the data (competing
+    events censor, as in a cause-specific Cox model); the Cox model on the arm of these
+    counterfactual rows gives the hazard ratio of the trial population.
+    """
+    from cohort.stats.weighted_cox import WeightedCoxPH
+
+    rng = np.random.default_rng([seed, 16, 1])
+    m = MODEL
+    n = len(trial)
+    childless = ~trial["has_children"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    high = (trial["severity"].astype("string") == "high").fillna(False).to_numpy(dtype=bool)
+    prior = trial["prior_reports"].to_numpy(dtype=float)
+    later = trial["prior_episodes"].to_numpy() > 0
+    reference = pd.Timestamp(trial.attrs["trial"]["reference_date"])
+    admin = ((reference - pd.to_datetime(trial["time_zero"])) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    rows = []
+    for _ in range(replicates):  # Monte Carlo replicates of the whole population
+        e = rng.exponential(1.0, n)
+        if outcome == "legal_measure":
+            lin = _MEAS["no_children"] * childless + _MEAS["severity_high"] * high + _MEAS["prior_reports"] * prior
+            effect, shape, scale = _MEAS["pilot"], _MB["shape"], _MB["scale_days"]
+            dur_scale = m["duration_scale_days"] * np.where(later, m["duration_later_episode_factor"], 1.0)
+            dur = np.maximum(np.rint(dur_scale * rng.weibull(m["duration_shape"], n)), m["duration_min_days"])
+            move = rng.exponential(365.25 / m["move_rate_open_per_year"], n)
+            end = np.minimum(np.minimum(dur, move), admin)
+        elif outcome == "reregistration":
+            lin = _RR["no_children"] * childless + _RR["severity_high"] * high + _RR["prior_reports"] * prior
+            effect = _P["reregistration_loghr"]["pilot"]
+            shape, scale = m["reregistration_shape"], m["reregistration_scale_days"]
+            end = np.minimum(rng.exponential(365.25 / m["move_rate_after_per_year"], n), admin)
+        else:
+            raise ValueError(f"unknown outcome {outcome!r}")  # a programming error
+        for arm in (0.0, 1.0):
+            t1 = scale * (e / np.exp(lin + effect * arm)) ** (1.0 / shape)
+            rows.append(pd.DataFrame({"time": np.minimum(t1, end), "event": (t1 <= end).astype(int), "arm": arm}))
+    data = pd.concat(rows, ignore_index=True)
+    return float(np.exp(WeightedCoxPH(ties="breslow").fit(data, "time", "event", ["arm"]).params_["arm"]))
