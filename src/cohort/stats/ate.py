@@ -271,64 +271,71 @@ class AverageTreatmentEffect(Estimator):
             bh = m.baseline_hazard_
             base[c][np.searchsorted(grid, bh["time"].to_numpy())] = bh["hazard"].to_numpy()
 
-        def lp(model, arm_values):
-            X = design_matrix(frame.assign(_a=arm_values), ["_a", *covariates]).to_numpy(dtype=float)
-            return np.exp(X @ model.params_.to_numpy())
+        X_obs = design_matrix(frame, ["_a", *covariates]).to_numpy(dtype=float)
+        arm_col = 0  # "_a" is the first design column
 
-        def absolute_risk(arm_values, at):
-            """F_cause(t | x, arm) and S(t- | x, arm) at the times ``at`` (n x len(at))."""
-            rel = {c: lp(models[c], arm_values) for c in causes}
-            dl = {c: rel[c][:, None] * base[c][None, :] for c in causes}
+        def absolute_risk(X, at):
+            """F_cause(t | x) and S(t- | x) at the times ``at`` for the rows of ``X``."""
+            m = len(X)
+            dl = {c: np.exp(X @ models[c].params_.to_numpy())[:, None] * base[c][None, :] for c in causes}
             total = np.sum([dl[c] for c in causes], axis=0)
             S = np.cumprod(1.0 - total, axis=1)
-            S_prev = np.c_[np.ones(n), S[:, :-1]]
+            S_prev = np.c_[np.ones(m), S[:, :-1]]
             F = np.cumsum(S_prev * dl[self.cause], axis=1)
-            k = np.searchsorted(grid, at, side="right")
-            F_at = np.c_[np.zeros(n), F][:, k]
-            kl = np.searchsorted(grid, at, side="left")
-            S_before = np.c_[np.ones(n), S][:, kl]
+            F_at = np.c_[np.zeros(m), F][:, np.searchsorted(grid, at, side="right")]
+            S_before = np.c_[np.ones(m), S][:, np.searchsorted(grid, at, side="left")]
             return F_at, S_before
 
-        # censoring: product-limit survival of each household's stratum just before the
-        # censoring jumps, the hazard increments there, and G(T-)
+        # censoring: product-limit survival of each stratum just before every censoring
+        # jump, and its hazard increments there
         all_jumps = np.unique(np.concatenate([cens.jumps[s] for s in cens.levels]))
+        n_before = np.searchsorted(all_jumps, tau, side="right")
+        G_prev, dL = {}, {}
         G_before = np.empty(n)
-        G_jump = np.ones((n, len(all_jumps)))
-        dL_jump = np.zeros((n, len(all_jumps)))
         for s in cens.levels:
             sel = strata == s
-            pos = np.searchsorted(all_jumps, cens.jumps[s])
             dl = np.zeros(len(all_jumps))
-            dl[pos] = cens.dL[s]
+            dl[np.searchsorted(all_jumps, cens.jumps[s])] = cens.dL[s]
             surv = np.cumprod(1.0 - dl)
-            G_jump[sel] = np.r_[1.0, surv[:-1]][None, :]
-            dL_jump[sel] = dl[None, :]
-            k = np.searchsorted(all_jumps, time[sel], side="left")
-            G_before[sel] = np.r_[1.0, surv][k]
-        # the augmentation (ate's augTerm) with the outcome model at the observed arm
-        F_tau_obs, _ = absolute_risk(a, tau)
-        F_jump_obs, S_jump_obs = absolute_risk(a, all_jumps)
-        dN_c = (time[:, None] == all_jumps[None, :]) & (status == 0)[:, None]
-        at_risk = all_jumps[None, :] <= time[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            integrand = np.where(at_risk, (dN_c - dL_jump) / (G_jump * S_jump_obs), 0.0)
-        int1 = np.cumsum(integrand, axis=1)
-        int2 = np.cumsum(F_jump_obs * integrand, axis=1)
-        n_before = np.searchsorted(all_jumps, tau, side="right")
-        aug = np.zeros((n, len(tau)))
-        for k, m in enumerate(n_before):
-            if m:
-                aug[:, k] = F_tau_obs[:, k] * int1[:, m - 1] - int2[:, m - 1]
+            G_prev[s], dL[s] = np.r_[1.0, surv[:-1]], dl
+            G_before[sel] = np.r_[1.0, surv][np.searchsorted(all_jumps, time[sel], side="left")]
+        G_mat = np.vstack([G_prev[s] for s in cens.levels])  # strata x jumps
+        dL_mat = np.vstack([dL[s] for s in cens.levels])
+        y = (time[:, None] <= tau[None, :]) & (status == self.cause)[:, None]
+        ipcw = np.where(y, 1.0 / G_before[:, None], 0.0)
+        terms = {0: np.empty((n, len(tau))), 1: np.empty((n, len(tau)))}
+        # rows in chunks, so that the rows x times matrices stay small whatever n is
+        width = max(len(grid), len(all_jumps), 1)
+        step = max(1, 4_000_000 // width)
+        for lo in range(0, n, step):  # chunks of rows, not single households
+            sl = slice(lo, min(n, lo + step))
+            Xc, tc, sc = X_obs[sl], time[sl], status[sl]
+            codes = np.searchsorted(cens.levels, strata[sl])
+            Gc, dLc = G_mat[codes], dL_mat[codes]
+            # the augmentation (ate's augTerm) with the outcome model at the observed arm
+            F_tau_obs, _ = absolute_risk(Xc, tau)
+            F_jump, S_jump = absolute_risk(Xc, all_jumps)
+            dN_c = (tc[:, None] == all_jumps[None, :]) & (sc == 0)[:, None]
+            at_risk = all_jumps[None, :] <= tc[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                integrand = np.where(at_risk, (dN_c - dLc) / (Gc * S_jump), 0.0)
+            int1 = np.cumsum(integrand, axis=1)
+            int2 = np.cumsum(F_jump * integrand, axis=1)
+            aug = np.zeros((len(tc), len(tau)))
+            for k, m in enumerate(n_before):  # horizons
+                if m:
+                    aug[:, k] = F_tau_obs[:, k] * int1[:, m - 1] - int2[:, m - 1]
+            for arm in (0, 1):
+                Xa = Xc.copy()
+                Xa[:, arm_col] = arm
+                F_ctf, _ = absolute_risk(Xa, tau)
+                pi = p[sl] if arm == 1 else 1.0 - p[sl]
+                w = (a[sl] == arm) / pi
+                terms[arm][sl] = F_ctf + w[:, None] * (y[sl] * ipcw[sl] - F_ctf + aug)
         risk, infl = {}, {}
         for arm in (0, 1):
-            pi = np.where(arm == 1, p, 1.0 - p)
-            w = (a == arm) / pi
-            F_ctf, _ = absolute_risk(np.full(n, arm), tau)
-            y = (time[:, None] <= tau[None, :]) & (status == self.cause)[:, None]
-            ipcw = np.where(y, 1.0 / G_before[:, None], 0.0)
-            terms = F_ctf + w[:, None] * (y * ipcw - F_ctf + aug)
-            risk[arm] = terms.mean(axis=0)
-            infl[arm] = (terms - risk[arm]) / n
+            risk[arm] = terms[arm].mean(axis=0)
+            infl[arm] = (terms[arm] - risk[arm]) / n
         self.outcome_models_ = models
         return risk, infl
 
