@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import to_date
-from cohort.definitions.followup import _first_after, _household_frame, _table, _tables
+from cohort.definitions.followup import _household_frame, _table, _tables
 from cohort.definitions.population import site_arms
 from cohort.delivery.schema import MOVED_AWAY, PILOT
 
@@ -70,6 +70,39 @@ def _quarter_start(number: np.ndarray) -> pd.DatetimeIndex:
 def _label(number: np.ndarray) -> np.ndarray:
     y, q = np.divmod(np.asarray(number, dtype=np.int64), 4)
     return np.char.add(np.char.add(y.astype(str), "Q"), (q + 1).astype(str))
+
+
+_NAT_DAY = np.iinfo(np.int64).min
+
+
+def _day_of(values: np.ndarray) -> np.ndarray:
+    """datetime64 values as whole days since 1970 (NaT: the minimum int64)."""
+    return np.asarray(values, dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+
+
+def _quarter_of(values: np.ndarray) -> np.ndarray:
+    """datetime64 values as quarters ``year * 4 + quarter - 1`` (as :func:`_quarter_number`)."""
+    months = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    return 1970 * 4 + np.floor_divide(months, 3)
+
+
+def _next_after(q_unit, q_day, e_unit, e_day) -> np.ndarray:
+    """Per query, the first event day of the same unit strictly after the query day
+    (``_NAT_DAY`` replaced by a day beyond any date where there is none)."""
+    never = np.iinfo(np.int64).max
+    valid = (e_unit >= 0) & (e_day != _NAT_DAY)
+    eu, ed = e_unit[valid].astype(np.int64), e_day[valid].astype(np.int64)
+    if not len(eu) or not len(q_unit):
+        return np.full(len(q_unit), never)
+    span = int(max(ed.max(), q_day.max()) - min(ed.min(), q_day.min()) + 2)
+    base = int(min(ed.min(), q_day.min()))
+    keys = np.sort(eu * span + (ed - base))
+    q = q_unit.astype(np.int64) * span + (q_day.astype(np.int64) - base)
+    pos = np.searchsorted(keys, q, side="right")
+    found = pos < len(keys)
+    hit = keys[np.minimum(pos, len(keys) - 1)]
+    same = found & (hit // span == q_unit)
+    return np.where(same, hit % span + base, never)
 
 
 def site_quarter_panel(delivery, reference_date) -> pd.DataFrame:
@@ -116,51 +149,54 @@ def site_quarter_panel(delivery, reference_date) -> pd.DataFrame:
         }
     )
     panel["treated"] = (panel["group_period"] > 0) & (panel["period"] >= panel["group_period"])
-    key = pd.MultiIndex.from_arrays([panel["site"].astype(str), panel["period"]])
+    # counts by (site, quarter) as integer keys: no string grouping over millions of rows
+    q_min = int(period.min()) if len(period) else 0
+    n_keys = int(period.max() - q_min + 1) if len(period) else 1
+    site_index = pd.Index(arms["site"].astype(str))
+    row_key = site_idx * n_keys + (period - q_min)
 
-    def count(sites, periods, unique_by=None) -> np.ndarray:
-        frame = pd.DataFrame({"site": np.asarray(sites, dtype=object).astype(str), "period": periods})
-        if unique_by is not None:
-            frame["u"] = unique_by
-            frame = frame.drop_duplicates()
-        c = frame.groupby(["site", "period"]).size()
-        return c.reindex(key, fill_value=0).to_numpy(dtype=np.int64)
+    def count(site_pos, quarters, unique_by=None) -> np.ndarray:
+        site_pos, quarters = np.asarray(site_pos), np.asarray(quarters)
+        ok = (site_pos >= 0) & (quarters >= q_min) & (quarters < q_min + n_keys)
+        keys = site_pos[ok] * n_keys + (quarters[ok] - q_min)
+        if unique_by is not None:  # count distinct units per key
+            keys = np.unique(keys * (int(unique_by.max()) + 1 if len(unique_by) else 1) + unique_by[ok])
+            keys = keys // (int(unique_by.max()) + 1 if len(unique_by) else 1)
+        return np.bincount(keys, minlength=len(site_index) * n_keys)[row_key].astype(np.int64)
 
     eps = _table(tables, "episodes", ["episode_id", "household_id", "site", "registration_date", "closure_date"])
-    reg = pd.to_datetime(eps["registration_date"]).astype("datetime64[ns]")
-    close = pd.to_datetime(eps["closure_date"]).astype("datetime64[ns]")
-    close = close.where(close <= R)
-    live = (reg <= R).to_numpy()
+    reg = eps["registration_date"].to_numpy(dtype="datetime64[ns]")
+    close = eps["closure_date"].to_numpy(dtype="datetime64[ns]")
+    r64 = R.to_datetime64()
+    close = np.where(close <= r64, close, np.datetime64("NaT"))
+    live = reg <= r64
     eps, reg, close = eps[live], reg[live], close[live]
-    ep_site = eps["site"].astype("string").to_numpy(dtype=object)
-    panel["registrations"] = count(ep_site, _quarter_number(reg))
+    ep_site = site_index.get_indexer(eps["site"].astype(str))
+    hh = _household_frame(tables)
+    hh_index = pd.Index(hh["household_id"].astype("string"))
+    ep_hh = hh_index.get_indexer(eps["household_id"].astype("string"))
+    qa = _quarter_of(reg)
+    panel["registrations"] = count(ep_site, qa)
     # a household's first episode in the delivery: a new household for the site
-    first = ~eps.assign(_r=reg.to_numpy()).sort_values(["household_id", "_r"], kind="mergesort")[
-        "household_id"].duplicated(keep="first")
-    first = first.reindex(eps.index).to_numpy(dtype=bool)
-    panel["first_registrations"] = count(ep_site[first], _quarter_number(reg[first]))
+    order = np.lexsort((_day_of(reg), ep_hh))
+    first = np.zeros(len(ep_hh), dtype=bool)
+    first[order[np.r_[True, ep_hh[order][1:] != ep_hh[order][:-1]]] if len(order) else order] = True
+    panel["first_registrations"] = count(ep_site[first], qa[first])
     # active on some day of the quarter: from the registration's quarter to the closure's
     # (an episode closed on a quarter's first day was active on no day of it)
-    qa = _quarter_number(reg)
-    qb = np.where(
-        close.isna().to_numpy(),
-        _quarter_number(pd.Series([R] * len(close))) if len(close) else np.zeros(0, np.int64),
-        _quarter_number(close.fillna(R) - pd.Timedelta(days=1)),
-    )
+    qb = np.where(np.isnat(close), _quarter_of(np.array([r64]))[0],
+                  _quarter_of(np.where(np.isnat(close), r64, close) - np.timedelta64(1, "D")))
     span = np.maximum(qb - qa + 1, 0)
     rep = np.repeat(np.arange(len(qa)), span)
     offset = np.arange(rep.size) - np.repeat(np.cumsum(span) - span, span)
-    hh_codes = pd.factorize(eps["household_id"].astype("string"))[0]
-    panel["households_active"] = count(ep_site[rep], qa[rep] + offset, unique_by=hh_codes[rep])
+    panel["households_active"] = count(ep_site[rep], qa[rep] + offset, unique_by=np.maximum(ep_hh[rep], 0))
 
-    hh = _household_frame(tables)
-    hh_site = hh.set_index("household_id")["site"].astype("string")
+    hh_site = site_index.get_indexer(hh["site"].astype(str))
     lm = _table(tables, "legal_measures", ["household_id", "start_date"])
-    start = pd.to_datetime(lm["start_date"]).astype("datetime64[ns]")
-    lm = lm.loc[(start <= R).to_numpy()]
-    panel["legal_measures"] = count(
-        lm["household_id"].map(hh_site).to_numpy(dtype=object), _quarter_number(start[start <= R])
-    )
+    start = lm["start_date"].to_numpy(dtype="datetime64[ns]")
+    keep = start <= r64
+    lm_hh = hh_index.get_indexer(lm["household_id"].astype("string")[keep])
+    panel["legal_measures"] = count(np.where(lm_hh >= 0, hh_site[np.maximum(lm_hh, 0)], -1), _quarter_of(start[keep]))
     with np.errstate(divide="ignore", invalid="ignore"):
         panel["legal_measures_per_household"] = np.where(
             panel["households_active"] > 0, panel["legal_measures"] / panel["households_active"], np.nan
@@ -168,40 +204,20 @@ def site_quarter_panel(delivery, reference_date) -> pd.DataFrame:
 
     # closures and re-registration within 12 months
     reason = eps["closure_reason"].astype("string") if "closure_reason" in eps.columns else pd.Series(pd.NA, index=eps.index, dtype="string")
-    moved = eps["household_id"].map(hh.set_index("household_id")["moved_out_date"]).astype("datetime64[ns]")
-    ok = close.notna() & ~(reason == MOVED_AWAY).fillna(False) & ~(moved <= close).fillna(False)
-    closed = eps.loc[ok.to_numpy(), ["household_id"]].assign(
-        closure_date=close[ok].to_numpy(), site=ep_site[ok.to_numpy()], moved=moved[ok].to_numpy()
-    ).reset_index(drop=True)
-    closed["_row"] = np.arange(len(closed))
-    refs = _table(tables, "referrals", ["household_id", "referral_date"])[["household_id", "referral_date"]]
-    refs = refs.assign(
-        household_id=refs["household_id"].astype("string"),
-        referral_date=pd.to_datetime(refs["referral_date"]).astype("datetime64[ns]"),
-    )
-    refs = refs.loc[refs["referral_date"] <= R]
-    regs = pd.DataFrame(
-        {
-            "household_id": eps["household_id"].astype("string").reset_index(drop=True),
-            "registration_date": reg.reset_index(drop=True),
-        }
-    )
-    closed["household_id"] = closed["household_id"].astype("string")
-    nxt = pd.concat(
-        [
-            pd.Series(_first_after(closed, "closure_date", refs, "referral_date", "r"), dtype="datetime64[ns]"),
-            pd.Series(_first_after(closed, "closure_date", regs, "registration_date", "g"), dtype="datetime64[ns]"),
-        ],
-        axis=1,
-    ).min(axis=1)
-    within = (nxt <= closed["closure_date"] + pd.Timedelta(days=WINDOW_DAYS)) & (
-        closed["moved"].isna() | (nxt <= closed["moved"])
-    )
-    cq = _quarter_number(closed["closure_date"])
-    panel["closures"] = count(closed["site"].to_numpy(dtype=object), cq)
-    panel["reregistered_12m"] = count(
-        closed["site"].to_numpy(dtype=object)[within.to_numpy(dtype=bool)], cq[within.to_numpy(dtype=bool)]
-    )
+    moved_all = hh["moved_out_date"].to_numpy(dtype="datetime64[ns]")
+    moved = np.where(ep_hh >= 0, moved_all[np.maximum(ep_hh, 0)], np.datetime64("NaT"))
+    ok = ~np.isnat(close) & ~(reason == MOVED_AWAY).fillna(False).to_numpy(dtype=bool) & ~(moved <= close)
+    c_hh, c_day, c_site, c_moved = ep_hh[ok], _day_of(close[ok]), ep_site[ok], _day_of(moved[ok])
+    refs = _table(tables, "referrals", ["household_id", "referral_date"])
+    ref_day = _day_of(refs["referral_date"].to_numpy(dtype="datetime64[ns]"))
+    ref_keep = ref_day <= _day_of(np.array([r64]))[0]
+    e_hh = np.r_[hh_index.get_indexer(refs["household_id"].astype("string")[ref_keep]), ep_hh]
+    e_day = np.r_[ref_day[ref_keep], _day_of(reg)]
+    nxt = _next_after(c_hh, c_day, e_hh, e_day)
+    within = (nxt <= c_day + WINDOW_DAYS) & ((c_moved == _NAT_DAY) | (nxt <= c_moved))
+    cq = _quarter_of(close[ok])
+    panel["closures"] = count(c_site, cq)
+    panel["reregistered_12m"] = count(c_site[within], cq[within])
     q_end = _quarter_start(panel["period"].to_numpy() + 1) - pd.Timedelta(days=1)
     site_end = panel["site"].map(arms.set_index("site")["delivery_end"]).astype("datetime64[ns]")
     horizon = np.minimum(site_end.to_numpy(dtype="datetime64[ns]"), R.to_datetime64())

@@ -46,18 +46,9 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import to_date
-from cohort.definitions.followup import (
-    _Attrition,
-    _attrition_record,
-    _cluster_codes,
-    _days,
-    _earliest,
-    _first_after,
-    _household_frame,
-    _table,
-    _tables,
-)
+from cohort.definitions.followup import _attrition_record, _household_frame, _table, _tables
 from cohort.definitions.population import site_arms
+from cohort.definitions.site_panel import _NAT_DAY, _day_of, _next_after
 from cohort.delivery.schema import COMPARISON, MOVED_AWAY, PILOT
 from cohort.exceptions import DefinitionError, ParameterError
 
@@ -224,6 +215,151 @@ def _quarter_label(dates: pd.Series) -> pd.Series:
     )
 
 
+class _Att:
+    """Attrition as exclusions are applied, counting households by their integer code."""
+
+    def __init__(self, frame: pd.DataFrame, label: str, rows=None):
+        self.rows = list(rows) if rows is not None else [(label, len(frame), _n_units(frame))]
+
+    def drop(self, frame: pd.DataFrame, mask, reason: str) -> pd.DataFrame:
+        mask = np.asarray(mask, dtype=bool)
+        self.rows.append((f"excluded: {reason}", int(mask.sum()), _n_units(frame.loc[mask])))
+        return frame.loc[~mask]
+
+    def record(self, kept: pd.DataFrame) -> dict:
+        rows = [*self.rows, ("analysed", len(kept), _n_units(kept))]
+        return _attrition_record(pd.DataFrame(rows, columns=["step", "episodes", "households"]))
+
+
+def _n_units(frame: pd.DataFrame) -> int:
+    codes = frame["_hid"].to_numpy()
+    codes = codes[codes >= 0]
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+
+def _order(hid: np.ndarray, day: np.ndarray, ids: pd.Series) -> np.ndarray:
+    """Rows by household, then day, then id (the id only breaks ties, which are rare, so
+    that the order does not depend on the order of the delivered rows)."""
+    order = np.lexsort((day, hid))
+    h, d = hid[order], day[order]
+    tie = np.r_[False, (h[1:] == h[:-1]) & (d[1:] == d[:-1])]
+    if not tie.any():
+        return order
+    tie = tie | np.r_[tie[1:], False]
+    rank = np.zeros(len(hid), dtype=np.int64)
+    tied = order[tie]
+    rank[tied] = np.argsort(np.argsort(ids.iloc[tied].astype(str).to_numpy(), kind="stable"), kind="stable")
+    return np.lexsort((rank, day, hid))
+
+
+def _population(tables, spec: TrialSpec):
+    """The trial population as an internal frame (``_hid`` household position, ``_eid``
+    episode position) with its attrition tracker and the households table."""
+    R, a, b = spec.reference_date, spec.enrolment_start, spec.enrolment_end
+    raw = _table(tables, "episodes", ["episode_id", "household_id", "site", "registration_date", "closure_date"])
+    hh = _household_frame(tables)
+    available = set(hh.columns) | {"registration_quarter", "prior_episodes"}
+    missing = [c for c in spec.covariates if c not in available]
+    if missing:
+        raise DefinitionError(
+            f"covariate(s) {missing} are not columns of households; available: "
+            f"{sorted(c for c in available if c not in ('household_id', 'site', 'moved_out_date'))}"
+        )
+    hh_index = pd.Index(hh["household_id"].astype("string"))
+    reg = raw["registration_date"].to_numpy(dtype="datetime64[ns]")
+    close = raw["closure_date"].to_numpy(dtype="datetime64[ns]")
+    close = np.where(close <= R.to_datetime64(), close, np.datetime64("NaT"))
+    eps = pd.DataFrame({
+        "_eid": np.arange(len(raw)),
+        "_hid": hh_index.get_indexer(raw["household_id"].astype("string")),
+        "site": raw["site"].astype("string").to_numpy(),
+        "registration_date": reg,
+        "closure_date": close,
+    })
+    # a new registration: no earlier episode of the household still open on the day
+    # (earlier episodes before the window count too)
+    order = _order(eps["_hid"].to_numpy(), reg.astype("datetime64[D]").astype(np.int64), raw["episode_id"])
+    hid_o = eps["_hid"].to_numpy()[order]
+    ends = np.where(np.isnat(close), np.iinfo(np.int64).max, close.astype("datetime64[D]").astype(np.int64))[order]
+    running = pd.Series(ends).groupby(hid_o, sort=False).cummax().to_numpy()
+    new_hh = np.r_[True, hid_o[1:] != hid_o[:-1]]
+    prev_open_until = np.where(new_hh, np.iinfo(np.int64).min, np.r_[0, running[:-1]])
+    overlapping = np.zeros(len(eps), dtype=bool)
+    overlapping[order] = reg[order].astype("datetime64[D]").astype(np.int64) < prev_open_until
+    # earlier episodes of the household (registered before this one): its history of
+    # involvement at time zero
+    prior = np.zeros(len(eps), dtype=np.int64)
+    prior[order] = pd.Series(hid_o).groupby(hid_o, sort=False).cumcount().to_numpy()
+    eps["prior_episodes"] = prior
+    eps["_rank"] = np.argsort(order)  # position in the household order
+
+    arms = site_arms(tables)
+    site_pos = pd.Index(arms["site"].astype(str)).get_indexer(eps["site"].astype(str))
+    known = site_pos >= 0
+    sp = np.maximum(site_pos, 0)
+    nat = np.datetime64("NaT")
+    eps["arm"] = np.where(known, arms["arm"].to_numpy(dtype=object)[sp], None)
+    for col in ("pilot_start", "delivery_start", "delivery_end"):
+        eps[col] = np.where(known, arms[col].to_numpy(dtype="datetime64[ns]")[sp], nat)
+
+    att = _Att(eps, "episodes in the delivery")
+    eps = att.drop(eps, eps["registration_date"] > R, "registered after the reference date")
+    reg_s = eps["registration_date"]
+    eps = att.drop(eps, (reg_s < a) | (reg_s > b), "registered outside the enrolment window")
+    eps = att.drop(
+        eps, overlapping[eps["_eid"].to_numpy()],
+        "registered while an earlier episode of the household was open (not a new registration)",
+    )
+    eps = att.drop(
+        eps,
+        (
+            eps["delivery_start"].isna()
+            | (eps["registration_date"] < eps["delivery_start"])
+            | (eps["registration_date"] >= eps["delivery_end"])
+        ).to_numpy(dtype=bool),
+        "site delivered no data on or after the registration",
+    )
+    is_pilot_site = (eps["arm"] == PILOT).to_numpy(dtype=bool)
+    before = is_pilot_site & (eps["registration_date"] < eps["pilot_start"]).fillna(False).to_numpy(dtype=bool)
+    if spec.comparison == "concurrent":
+        eps = att.drop(eps, before, "registered at a pilot site before its pilot_start")
+        before = np.zeros(len(eps), dtype=bool)
+    is_pilot_site = (eps["arm"] == PILOT).to_numpy(dtype=bool)
+    treated = is_pilot_site & ~before
+    eps = eps.assign(
+        treated=treated.astype(np.int64),
+        arm=np.where(treated, PILOT, COMPARISON),
+        comparison_source=np.where(treated, "", np.where(before, "before_pilot_start", "comparison_site")),
+    )
+    eps = eps.sort_values("_rank", kind="mergesort")
+    hid = eps["_hid"].to_numpy()
+    first = np.r_[True, hid[1:] != hid[:-1]] if len(hid) else np.zeros(0, dtype=bool)
+    eps = att.drop(eps, ~first, "a later eligible registration of a household already in the trial")
+    # the household's covariates, by position
+    pos = np.maximum(eps["_hid"].to_numpy(), 0)
+    for c in hh.columns:
+        if c in ("household_id", "site"):
+            continue
+        values = hh[c].take(pos).reset_index(drop=True)
+        if (eps["_hid"] < 0).any():
+            values = values.where(eps["_hid"].to_numpy() >= 0)
+        eps[c] = values.to_numpy() if not isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.array
+    eps["registration_quarter"] = _quarter_label(eps["registration_date"])
+    incomplete = (eps["_hid"] < 0).to_numpy()
+    for c in spec.covariates:
+        incomplete |= eps[c].isna().to_numpy(dtype=bool)
+    eps = att.drop(eps, incomplete, "a covariate is missing")
+    eps = eps.assign(time_zero=eps["registration_date"]).reset_index(drop=True)
+    return eps, att, hh, raw
+
+
+def _with_ids(frame: pd.DataFrame, hh: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(
+        household_id=hh["household_id"].astype("string").take(frame["_hid"].to_numpy()).to_numpy(),
+        episode_id=raw["episode_id"].astype("string").take(frame["_eid"].to_numpy()).to_numpy(),
+    )
+
+
 def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.DataFrame:
     """The households of the trial: one row per household, at its time zero (registration).
 
@@ -240,7 +376,8 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
         registered before time zero) and every household covariate, one row per
         household (sorted by household). ``arm`` is ``pilot`` or ``comparison``;
         ``treated`` is 1 for pilot. ``closure_date`` is empty while the episode is open on
-        ``R``. ``attrs["attrition"]`` accounts for every episode; ``attrs["trial"]`` is
+        ``R``. ``cluster`` is the household's row in ``households`` (not a pseudonym).
+        ``attrs["attrition"]`` accounts for every episode; ``attrs["trial"]`` is
         :meth:`TrialSpec.as_dict`.
 
     Raises
@@ -252,101 +389,20 @@ def trial_population(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.Da
         ``prior_episodes``).
     """
     tables = _tables(delivery)
-    R, a, b = spec.reference_date, spec.enrolment_start, spec.enrolment_end
-    eps = _table(
-        tables, "episodes", ["episode_id", "household_id", "site", "registration_date", "closure_date"]
-    )[["episode_id", "household_id", "site", "registration_date", "closure_date"]].copy()
-    eps["registration_date"] = pd.to_datetime(eps["registration_date"]).astype("datetime64[ns]")
-    eps["closure_date"] = pd.to_datetime(eps["closure_date"]).astype("datetime64[ns]")
-    eps["closure_date"] = eps["closure_date"].where(eps["closure_date"] <= R)
-    eps["site"] = eps["site"].astype("string")
-    hh = _household_frame(tables)
-    available = set(hh.columns) | {"registration_quarter", "prior_episodes"}
-    missing = [c for c in spec.covariates if c not in available]
-    if missing:
-        raise DefinitionError(
-            f"covariate(s) {missing} are not columns of households; available: "
-            f"{sorted(c for c in available if c not in ('household_id', 'site', 'moved_out_date'))}"
-        )
-    # a new registration: no earlier episode of the household still open on the day
-    # (earlier episodes before the window count too)
-    order = eps.sort_values(["household_id", "registration_date", "episode_id"], kind="mergesort")
-    ends = order["closure_date"].fillna(pd.Timestamp.max.normalize())
-    running = ends.groupby(order["household_id"], sort=False).cummax()
-    prev_open_until = running.groupby(order["household_id"], sort=False).shift(1)
-    overlapping = pd.Series(
-        (order["registration_date"] < prev_open_until).fillna(False).to_numpy(dtype=bool),
-        index=order.index,
-    ).reindex(eps.index)
-    # earlier episodes of the household (registered before this one): its history of
-    # involvement at time zero
-    prior = order.groupby("household_id", sort=False).cumcount()
-    eps["prior_episodes"] = prior.reindex(eps.index).to_numpy(dtype=np.int64)
-
-    arms = site_arms(tables).set_index("site")
-    eps = eps.assign(
-        arm=eps["site"].map(arms["arm"]).astype("string"),
-        pilot_start=eps["site"].map(arms["pilot_start"]).astype("datetime64[ns]"),
-        delivery_start=eps["site"].map(arms["delivery_start"]).astype("datetime64[ns]"),
-        delivery_end=eps["site"].map(arms["delivery_end"]).astype("datetime64[ns]"),
-    )
-    reg = eps["registration_date"]
-    att = _Attrition(eps, "episodes in the delivery")
-    eps = att.drop(eps, reg > R, "registered after the reference date")
-    reg = eps["registration_date"]
-    eps = att.drop(eps, (reg < a) | (reg > b), "registered outside the enrolment window")
-    eps = att.drop(
-        eps,
-        overlapping.reindex(eps.index).to_numpy(dtype=bool),
-        "registered while an earlier episode of the household was open (not a new registration)",
-    )
-    eps = att.drop(
-        eps,
-        (
-            eps["delivery_start"].isna()
-            | (eps["registration_date"] < eps["delivery_start"])
-            | (eps["registration_date"] >= eps["delivery_end"])
-        ).to_numpy(dtype=bool),
-        "site delivered no data on or after the registration",
-    )
-    is_pilot_site = (eps["arm"] == PILOT).fillna(False).to_numpy(dtype=bool)
-    before = is_pilot_site & (eps["registration_date"] < eps["pilot_start"]).fillna(False).to_numpy(
-        dtype=bool
-    )
-    if spec.comparison == "concurrent":
-        eps = att.drop(eps, before, "registered at a pilot site before its pilot_start")
-        before = np.zeros(len(eps), dtype=bool)
-    is_pilot_site = (eps["arm"] == PILOT).fillna(False).to_numpy(dtype=bool)
-    treated = is_pilot_site & ~before
-    eps = eps.assign(
-        treated=treated.astype(np.int64),
-        arm=np.where(treated, PILOT, COMPARISON),
-        comparison_source=np.where(
-            treated, "", np.where(before, "before_pilot_start", "comparison_site")
-        ),
-    )
-    eps = eps.sort_values(["household_id", "registration_date", "episode_id"], kind="mergesort")
-    first = ~eps["household_id"].duplicated(keep="first").to_numpy()
-    eps = att.drop(eps, ~first, "a later eligible registration of a household already in the trial")
-    hh_cols = [c for c in hh.columns if c not in ("site",)]
-    eps = eps.merge(hh[hh_cols], on="household_id", how="left")
-    eps["registration_quarter"] = _quarter_label(eps["registration_date"])
-    incomplete = np.zeros(len(eps), dtype=bool)
-    for c in spec.covariates:
-        incomplete |= eps[c].isna().to_numpy(dtype=bool)
-    eps = att.drop(eps, incomplete, "a covariate is missing")
-    eps = eps.assign(time_zero=eps["registration_date"])
-    out = _finalise(eps, hh, keep_ids, [
+    eps, att, hh, raw = _population(tables, spec)
+    out = _finalise(eps, hh, raw, keep_ids, [
         "arm", "treated", "comparison_source", "time_zero", "registration_date", "closure_date",
         "registration_quarter", "prior_episodes",
     ])
-    out.attrs["attrition"] = _attrition_record(att.table(eps))
+    out.attrs["attrition"] = att.record(eps)
     out.attrs["trial"] = spec.as_dict()
     return out
 
 
-def _finalise(frame: pd.DataFrame, hh: pd.DataFrame, keep_ids: bool, front) -> pd.DataFrame:
-    frame = frame.assign(cluster=_cluster_codes(frame["household_id"], hh["household_id"]))
+def _finalise(frame: pd.DataFrame, hh: pd.DataFrame, raw: pd.DataFrame, keep_ids: bool, front) -> pd.DataFrame:
+    frame = frame.assign(cluster=frame["_hid"].to_numpy())
+    if keep_ids:
+        frame = _with_ids(frame, hh, raw)
     covariates = [c for c in hh.columns if c not in ("household_id", "site", "moved_out_date")]
     cols = ["cluster", "site", *front, *[c for c in covariates if c not in front]]
     if keep_ids:
@@ -357,25 +413,19 @@ def _finalise(frame: pd.DataFrame, hh: pd.DataFrame, keep_ids: bool, front) -> p
     return out
 
 
-def _population_ids(delivery, spec: TrialSpec) -> pd.DataFrame:
-    return trial_population(delivery, spec, keep_ids=True)
-
-
-def _carry_attrition(population: pd.DataFrame, label: str) -> _Attrition:
-    """Continue the population's attrition table for an outcome's extra exclusions."""
-    att = _Attrition(population, label)
-    att.rows = [tuple(r) for r in population.attrs["attrition"]["rows"][:-1]]
-    return att
-
-
-def _outcome_table(frame, att, keep_ids, front, spec) -> pd.DataFrame:
+def _outcome_table(frame, att, hh, raw, keep_ids, front, spec) -> pd.DataFrame:
     cols = ["cluster", "site", "arm", "treated", "comparison_source", "time_zero", *front]
-    rest = [c for c in frame.columns if c not in cols and c not in ("household_id", "episode_id")]
-    rest = [c for c in rest if not c.startswith("_")]
+    base = ["registration_date", "closure_date", "registration_quarter", "prior_episodes"]
+    covariates = [c for c in hh.columns if c not in ("household_id", "site", "moved_out_date")]
+    rest = [c for c in [*base, *covariates] if c not in cols]
+    frame = frame.assign(cluster=frame["_hid"].to_numpy())
     if keep_ids:
+        frame = _with_ids(frame, hh, raw)
         cols = ["household_id", "episode_id", *cols]
-    out = frame[cols + [c for c in rest if c not in cols]].reset_index(drop=True)
-    out.attrs["attrition"] = _attrition_record(att.table(frame))
+    out = frame[cols + rest].reset_index(drop=True)
+    out["site"] = out["site"].astype("string")
+    out["arm"] = out["arm"].astype("string")
+    out.attrs["attrition"] = att.record(frame)
     out.attrs["trial"] = spec.as_dict()
     return out
 
@@ -402,37 +452,39 @@ def legal_measure_trial(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd
         ``delivery_end``).
     """
     tables = _tables(delivery)
-    pop = _population_ids(delivery, spec)
-    att = _carry_attrition(pop, "episodes in the delivery")
+    pop, att, hh, raw = _population(tables, spec)
     R = spec.reference_date
-    lm = _table(tables, "legal_measures", ["episode_id", "start_date"])[["episode_id", "start_date"]]
-    lm = lm.assign(start_date=pd.to_datetime(lm["start_date"]).astype("datetime64[ns]"))
-    lm = lm.loc[lm["start_date"] <= R]
-    m = lm.merge(pop[["episode_id", "registration_date"]], on="episode_id", how="inner")
-    m = m.loc[m["start_date"] >= m["registration_date"]]
-    first_measure = pop["episode_id"].map(m.groupby("episode_id")["start_date"].min())
-    first_measure = first_measure.astype("datetime64[ns]")
-    site_end = pop["site"].map(site_arms(tables).set_index("site")["delivery_end"])
-    censor = _earliest(site_end.astype("datetime64[ns]"), R, index=pop.index)
-    close = pop["closure_date"]
-    end_of_chance = _earliest(close, censor, index=pop.index)
-    is_event = first_measure.notna() & (first_measure <= end_of_chance)
-    is_ended = ~is_event & close.notna() & (close <= censor)
-    end = censor.where(~is_ended, close).where(~is_event, first_measure)
+    r_day = _day_of(np.array([R.to_datetime64()]))[0]
+    lm = _table(tables, "legal_measures", ["episode_id", "start_date"])
+    ep_index = pd.Index(raw["episode_id"].astype("string"))
+    m_eid = ep_index.get_indexer(lm["episode_id"].astype("string"))
+    m_day = _day_of(lm["start_date"].to_numpy(dtype="datetime64[ns]"))
+    # the first measure of every episode on or after its registration (and on or before R)
+    reg_day_all = _day_of(raw["registration_date"].to_numpy(dtype="datetime64[ns]"))
+    ok = (m_eid >= 0) & (m_day != _NAT_DAY) & (m_day <= r_day)
+    ok &= m_day >= np.where(m_eid >= 0, reg_day_all[np.maximum(m_eid, 0)], np.iinfo(np.int64).max)
+    first = np.full(len(raw), np.iinfo(np.int64).max)
+    np.minimum.at(first, m_eid[ok], m_day[ok])
+    measure = first[pop["_eid"].to_numpy()]
+    zero = _day_of(pop["time_zero"].to_numpy(dtype="datetime64[ns]"))
+    censor = np.minimum(_day_of(pop["delivery_end"].to_numpy(dtype="datetime64[ns]")), r_day)
+    close = _day_of(pop["closure_date"].to_numpy(dtype="datetime64[ns]"))
+    has_close = close != _NAT_DAY
+    end_of_chance = np.where(has_close, np.minimum(close, censor), censor)
+    is_event = measure <= end_of_chance
+    is_ended = ~is_event & has_close & (close <= censor)
+    end = np.where(is_event, measure, np.where(is_ended, close, censor))
     out = pop.assign(
-        time=_days(end, pop["time_zero"]).astype(np.int64),
+        time=(end - zero).astype(np.int64),
         status=np.select([is_event, is_ended], [EVENT, COMPETING], CENSORED).astype(np.int64),
-        event=is_event.to_numpy().astype(np.int64),
+        event=is_event.astype(np.int64),
         censor_reason=np.select(
-            [is_event.to_numpy(), is_ended.to_numpy(), (censor == R).to_numpy()],
-            ["legal_measure", "episode_ended", "reference_date"],
+            [is_event, is_ended, censor == r_day], ["legal_measure", "episode_ended", "reference_date"],
             "delivery_end",
         ),
     )
-    out = att.drop(
-        out, ((out["time"] == 0) & (out["status"] == CENSORED)).to_numpy(), "no follow-up time"
-    )
-    return _outcome_table(out, att, keep_ids, ["time", "status", "event", "censor_reason"], spec)
+    out = att.drop(out, ((out["time"] == 0) & (out["status"] == CENSORED)).to_numpy(), "no follow-up time")
+    return _outcome_table(out, att, hh, raw, keep_ids, ["time", "status", "event", "censor_reason"], spec)
 
 
 def reregistration_trial(delivery, spec: TrialSpec, keep_ids: bool = False) -> pd.DataFrame:
@@ -454,59 +506,53 @@ def reregistration_trial(delivery, spec: TrialSpec, keep_ids: bool = False) -> p
         ``status``, ``event``, ``censor_reason``, ``reregistered_within_12m``.
     """
     tables = _tables(delivery)
-    pop = _population_ids(delivery, spec)
-    att = _carry_attrition(pop, "episodes in the delivery")
+    pop, att, hh, raw = _population(tables, spec)
     R = spec.reference_date
-    eps = _table(tables, "episodes", ["episode_id", "closure_reason"])[["episode_id", "closure_reason"]]
-    reason = pop["episode_id"].map(eps.set_index("episode_id")["closure_reason"].astype("string"))
-    moved_out = pop["household_id"].map(_household_frame(tables).set_index("household_id")["moved_out_date"])
-    pop = pop.assign(_reason=reason.to_numpy(), _moved=moved_out.astype("datetime64[ns]").to_numpy())
-    pop = att.drop(pop, pop["closure_date"].isna().to_numpy(), "the episode is open on the reference date")
+    r_day = _day_of(np.array([R.to_datetime64()]))[0]
+    reason = raw["closure_reason"].astype("string") if "closure_reason" in raw.columns else pd.Series(
+        pd.NA, index=raw.index, dtype="string")
+    moved_away = (reason == MOVED_AWAY).fillna(False).to_numpy(dtype=bool)[pop["_eid"].to_numpy()]
+    moved_all = _day_of(hh["moved_out_date"].to_numpy(dtype="datetime64[ns]"))
+    pop = pop.assign(_moved=moved_all[np.maximum(pop["_hid"].to_numpy(), 0)], _away=moved_away)
+    close = _day_of(pop["closure_date"].to_numpy(dtype="datetime64[ns]"))
+    pop = pop.assign(_close=close, _end=_day_of(pop["delivery_end"].to_numpy(dtype="datetime64[ns]")))
+    pop = att.drop(pop, (pop["_close"] == _NAT_DAY).to_numpy(), "the episode is open on the reference date")
+    pop = att.drop(pop, pop["_away"].to_numpy(), "closed because the household moved away")
     pop = att.drop(
-        pop, (pop["_reason"] == MOVED_AWAY).fillna(False).to_numpy(dtype=bool),
-        "closed because the household moved away",
-    )
-    pop = att.drop(
-        pop, (pop["_moved"] <= pop["closure_date"]).fillna(False).to_numpy(dtype=bool),
+        pop, ((pop["_moved"] != _NAT_DAY) & (pop["_moved"] <= pop["_close"])).to_numpy(),
         "household moved out on or before the closure",
     )
-    site_end = pop["site"].map(site_arms(tables).set_index("site")["delivery_end"]).astype("datetime64[ns]")
-    pop = pop.assign(_end=site_end.to_numpy())
-    pop = att.drop(
-        pop, (pop["_end"] <= pop["closure_date"]).fillna(True).to_numpy(dtype=bool),
-        "site delivered no data after the closure",
-    )
-    pop = att.drop(pop, (pop["closure_date"] == R).to_numpy(), "closed on the reference date (no follow-up)")
-    pop = pop.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
-    refs = _table(tables, "referrals", ["household_id", "referral_date"])[["household_id", "referral_date"]]
-    refs = refs.assign(referral_date=pd.to_datetime(refs["referral_date"]).astype("datetime64[ns]"))
-    refs = refs.loc[refs["referral_date"] <= R]
-    regs = _table(tables, "episodes", ["household_id", "registration_date"])[["household_id", "registration_date"]]
-    regs = regs.assign(registration_date=pd.to_datetime(regs["registration_date"]).astype("datetime64[ns]"))
-    regs = regs.loc[regs["registration_date"] <= R]
-    c = pop["closure_date"]
-    next_ref = _first_after(pop, "closure_date", refs, "referral_date", "next_referral")
-    next_reg = _first_after(pop, "closure_date", regs, "registration_date", "next_registration")
-    rereg = _earliest(pd.Series(next_ref, index=pop.index), pd.Series(next_reg, index=pop.index), index=pop.index)
-    censor = _earliest(pop["_end"], R, index=pop.index)
-    moved = pop["_moved"]
-    is_event = rereg.notna() & (rereg <= censor) & (moved.isna() | (rereg <= moved))
-    is_moved = ~is_event & moved.notna() & (moved <= censor)
-    end = censor.where(~is_event, rereg).where(~is_moved, moved)
+    pop = att.drop(pop, (pop["_end"] <= pop["_close"]).to_numpy(), "site delivered no data after the closure")
+    pop = att.drop(pop, (pop["_close"] == r_day).to_numpy(), "closed on the reference date (no follow-up)")
+    # the first referral or registration of the household strictly after the closure day
+    hh_index = pd.Index(hh["household_id"].astype("string"))
+    refs = _table(tables, "referrals", ["household_id", "referral_date"])
+    ref_day = _day_of(refs["referral_date"].to_numpy(dtype="datetime64[ns]"))
+    keep = (ref_day != _NAT_DAY) & (ref_day <= r_day)
+    reg_day = _day_of(raw["registration_date"].to_numpy(dtype="datetime64[ns]"))
+    reg_hid = hh_index.get_indexer(raw["household_id"].astype("string"))
+    e_hid = np.r_[hh_index.get_indexer(refs["household_id"].astype("string")[keep]), reg_hid[reg_day <= r_day]]
+    e_day = np.r_[ref_day[keep], reg_day[reg_day <= r_day]]
+    c = pop["_close"].to_numpy()
+    rereg = _next_after(pop["_hid"].to_numpy(), c, e_hid, e_day)
+    censor = np.minimum(pop["_end"].to_numpy(), r_day)
+    moved = pop["_moved"].to_numpy()
+    has_moved = moved != _NAT_DAY
+    is_event = (rereg <= censor) & (~has_moved | (rereg <= moved))
+    is_moved = ~is_event & has_moved & (moved <= censor)
+    end = np.where(is_event, rereg, np.where(is_moved, moved, censor))
     out = pop.assign(
-        time_zero=c,
-        time=_days(end, c).astype(np.int64),
+        time_zero=pop["closure_date"],
+        time=(end - c).astype(np.int64),
         status=np.select([is_event, is_moved], [EVENT, COMPETING], CENSORED).astype(np.int64),
-        event=is_event.to_numpy().astype(np.int64),
+        event=is_event.astype(np.int64),
         censor_reason=np.select(
-            [is_event.to_numpy(), is_moved.to_numpy(), (censor == R).to_numpy()],
-            ["reregistration", "moved_out", "reference_date"],
-            "delivery_end",
+            [is_event, is_moved, censor == r_day], ["reregistration", "moved_out", "reference_date"], "delivery_end"
         ),
-        reregistered_within_12m=(is_event & (rereg <= c + pd.Timedelta(days=365))).to_numpy(),
-    ).drop(columns=["_reason", "_end", "_row", "_moved"])
+        reregistered_within_12m=is_event & (rereg <= c + 365),
+    )
     return _outcome_table(
-        out, att, keep_ids,
+        out, att, hh, raw, keep_ids,
         ["time", "status", "event", "censor_reason", "reregistered_within_12m"], spec,
     )
 
@@ -533,29 +579,32 @@ def safety_trial(
         The population's columns with ``score_baseline``, ``score_followup``, ``change``.
     """
     tables = _tables(delivery)
-    pop = _population_ids(delivery, spec)
-    att = _carry_attrition(pop, "episodes in the delivery")
-    sa = _table(
-        tables, "safety_assessments", ["episode_id", "assessment_date", "respondent", "score", "wave"]
-    )
-    sa = sa.loc[
-        (pd.to_datetime(sa["assessment_date"]) <= spec.reference_date)
-        & (sa["respondent"].astype("string") == respondent).fillna(False)
-        & sa["episode_id"].isin(pop["episode_id"])
-    ]
-    # one score per episode and wave: the first assessment of the wave
-    sa = sa.sort_values(["episode_id", "assessment_date"], kind="mergesort")
-    by_wave = sa.drop_duplicates(["episode_id", "wave"], keep="first").set_index(["wave", "episode_id"])["score"]
+    pop, att, hh, raw = _population(tables, spec)
+    sa = _table(tables, "safety_assessments", ["episode_id", "assessment_date", "respondent", "score", "wave"])
+    ep_index = pd.Index(raw["episode_id"].astype("string"))
+    a_eid = ep_index.get_indexer(sa["episode_id"].astype("string"))
+    a_day = _day_of(sa["assessment_date"].to_numpy(dtype="datetime64[ns]"))
+    r_day = _day_of(np.array([spec.reference_date.to_datetime64()]))[0]
+    keep = (a_eid >= 0) & (a_day != _NAT_DAY) & (a_day <= r_day) & (
+        (sa["respondent"].astype("string") == respondent).fillna(False).to_numpy(dtype=bool))
+    wave_s = sa["wave"].astype("string")
+    score = sa["score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
-    def score(w):
-        if w not in by_wave.index.get_level_values(0):
-            return pd.Series(np.nan, index=pop.index)
-        return pop["episode_id"].map(by_wave.xs(w, level="wave").astype("Float64")).astype(float)
+    def first_score(w):
+        """Per episode, the score of the first assessment of wave ``w`` (NaN if none)."""
+        sel = np.flatnonzero(keep & (wave_s == w).fillna(False).to_numpy(dtype=bool))
+        out = np.full(len(raw), np.nan)
+        if len(sel):
+            order = sel[np.lexsort((a_day[sel], a_eid[sel]))]
+            first = order[np.r_[True, a_eid[order][1:] != a_eid[order][:-1]]]
+            out[a_eid[first]] = score[first]
+        return out
 
-    pop = pop.assign(score_baseline=score(baseline_wave).to_numpy(), score_followup=score(wave).to_numpy())
+    eid = pop["_eid"].to_numpy()
+    pop = pop.assign(score_baseline=first_score(baseline_wave)[eid], score_followup=first_score(wave)[eid])
     pop = att.drop(pop, pop["score_baseline"].isna().to_numpy(), f"no {respondent} score at {baseline_wave}")
     pop = att.drop(pop, pop["score_followup"].isna().to_numpy(), f"no {respondent} score at {wave} (yet)")
     pop = pop.assign(change=pop["score_followup"] - pop["score_baseline"])
-    out = _outcome_table(pop, att, keep_ids, ["score_baseline", "score_followup", "change"], spec)
+    out = _outcome_table(pop, att, hh, raw, keep_ids, ["score_baseline", "score_followup", "change"], spec)
     out.attrs["respondent"], out.attrs["wave"] = respondent, wave
     return out
