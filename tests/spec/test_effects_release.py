@@ -81,6 +81,17 @@ class TestModels:
             assert suppressed(out) == [hidden]
             assert out["hazard_ratio"].isna().all() == hidden
 
+    def test_ate_risks_need_the_threshold_of_events_by_the_horizon_in_each_arm(self):
+        from cohort.stats.ate import AverageTreatmentEffect
+
+        rng = np.random.default_rng(3)
+        d = arms(60, 60).assign(x=rng.normal(size=120))
+        d.loc[d["treated"] == 1, "status"] = np.r_[np.ones(10, int), np.zeros(50, int)]  # pilot: 10 events by day 10
+        est = AverageTreatmentEffect("IPTW", times=[9, 10]).fit(d, "time", "status", "treated", ["x"])
+        out = rel.release_ate(est, d, policy=POLICY)
+        assert suppressed(out) == [True, False]
+        assert out.loc[1, "n_events_pilot"] == 10 and pd.isna(out.loc[0, "difference"])
+
     def test_mean_difference_needs_the_threshold_of_households_in_each_arm(self):
         for n, hidden in ((10, False), (9, True)):
             d = arms(n, 15).assign(y=lambda f: f["time"] / 3)

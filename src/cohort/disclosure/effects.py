@@ -36,6 +36,7 @@ from cohort.disclosure.policy import DEFAULT_POLICY, DisclosurePolicy, check_pol
 from cohort.exceptions import DisclosureError
 
 __all__ = [
+    "release_ate",
     "release_att_gt",
     "release_balance",
     "release_curves",
@@ -322,6 +323,40 @@ def release_mean_difference(estimator, policy: DisclosurePolicy = DEFAULT_POLICY
     counts = [f"n_{treated}", f"n_{control}"]
     unsafe = _unsafe(policy, *[frame[c] for c in counts])
     values = [c for c in frame.columns if c not in counts]
+    return _finish(frame, unsafe, policy, counts, values)
+
+
+def release_ate(estimator, table: pd.DataFrame, duration_col: str = "time", event_col: str = "status",
+                treatment_col: str = "treated", policy: DisclosurePolicy = DEFAULT_POLICY) -> pd.DataFrame:
+    """The risks of :class:`cohort.stats.ate.AverageTreatmentEffect` for a table.
+
+    ``table`` is the trial table the estimator was fitted on. A horizon is suppressed unless
+    each arm has at least the threshold of households at risk at it and of events of the
+    cause by it (unweighted, as behind every weighted estimate). Columns: ``estimator,
+    months, risk_pilot, risk_comparison, difference, se, ci_lower, ci_upper, p,
+    n_risk_pilot, n_risk_comparison, n_events_pilot, n_events_comparison, suppressed``.
+    """
+    policy = check_policy(policy)
+    _require(table, [duration_col, event_col, treatment_col], "trial table")
+    t = table[duration_col].to_numpy(dtype=float)
+    e = table[event_col].to_numpy() == estimator.cause
+    a = table[treatment_col].to_numpy(dtype=int)
+    h = np.asarray(estimator.times)
+    risks = estimator.risks_.set_index(["arm", "time"])["risk"]
+    d = estimator.differences_
+    frame = pd.DataFrame({
+        "estimator": estimator.estimator, "months": h / DAYS_PER_MONTH,
+        "risk_pilot": [risks[(1, x)] for x in h], "risk_comparison": [risks[(0, x)] for x in h],
+        "difference": d["difference"].to_numpy(), "se": d["se"].to_numpy(), "ci_lower": d["ci_lower"].to_numpy(),
+        "ci_upper": d["ci_upper"].to_numpy(), "p": d["p"].to_numpy(),
+        "n_risk_pilot": [int(((a == 1) & (t >= x)).sum()) for x in h],
+        "n_risk_comparison": [int(((a == 0) & (t >= x)).sum()) for x in h],
+        "n_events_pilot": [int(((a == 1) & e & (t <= x)).sum()) for x in h],
+        "n_events_comparison": [int(((a == 0) & e & (t <= x)).sum()) for x in h],
+    })
+    counts = ["n_risk_pilot", "n_risk_comparison", "n_events_pilot", "n_events_comparison"]
+    unsafe = _unsafe(policy, *[frame[c] for c in counts])
+    values = ["risk_pilot", "risk_comparison", "difference", "se", "ci_lower", "ci_upper", "p"]
     return _finish(frame, unsafe, policy, counts, values)
 
 
