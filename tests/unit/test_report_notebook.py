@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cohort.definitions.population import restrict_to_sites
+from cohort.definitions.population import restrict
 from cohort.delivery.load import load
 from cohort.disclosure.policy import SUPPRESSED
 from cohort.exceptions import DisclosureError, ParameterError, ReportError
@@ -164,12 +164,12 @@ def test_plot_texts_follow_the_report_language():
 
 
 def test_the_report_population_is_restricted_to_its_sites():
-    delivery = restrict_to_sites(load(ROOT / "data" / "synthetic" / "default", on_error="proceed"), ("AMS", "UTR"))
+    delivery = restrict(load(ROOT / "data" / "synthetic" / "default", on_error="proceed"), sites=("AMS", "UTR"))
     assert set(delivery.households["site"]) == {"AMS", "UTR"}
     assert delivery.episodes["household_id"].isin(delivery.households["household_id"]).all()
     assert delivery.referrals["household_id"].isin(delivery.households["household_id"]).all()
     report = Report(params(sites=("XXX",)))
-    with pytest.raises(ParameterError, match="parameter 'sites' names 'XXX'"):
+    with pytest.raises(ParameterError, match="parameter 'sites': site 'XXX' is not a site of the delivery"):
         report.delivery  # noqa: B018 - loading is what fails
 
 

@@ -166,6 +166,8 @@ def test_every_rule_has_a_planted_fault_or_its_own_test(faulty):
     planted = {rule for *_, rule in EXPECTED}
     tested_elsewhere = {"required_column", "unknown_column", "unknown_file"}
     tested_elsewhere |= {"invalid_site_code", "invalid_label"}  # tests/spec/test_site_codes.py
+    # the arms of sites: tests/unit/test_validate_arms.py
+    tested_elsewhere |= {"pilot_start_for_comparison", "pilot_start_outside_delivery"}
     assert planted | tested_elsewhere == set(RULES)
 
 

@@ -239,7 +239,8 @@ def coerce_table(
     """Type a raw table per :mod:`cohort.schema`; return the typed frame and cell problems.
 
     The typed frame has every column of the data model in schema order (optional columns
-    that were not delivered are all missing), followed by extra household covariates.
+    that were not delivered are all missing, or hold their ``default`` where the data model
+    gives one, as ``sites.arm`` does), followed by extra household covariates.
     Columns the data model does not allow are left out (validation reports them).
     Index positions match ``raw.frame``. Delivered text columns get ``text_dtype``
     (default: pandas ``string`` as configured); validation types them Arrow-backed, which
@@ -261,6 +262,10 @@ def coerce_table(
             problems.append(bad)
         else:
             cols[col.name] = empty_column(col, len(raw.frame))
+        if col.default is not None:
+            # an optional column with a default (sites.arm): not delivered or left empty
+            # means the default, so older deliveries read as they always did
+            cols[col.name] = cols[col.name].fillna(col.default)
     if spec.extra_columns_allowed:
         for name in raw.frame.columns:
             if name not in spec.column_names:

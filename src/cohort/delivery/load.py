@@ -48,7 +48,7 @@ from cohort.delivery.read import delivery_hashes, fingerprint_of, read_raw_deliv
 from cohort.exceptions import DeliveryError, ParameterError
 
 #: Bump when the cached layout or the validation rules change: old caches are then ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 #: Environment variable that overrides the default cache folder.
 CACHE_ENV = "COHORT_CACHE_DIR"

@@ -44,6 +44,12 @@ MEASURE_TYPES = (
 
 RESPONDENTS = ("professional", "parent", "child")
 
+#: The arm of a site: ``pilot`` works the new way (from its ``pilot_start``), ``comparison``
+#: is a region in regular care. A site without an arm is a pilot site, so deliveries made
+#: before comparison sites existed stay valid.
+PILOT, COMPARISON = "pilot", "comparison"
+ARMS = (PILOT, COMPARISON)
+
 SCORE_MIN, SCORE_MAX = 0.0, 10.0
 
 TRUE_VALUES = ("true", "1", "yes", "ja", "j", "y", "t", "waar")
@@ -60,6 +66,8 @@ class Column:
     min: float | None = None
     max: float | None = None
     description: str = ""
+    #: value of an optional column that is not delivered or left empty (None: missing)
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,23 @@ SITES = Table(
         Column("name", "str", description="site name, e.g. Amsterdam-Amstelland"),
         Column("delivery_start", "date", description="first date the site's data covers"),
         Column("delivery_end", "date", description="last date the site's data covers"),
+        Column(
+            "arm",
+            "cat",
+            required=False,
+            nullable=True,
+            allowed=ARMS,
+            default=PILOT,
+            description="pilot (works the new way) or comparison (regular care); empty: pilot",
+        ),
+        Column(
+            "pilot_start",
+            "date",
+            required=False,
+            nullable=True,
+            description="first day the site works the new way; empty for comparison sites; "
+            "empty for a pilot site: its delivery_start",
+        ),
     ),
 )
 

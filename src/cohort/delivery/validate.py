@@ -115,6 +115,17 @@ RULES: dict[str, Rule] = {
     ),
     "end_not_before_start": Rule("error", "Correct the dates at the site or remove the row."),
     "delivery_end_not_before_start": Rule("error", "Correct the site's delivery period."),
+    # arms of the comparison design
+    "pilot_start_for_comparison": Rule(
+        "error",
+        "A comparison site works in regular care: leave its pilot_start empty, or set its "
+        "arm to pilot if it started the new way.",
+    ),
+    "pilot_start_outside_delivery": Rule(
+        "error",
+        "Correct the pilot_start, or leave it empty if the site worked the new way before "
+        "its data begins (the site then counts as a pilot site from its delivery_start).",
+    ),
     "after_delivery_end": Rule(
         "error",
         "Correct the date, or extend the site's delivery_end in sites if the data covers that date.",
@@ -453,6 +464,8 @@ def _rows(chk: _TableCheck) -> None:
                 (late + " " + bv + f" is before {early} " + av).to_numpy(),
                 value=bv.to_numpy(),
             )
+    if spec.name == "sites":
+        _site_arms(chk, live & ~dup & ~clash)
     for col in spec.columns:
         if col.kind != "date":
             continue
@@ -465,6 +478,39 @@ def _rows(chk: _TableCheck) -> None:
                 col.name,
                 "implausible_date",
                 (col.name + " " + v + f" is before {MIN_DATE:%Y-%m-%d}").to_numpy(),
+                value=v.to_numpy(),
+            )
+
+
+def _site_arms(chk: _TableCheck, considered: np.ndarray) -> None:
+    """The arm rules of ``sites``: a comparison site has no ``pilot_start``; a pilot site's
+    ``pilot_start`` lies within its delivery period (``docs/data-model.md``)."""
+    typed = chk.typed
+    start = typed["pilot_start"]
+    has = start.notna().to_numpy(dtype=bool) & considered
+    comparison = (typed["arm"] == schema.COMPARISON).fillna(False).to_numpy(dtype=bool)
+    pos = np.flatnonzero(has & comparison)
+    if len(pos):
+        v = _iso(start.iloc[pos])
+        chk.add(
+            pos,
+            "pilot_start",
+            "pilot_start_for_comparison",
+            ("pilot_start " + v + " is given for a site whose arm is comparison").to_numpy(),
+            value=v.to_numpy(),
+        )
+    lo, hi = typed["delivery_start"], typed["delivery_end"]
+    before = (start < lo).fillna(False).to_numpy(dtype=bool)
+    after = (start > hi).fillna(False).to_numpy(dtype=bool)
+    for mask, what, ref, name in ((before, "before", lo, "delivery_start"), (after, "after", hi, "delivery_end")):
+        pos = np.flatnonzero(mask & has & ~comparison)
+        if len(pos):
+            v = _iso(start.iloc[pos])
+            chk.add(
+                pos,
+                "pilot_start",
+                "pilot_start_outside_delivery",
+                ("pilot_start " + v + f" is {what} the site's {name} " + _iso(ref.iloc[pos])).to_numpy(),
                 value=v.to_numpy(),
             )
 

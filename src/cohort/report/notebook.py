@@ -137,18 +137,27 @@ class Report:
     # -- data ------------------------------------------------------------------------
     @property
     def delivery(self):
-        """The parameters' delivery, restricted to the report's sites (loaded once).
+        """The parameters' delivery, restricted to the report's pilot sites (loaded once).
 
         Validation errors do not stop a report: rejected rows are kept aside and counted,
         and the data-quality notebook shows them.
         """
         if self._delivery is None:
-            from cohort.definitions.population import restrict_to_sites
-            from cohort.delivery.load import load
-
-            delivery = load(self.params.delivery, on_error="proceed")
-            self._delivery = restrict_to_sites(delivery, self.params.sites, source=self.params.source)
+            self._delivery = self.population()
         return self._delivery
+
+    def population(self, arms="pilot"):
+        """The parameters' delivery restricted to the report's sites of ``arms``: the pilot
+        sites (what the monitor and every indicator describe) or ``"all"`` for the effect
+        analyses, which compare pilot households with households in regular care."""
+        from cohort.definitions.population import restrict
+        from cohort.delivery.load import load
+
+        delivery = load(self.params.delivery, on_error="proceed")
+        try:
+            return restrict(delivery, sites=self.params.sites, arms=arms)
+        except ParameterError as error:
+            raise ParameterError(f"{self.params.source}: parameter 'sites': {error}") from None
 
     # -- text ------------------------------------------------------------------------
     def text(self, key: str, *, level: int | None = None, **fields) -> Markdown:

@@ -50,6 +50,7 @@ __all__ = [
     "PUBLISHED_FIGURES",
     "SITES",
     "TRUE_EFFECTS",
+    "TRUE_PILOT_EFFECTS",
     "SyntheticDelivery",
     "generate",
     "monitor_figures",
@@ -227,6 +228,46 @@ TRUE_EFFECTS = {
         "residual_sd": 0.9,
         "rounding": "scores are rounded to whole points and clipped to [0, 10]",
     },
+}
+
+#: The true effects of the new way of working in the comparison design
+#: (:mod:`cohort.synth.comparison`, ``cohort synth OUT --design comparison``): what the
+#: effect analyses should recover. An episode is *served the new way* when it is registered
+#: at a pilot site on or after the site's ``pilot_start``. See docs/synthetic-data.md,
+#: "The comparison design".
+TRUE_PILOT_EFFECTS = {
+    # a pilot site registers more households once it works the new way: its regular intake
+    # plus 40% extra, severe and acute cases (the programme's sites "increasingly take on
+    # severe and acute cases"); site-level effect on log registrations: log(1.4)
+    "intake": {"pilot_intake_ratio": 1.40},
+    # the extra cases: latent severity shifted by +1.5 (so more often severity "high" and
+    # more prior reports, through the default model's proxies) and more often without
+    # children (+0.8 on the log odds). This is the confounding by case mix.
+    "case_mix": {"acute_severity_shift": 1.5, "acute_childless_logodds": 0.8},
+    # re-registration after the closure of an episode served the new way: hazard ratio 0.80
+    # on the default model's Weibull proportional hazards (other terms as TRUE_EFFECTS;
+    # regions have no effect of their own in this design)
+    "reregistration_loghr": {"pilot": _LN(0.80)},
+    "reregistration_hr": {"pilot": 0.80},
+    # first compulsory legal measure during an episode: Weibull proportional hazards from
+    # the registration, ended by the closure; hazard ratio 0.70 for the new way
+    "measure_loghr": {
+        "pilot": _LN(0.70),
+        "severity_high": _LN(3.5),
+        "prior_reports": _LN(1.15),  # per prior report
+        "no_children": _LN(0.60),
+    },
+    "measure_hr": {"pilot": 0.70, "severity_high": 3.5, "prior_reports": 1.15, "no_children": 0.60},
+    "measure_baseline": {"distribution": "weibull", "shape": 0.8, "scale_days": 14000.0},
+    # safety score: the slope per month since registration is 0.05 steeper for an episode
+    # served the new way (no difference at T0): +0.6 points after 12 months
+    "safety": {"pilot_slope_per_month": 0.05, "pilot_t0": 0.0, "pilot_change_12m": 0.6},
+    # what the design leaves out on purpose (so that its assumptions hold by construction)
+    "assumptions": (
+        "regions differ in size only: no outcome effects or case mix of their own",
+        "no calendar trends: parallel trends hold for the site-level outcomes",
+        "episode durations do not depend on severity or on the way of working",
+    ),
 }
 
 _RR = TRUE_EFFECTS["reregistration_loghr"]
@@ -831,16 +872,17 @@ def _sites_frame() -> pd.DataFrame:
     ).sort_values("site", ignore_index=True)
 
 
-def _frames(raw: dict, rng, offsets: dict) -> dict[str, pd.DataFrame]:
+def _frames(raw: dict, rng, offsets: dict, site_codes: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Typed tables with pseudonyms; rows sorted by their key. IDs are a random
-    permutation within the chunk's number range, so they do not encode dates."""
+    permutation within the chunk's number range, so they do not encode dates.
+    ``site_codes`` maps the site numbers of ``raw`` to codes (default: :data:`SITES`)."""
     hh, ep = raw["households"], raw["episodes"]
     n_h = hh["reg1"].size
     h_num = offsets["households"] + 1 + rng.permutation(n_h)
     n_e = ep["reg"].size
     e_num = offsets["episodes"] + 1 + rng.permutation(n_e)
     hid = _ids("H", h_num)
-    site = pd.Series(_SITE_CODES[hh["site"]], dtype="string")
+    site = pd.Series((_SITE_CODES if site_codes is None else site_codes)[hh["site"]], dtype="string")
 
     households = pd.DataFrame(
         {
@@ -1149,9 +1191,19 @@ def write_delivery(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv"
     return paths
 
 
-def synthesize(out_dir, seed: int = DEFAULT_SEED, households: int | None = None, faults: bool = False,
-               format: str = "csv") -> dict:
+#: The designs :func:`synthesize` writes: the pilot sites of the progress report (calibrated
+#: default) and the comparison design (:mod:`cohort.synth.comparison`).
+DESIGNS = ("pilot", "comparison")
+
+
+def synthesize(out_dir, seed: int | None = None, households: int | None = None, faults: bool = False,
+               format: str = "csv", design: str = "pilot") -> dict:
     """Generate a delivery and write it to ``out_dir``; return a summary (row counts).
+
+    ``design="comparison"`` writes the comparison design of :mod:`cohort.synth.comparison`
+    (pilot sites with staggered starts and comparison regions; default seed
+    :data:`~cohort.synth.comparison.COMPARISON_SEED`, ``households=None`` its bundled size).
+    ``seed=None`` is the design's default seed.
 
     Scaled deliveries are written chunk by chunk (50,000 households at a time), so
     memory stays bounded whatever ``households`` is. With ``faults`` the planted faults
@@ -1165,6 +1217,15 @@ def synthesize(out_dir, seed: int = DEFAULT_SEED, households: int | None = None,
     ...     synthesize(tmp, seed=5, households=100)["rows"]["households"]
     100
     """
+    if design not in DESIGNS:
+        raise ParameterError(f"--design must be one of {', '.join(DESIGNS)}, got {design!r}")
+    if design == "comparison":
+        from cohort.synth import comparison
+
+        seed = comparison.COMPARISON_SEED if seed is None else seed
+        if faults:
+            raise ParameterError("--faults plants faults in the pilot design only; leave out --design")
+    seed = DEFAULT_SEED if seed is None else seed
     _check_households(households, seed)
     if format not in ("csv", "parquet"):
         raise ParameterError(f"--format must be csv or parquet, got {format!r}")
@@ -1172,13 +1233,18 @@ def synthesize(out_dir, seed: int = DEFAULT_SEED, households: int | None = None,
         raise ParameterError("--faults plants faults in the delivered text; use --format csv")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = {"sites": len(SITES)}
     calibration: dict = {}
     writers: dict = {}
     fault_frame = pd.DataFrame(columns=_FAULT_COLUMNS)
-    sites = _sites_frame()
+    if design == "comparison":
+        sites = comparison.sites_frame()
+        chunks = ((frames, {}) for frames in comparison.iter_chunks(seed, households))
+    else:
+        sites = _sites_frame()
+        chunks = _iter_chunks(seed, households)
+    rows = {"sites": len(sites)}
     try:
-        for i, (frames, cal) in enumerate(_iter_chunks(seed, households)):
+        for i, (frames, cal) in enumerate(chunks):
             calibration.update(cal)
             tables = {"sites": sites, **frames}
             if faults and i == 0:
