@@ -204,25 +204,43 @@ def test_header_names_are_normalised(tmp_path, reference):
     pd.testing.assert_frame_equal(load(folder, cache_dir=False).sites, reference.sites)
 
 
-def test_row_numbers_follow_the_file_despite_bad_rows(tmp_path):
+def test_row_numbers_are_the_lines_where_rows_start(tmp_path):
     folder = _copy(tmp_path)
     with open(folder / "referrals.csv", "a", encoding="utf-8") as fh:
-        fh.write("SYN-R006,SYN-H001,2023-05-05,police,extra\n")  # row 7: too many fields
-        fh.write('SYN-R007,SYN-H001,2023-05-06,"police, ""multi""\nline"\n')  # row 8: fine
-        fh.write("SYN-R008,SYN-H001,2023-05-07\n")  # row 9: too few fields
-        fh.write("SYN-R009,SYN-H001,2023-13-07,\n")  # row 10: bad date
+        fh.write("SYN-R006,SYN-H001,2023-05-05,police,extra\n")  # line 7: too many fields
+        fh.write('SYN-R007,SYN-H001,2023-05-06,"police, ""multi""\nline"\n')  # lines 8-9
+        fh.write("SYN-R008,SYN-H001,2023-05-07\n")  # line 10: too few fields
+        fh.write("SYN-R009,SYN-H001,2023-13-07,\n")  # line 11: bad date
     raw = read_raw_delivery(folder).tables["referrals"]
-    assert raw.rows_read == 9
-    assert raw.bad_rows["row"].tolist() == [7, 9]
-    assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 10]
+    assert raw.rows_read == 9 and raw.lines_read == 10
+    assert raw.bad_rows["row"].tolist() == [7, 10]
+    assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 11]
+    assert raw.line_counts.tolist() == [1, 1, 1, 1, 1, 2, 1]
     from cohort.delivery.validate import validate_delivery
 
-    v = validate_delivery(folder).violations
-    assert v[["row", "rule"]].values.tolist() == [
-        [7, "field_count"],
-        [9, "field_count"],
-        [10, "invalid_date"],
+    report = validate_delivery(folder)
+    # source is not free text: a line break there is a quote that swallowed a line
+    assert report.violations[["row", "column", "rule"]].values.tolist() == [
+        [7, None, "field_count"],
+        [8, "source", "multiline_value"],
+        [10, None, "field_count"],
+        [11, "referral_date", "invalid_date"],
     ]
+    acc = report.accounting.set_index("table").loc["referrals"]
+    assert (acc["rows_read"], acc["rows_rejected"], acc["lines_read"], acc["lines_rejected"]) == (
+        9, 4, 10, 5
+    )
+
+
+def test_lines_are_counted_for_every_line_end(tmp_path):
+    folder = _copy(tmp_path)
+    path = folder / "referrals.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # old Mac line ends, Windows line ends and no line end after the last row
+    path.write_bytes(("\r".join(lines[:3]) + "\r\n" + "\r\n".join(lines[3:])).encode())
+    raw = read_raw_delivery(folder).tables["referrals"]
+    assert raw.rows_read == raw.lines_read == len(lines) - 1
+    assert raw.row_numbers.tolist() == list(range(2, len(lines) + 1))
 
 
 def test_date_form_is_decided_per_column():

@@ -14,7 +14,7 @@ from cohort.delivery import schema
 from cohort.synth import generate as synth
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
-TABLE_FILES = sorted(f"{name}.csv" for name in schema.TABLES)
+TABLE_FILES = sorted([*(f"{name}.csv" for name in schema.TABLES), "columns.yaml"])
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -174,7 +174,7 @@ def test_csv_format(committed):
 
 
 def test_default_delivery_validates_cleanly():
-    validate = pytest.importorskip("cohort.validate")
+    validate = pytest.importorskip("cohort.delivery.validate")
     report = validate.validate_delivery(DEFAULT_DIR)
     assert report.violations.empty
     acc = report.accounting
@@ -379,7 +379,7 @@ def test_faults_are_listed_and_cover_the_rules(faulty):
 
 
 def test_every_planted_fault_is_reported_by_the_validator(faulty):
-    validate = pytest.importorskip("cohort.validate")
+    validate = pytest.importorskip("cohort.delivery.validate")
     out, _ = faulty
     manifest = pd.read_csv(out / synth.FAULTS_FILE, keep_default_na=False)
     unknown = set(manifest["rule"]) - set(validate.RULES)

@@ -164,7 +164,15 @@ def test_every_planted_fault_is_reported_exactly(faulty):
 
 def test_every_rule_has_a_planted_fault_or_its_own_test(faulty):
     planted = {rule for *_, rule in EXPECTED}
-    tested_elsewhere = {"required_column", "unknown_column", "unknown_file"}
+    tested_elsewhere = {
+        "required_column",
+        "unknown_column",
+        "unknown_file",
+        # quotes and line breaks: tests/unit/test_io.py and tests/badinput/
+        "multiline_value",
+        "unbalanced_quote",
+        "unclosed_quote",
+    }
     assert planted | tested_elsewhere == set(RULES)
 
 
@@ -275,13 +283,31 @@ def test_missing_required_column_rejects_the_table_and_cascades(tmp_path):
 def test_unknown_column_and_unknown_file_are_warnings(tmp_path):
     folder = make_delivery(tmp_path)
     frame = pd.read_csv(folder / "referrals.csv", dtype=str)
-    frame.assign(colour="red").to_csv(folder / "referrals.csv", index=False)
+    frame.assign(weight=["3", "", "1,5", "ja", "0", "7"][: len(frame)]).to_csv(
+        folder / "referrals.csv", index=False
+    )
     (folder / "notes.txt").write_text("hello", encoding="utf-8")
     report = validate_delivery(folder)
     assert report.ok
     assert set(report.violations["rule"]) == {"unknown_column", "unknown_file"}
     delivery = load(folder, cache_dir=False)
-    assert "colour" not in delivery.referrals.columns
+    assert "weight" not in delivery.referrals.columns
+
+
+def test_an_undeclared_text_column_is_refused_a_declared_one_is_kept(tmp_path):
+    from cohort.exceptions import IdentifierError
+
+    folder = make_delivery(tmp_path)
+    frame = pd.read_csv(folder / "referrals.csv", dtype=str)
+    frame.assign(colour="red").to_csv(folder / "referrals.csv", index=False)
+    with pytest.raises(IdentifierError, match=r"referrals.csv column colour: \d+ value\(s\) are free"):
+        validate_delivery(folder)
+    (folder / "columns.yaml").write_text("referrals:\n  colour: {type: code, values: [red]}\n")
+    report = validate_delivery(folder)
+    assert report.ok and report.violations.empty
+    delivery = load(folder, cache_dir=False)
+    assert delivery.referrals["colour"].tolist() == ["red"] * len(frame)
+    assert "columns.yaml" in delivery.file_hashes
 
 
 def test_optional_columns_may_be_left_out(tmp_path):
