@@ -338,3 +338,59 @@ def test_cache_tables_are_written_in_row_chunks_like_to_parquet(tmp_path, refere
     back = pd.read_parquet(tmp_path / "chunked.parquet")
     pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "whole.parquet"))
     pd.testing.assert_frame_equal(back, frame)
+
+
+def test_files_are_refused_from_their_size_before_reading(tmp_path, monkeypatch):
+    from cohort.delivery import read
+
+    folder = _copy(tmp_path)
+    reads = []
+    real = read.open_delivery_file
+
+    def spy(path, limit=None, file=None):
+        handle = real(path, limit, file)
+        reads.append(Path(path).name)
+        return handle
+
+    monkeypatch.setattr(read, "open_delivery_file", spy)
+    with pytest.raises(DeliveryError, match=r"episodes.csv is 534 bytes, more than the limit of 300 bytes per file \(rule: file_size\)"):
+        read_raw_delivery(folder, max_file_bytes=300)
+    assert "episodes.csv" not in reads  # refused at open, from fstat: never read
+
+
+def test_the_size_limit_comes_from_the_environment(monkeypatch):
+    from cohort.delivery.read import MAX_FILE_BYTES, max_file_bytes
+
+    monkeypatch.delenv("COHORT_MAX_FILE_MB", raising=False)
+    assert max_file_bytes() == MAX_FILE_BYTES
+    monkeypatch.setenv("COHORT_MAX_FILE_MB", "2")
+    assert max_file_bytes() == 2 << 20
+    monkeypatch.setenv("COHORT_MAX_FILE_MB", "lots")
+    with pytest.raises(DeliveryError, match="COHORT_MAX_FILE_MB must be a number"):
+        max_file_bytes()
+
+
+def test_columns_yaml_is_part_of_the_hashes_and_not_an_unknown_file(tmp_path):
+    from cohort.delivery.read import delivery_hashes
+    from cohort.delivery.validate import validate_delivery
+
+    folder = _copy(tmp_path)
+    (folder / "columns.yaml").write_text("households:\n  severity: integer\n", encoding="utf-8")
+    assert "columns.yaml" in delivery_hashes(folder)
+    assert validate_delivery(folder).violations.empty
+
+
+def test_a_value_spanning_lines_is_one_row_over_several_lines(tmp_path):
+    folder = _copy(tmp_path)
+    path = folder / "sites.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("Utrecht", '"Utrecht\nStad"'))
+    raw = read_raw_delivery(folder).tables["sites"]
+    assert raw.rows_read == 2 and raw.lines_read == 3
+    assert raw.row_numbers.tolist() == [2, 3] and raw.line_counts.tolist() == [1, 2]
+
+
+def test_arrow_messages_lose_the_file_content_they_quote():
+    from cohort.delivery.read import _arrow_reason
+
+    reason = _arrow_reason(ValueError("CSV parse error: Expected 4 columns, got 2: SECRET,ROW"))
+    assert reason == "CSV parse error: Expected 4 columns, got 2"

@@ -489,3 +489,36 @@ def test_accepted_rows_equal_boolean_selection():
     chk.rejected[1] = True
     expected = typed[~chk.rejected].reset_index(drop=True)
     pd.testing.assert_frame_equal(_accepted_rows(chk), expected)
+
+
+@pytest.mark.parametrize("value", [-40, -1, 366, 10**6, 2.5, True, "30"])
+def test_tolerance_out_of_range_is_a_parameter_error(tmp_path, value):
+    from cohort.delivery.validate import check_tolerance
+    from cohort.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="from 0 to 365"):
+        check_tolerance(value)
+    with pytest.raises(ParameterError):
+        load(make_delivery(tmp_path), cache_dir=False, tolerance_days=value)
+
+
+def test_dates_after_max_date_are_implausible(tmp_path):
+    from cohort.delivery.validate import MAX_DATE
+
+    folder = make_delivery(tmp_path, {"referrals.csv": [f"SYN-R010,SYN-H001,{MAX_DATE + pd.Timedelta(days=1):%Y-%m-%d},"]})
+    v = validate_delivery(folder).violations
+    rules = set(v.loc[v["row"] == 7, "rule"])
+    assert "implausible_date" in rules
+
+
+def test_accounting_counts_rows_and_lines(tmp_path):
+    folder = make_delivery(tmp_path, {"referrals.csv": ['SYN-R010,SYN-H001,2023-05-05,"po\nlice"']})
+    acc = validate_delivery(folder).accounting.set_index("table")
+    assert list(acc.columns) == [
+        "file", "rows_read", "rows_accepted", "rows_rejected", "rows_with_warnings",
+        "lines_read", "lines_accepted", "lines_rejected",
+    ]
+    row = acc.loc["referrals"]
+    assert (row["rows_read"], row["lines_read"], row["rows_rejected"], row["lines_rejected"]) == (
+        6, 7, 1, 2
+    )

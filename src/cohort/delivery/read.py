@@ -275,8 +275,8 @@ def open_delivery_file(path: Path, limit: int | None = None, file: str | None = 
             raise _not_a_file_error(file, info.st_mode)
         if info.st_size > limit:
             raise DeliveryError(
-                f"{file} is {info.st_size / (1 << 20):,.0f} MB, more than the limit of "
-                f"{limit / (1 << 20):,.0f} MB per file (rule: file_size); if the table really "
+                f"{file} is {_size_text(info.st_size)}, more than the limit of "
+                f"{_size_text(limit)} per file (rule: file_size); if the table really "
                 f"is this large, raise the limit (cohort validate --max-file-mb, or the "
                 f"environment variable {MAX_FILE_ENV}); Parquet files are smaller than CSV"
             )
@@ -285,6 +285,11 @@ def open_delivery_file(path: Path, limit: int | None = None, file: str | None = 
         os.close(fd)
         raise
     return handle
+
+
+def _size_text(n: int) -> str:
+    """``2,048 MB`` for large sizes, ``534 bytes`` for small ones."""
+    return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def _symlink_error(file: str) -> DeliveryError:
