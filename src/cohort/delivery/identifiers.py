@@ -634,11 +634,14 @@ def undeclared_text(raw_table) -> pd.DataFrame:
         if column in known:
             continue
         s = raw_table.frame[column]
-        if not (isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_object_dtype(s.dtype)):
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            # a date is text in a CSV file and needs declaring there: the same in Parquet
+            pos = np.flatnonzero(s.notna().to_numpy())
+        elif isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_object_dtype(s.dtype):
+            plain = _fullmatches(_arrow_text(s), _NUMBER + "|" + _YES_NO + r"|\s*")
+            pos = np.flatnonzero(~plain)
+        else:
             continue
-        text = _arrow_text(s)
-        plain = _fullmatches(text, _NUMBER + "|" + _YES_NO + r"|\s*")
-        pos = np.flatnonzero(~plain)
         if len(pos):
             rows.append(
                 {

@@ -416,7 +416,10 @@ def _line_breaks_in_values(chk: _TableCheck, labels: dict[str, str]) -> None:
     free = {c.name for c in chk.spec.columns if c.free_text}
     delimiter = raw.delimiter
     lines = raw.line_counts
-    for name in frame.columns:
+    # a CSV row covers one line plus the line breaks in its values: rows of one line each
+    # hold none, and the values need no search
+    searched = raw.format != "csv" or lines is not None or raw.unclosed_quote
+    for name in frame.columns if searched else ():
         s = frame[name]
         if not isinstance(s.dtype, pd.StringDtype):
             continue
