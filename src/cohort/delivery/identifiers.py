@@ -550,8 +550,9 @@ def scan_frame(
     Returns
     -------
     pandas.DataFrame
-        ``file, table, column, rule, n_values, first_row``: how many rows break the rule
-        and the first of them. The values themselves are never returned.
+        ``file, table, column, rule, n_values, first_row, in_header``
+        (:data:`FINDING_COLUMNS`): how many rows break the rule and the first of them, or
+        (``in_header``) that the header itself does. The values are never returned.
     """
     if row_numbers is None:
         row_numbers = np.arange(2, len(frame) + 2)
