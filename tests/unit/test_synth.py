@@ -14,7 +14,7 @@ from cohort.delivery import schema
 from cohort.synth import generate as synth
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
-TABLE_FILES = sorted(f"{name}.csv" for name in schema.TABLES)
+TABLE_FILES = sorted([*(f"{name}.csv" for name in schema.TABLES), "columns.yaml"])
 
 
 # ----------------------------------------------------------------------------- helpers

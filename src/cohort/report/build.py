@@ -233,8 +233,10 @@ def _prewarm(params: Params) -> None:
     the build before any kernel starts.
     """
     from cohort.delivery.load import load
+    from cohort.report.params import check_against_delivery
 
-    load(params.delivery, on_error="proceed")
+    # everything the parameter file refers to is checked here, before any kernel starts
+    check_against_delivery(params, load(params.delivery, on_error="proceed"))
 
 
 def _provenance(params: Params, root: Path, sources: Sequence[Path], started: str) -> dict:

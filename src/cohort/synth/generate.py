@@ -56,6 +56,7 @@ __all__ = [
     "monitor_figures",
     "plant_faults",
     "synthesize",
+    "write_declarations",
     "write_delivery",
 ]
 
@@ -1161,6 +1162,31 @@ def _write_csv(df: pd.DataFrame, path: Path, header: bool) -> None:
         _format_frame(df).to_csv(fh, index=False, header=header, lineterminator="\n")
 
 
+#: The household covariates the synthetic delivery adds, declared as a site would declare
+#: them (``columns.yaml``, see :mod:`cohort.delivery.columns`): a text column outside the
+#: data model is refused unless declared.
+DECLARATIONS = """\
+# Columns of this delivery outside the data model (docs/data-model.md).
+households:
+  severity:
+    type: code
+    values: [low, high]
+    description: case severity at registration
+  prior_reports:
+    type: integer
+    description: reports about the household before registration
+"""
+
+
+def write_declarations(out_dir) -> Path:
+    """Write :data:`DECLARATIONS` as ``columns.yaml`` in ``out_dir``; return its path."""
+    from cohort.delivery.columns import DECLARATIONS_FILE
+
+    path = Path(out_dir) / DECLARATIONS_FILE
+    path.write_text(DECLARATIONS, encoding="utf-8", newline="\n")
+    return path
+
+
 def write_delivery(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv") -> list[Path]:
     """Write ``tables`` as one file per table (``<table>.csv`` or ``<table>.parquet``).
 
@@ -1188,6 +1214,8 @@ def write_delivery(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv"
         else:
             df.to_parquet(path, index=False)
         paths.append(path)
+    if "severity" in tables.get("households", pd.DataFrame()).columns:
+        paths.append(write_declarations(out))
     return paths
 
 
@@ -1270,6 +1298,7 @@ def synthesize(out_dir, seed: int | None = None, households: int | None = None, 
     finally:
         for w in writers.values():
             w.close()
+    write_declarations(out)
     if faults:
         _write_csv(fault_frame, out / FAULTS_FILE, header=True)
     return {"rows": rows, "calibration": calibration, "faults": len(fault_frame)}
@@ -1320,7 +1349,8 @@ def monitor_figures(tables: dict[str, pd.DataFrame], reference_date, study_start
 #: Where :func:`synthesize` lists the planted faults (a dot file: delivery readers skip it).
 FAULTS_FILE = ".faults.csv"
 
-#: The faults :func:`plant_faults` plants: (table, column, rule of cohort.validate, what).
+#: The faults :func:`plant_faults` plants: (table, column, rule of cohort.delivery.validate,
+#: what).
 FAULTS = (
     ("episodes", "closure_date", "closure_not_before_registration", "closure date a week before registration"),
     ("episodes", "rvt_end_date", "rvt_end_not_before_rvt_start", "RVT end before RVT start"),
