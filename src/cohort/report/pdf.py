@@ -434,17 +434,3 @@ def render_pdf(
     """``report.pdf`` for the report in ``folder`` (same arguments as ``render_html``)."""
     doc = build_document(params, folder, sources, releases, provenance, root, synthetic=synthetic)
     return document_pdf(doc)
-
-
-def write_pdf(
-    params: Params,
-    folder: Path,
-    sources: Sequence[Path],
-    releases: Mapping[str, dict],
-    provenance: Mapping,
-    root: Path,
-) -> Path:
-    """Write ``folder/report.pdf`` beside ``report.html`` and return its path."""
-    path = Path(folder) / "report.pdf"
-    path.write_bytes(render_pdf(params, folder, sources, releases, provenance, root))
-    return path
