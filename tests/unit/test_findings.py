@@ -90,7 +90,7 @@ def test_a_curve_that_ends_before_twelve_months_cannot_be_reported(tmp_path):
     assert not finding.reported
     assert finding.text == (
         "The share of households registered again within 12 months of closure cannot be reported here: "
-        "the released curve ends after 6 months, because too few households remained at risk after that."
+        "the released curve ends after 6 months, because later steps would rest on too few households (disclosure control)."
     )
 
 

@@ -96,8 +96,9 @@ WRITERS = {
     "cohort.report.rebuild": "the committed notebooks (refresh)",
     "cohort.report.execute": "the kernel spec in a temporary folder",
     "cohort.report.notebook": "figures rendered to bytes in memory, no file",
-    "cohort.plots.style": "figures rendered to bytes in memory, no file",
-    "cohort.report.pdf": "the typesetting sources in a private temporary folder",
+    "cohort.plots.style": "figures rendered to SVG or PNG bytes in memory, no file",
+    "cohort.report.pdf": "the Typst source and its figures in a private temporary folder while "
+                         "report.pdf is typeset; the PDF itself is written by the gate",
 }
 _WRITE_CALLS = {"write_text", "write_bytes", "to_csv", "to_parquet", "to_excel", "savefig",
                 "write_table", "copyfile", "copytree", "move"}

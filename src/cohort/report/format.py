@@ -269,8 +269,8 @@ def suppression_marker(language: str) -> str:
 def suppression_footnote(language: str, threshold: int) -> str:
     """The footnote explaining :func:`suppression_marker` under a table that shows it.
 
-    >>> suppression_footnote("en", 10)
-    '[c] = not shown: fewer than 10 households rest on this cell (disclosure control). It is not a zero.'
+    >>> print(suppression_footnote("en", 10))
+    [c] = not shown (disclosure control): the cell rests on fewer than 10 households, episodes or rows – zero included – or is withheld so that such a small cell cannot be worked out from other cells or totals.
     """
     from cohort.report.text import report_text
 
