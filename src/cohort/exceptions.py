@@ -60,6 +60,41 @@ class DefinitionError(CohortError):
     exit_code = 7
 
 
+class NotEstimable(DefinitionError):
+    """An analysis cannot be estimated on these data (no events, too few observations for
+    the model, a singular design); the definition itself is fine.
+
+    ``reason`` names the case (a key of ``not_estimable.reasons`` in the report text, e.g.
+    ``"no_events"``); ``facts`` are the numbers and names the explanation quotes. The
+    message is the English report text unless one is given. Estimators of
+    :mod:`cohort.stats` that meet such a case return a *not-estimable result* that holds
+    this error (``not_estimable_``), and a report shows it as "not estimable here" with
+    the reason, in its language.
+
+    Examples
+    --------
+    >>> error = NotEstimable("no_events", what="the Cox model")
+    >>> error.reason, error.facts
+    ('no_events', {'what': 'the Cox model'})
+    >>> isinstance(error, DefinitionError)
+    True
+    """
+
+    def __init__(self, reason: str, message: str | None = None, **facts):
+        self.reason = str(reason)
+        self.facts = dict(facts)
+        super().__init__(message if message is not None else _reason_text(self.reason, self.facts))
+
+
+def _reason_text(reason: str, facts: dict) -> str:
+    try:
+        from cohort.report.text import report_text
+
+        return report_text(f"not_estimable.reasons.{reason}", "en", **facts)
+    except (KeyError, IndexError, ImportError):
+        return reason.replace("_", " ")
+
+
 class DisclosureError(CohortError):
     """A table or file would release something disclosure control forbids."""
 

@@ -155,8 +155,12 @@ def test_fine_gray_warns_when_it_stops_early(separated):
     with pytest.warns(ConvergenceWarning, match="Fine-Gray model did not converge in 3"):
         fg = FineGray(max_iter=3).fit(separated, "t", "s", ["x"])
     assert not fg.converged_ and fg.n_iter_ == 3
+    # left to run, the coefficient diverges: a not-estimable result that says so
+    with pytest.warns(StatisticalWarning, match="FineGray is not estimable here: .*diverges"):
+        fg = FineGray().fit(separated, "t", "s", ["x"])
+    assert not fg.estimable and fg.not_estimable_.reason == "diverging"
     with pytest.raises(DefinitionError, match="diverges"):
-        FineGray().fit(separated, "t", "s", ["x"])
+        fg.params_
 
 
 def test_glm_fitters_warn_when_irls_stops_early():
