@@ -25,13 +25,13 @@ Censoring, as the rules give it (all in days since time zero):
 * **left**: safe at the first assessment (day ``d0``): ``(0, d0]`` - the household became
   safe between time zero and its first assessment, or was safe already; with time zero at
   T0 this is ``left = right = 0``, an event at time zero;
-* **right**: not (yet) safe at the last assessment: ``(left, inf)`` with ``left`` the last
-  assessment not at or above the threshold (0 if there is none; for stable safety a last
-  run that is still too short may yet become stable, so its days are not excluded).
+* **right**: not (yet) safe: ``(left, inf)`` with ``left`` the last assessment for direct
+  safety; for stable safety the last assessment made at least ``stable_days`` before the
+  last one (0 if there is none), up to which stability is settled whatever the scores.
 
 A household with a single assessment is left-censored (safe then) or right-censored (not
-safe then) for direct safety, and never reaches stable safety (stability needs two
-assessments).
+safe then) for direct safety; for stable safety it says nothing (stability needs two
+assessments ``stable_days`` apart) and is left out, counted in the attrition table.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from cohort.definitions.followup import (
     _table,
     _tables,
 )
-from cohort.definitions.waves import prepare_safety
+from cohort.definitions.waves import DAYS_PER_MONTH, prepare_safety
 from cohort.delivery.schema import MOVED_AWAY, RESPONDENTS
 from cohort.exceptions import DefinitionError, ParameterError
 
@@ -64,6 +64,9 @@ SAME_DAY_RULES = ("min", "max", "mean")
 
 #: Time zero: the episode's registration, or its first assessment.
 ORIGINS = ("registration", "t0")
+
+#: Time scales of :func:`safety_intervals`.
+TIME_SCALES = ("days", "waves")
 
 #: The outcomes of :func:`safety_intervals`.
 OUTCOMES = ("direct", "stable")
@@ -143,7 +146,8 @@ def score_series(long: pd.DataFrame, respondent: str = "professional",
         raise ParameterError(f"same_day must be one of {SAME_DAY_RULES}, got {same_day!r}")
     d = long.loc[(long["respondent"] == respondent).fillna(False).to_numpy(dtype=bool)]
     d = d.loc[d["score"].notna().to_numpy(dtype=bool)]
-    keep = [c for c in ("household_id", "registration_date", "wave") if c in d.columns]
+    keep = [c for c in ("household_id", "registration_date", "wave", "wave_number")
+            if c in d.columns]
     d = d.assign(score=d["score"].astype(float))
     g = d.groupby(["episode_id", "assessment_date"], sort=True, observed=True)
     out = g["score"].agg([same_day, "size"]).rename(columns={same_day: "score", "size": "n_scores"})
@@ -152,6 +156,32 @@ def score_series(long: pd.DataFrame, respondent: str = "professional",
         first = g[keep].first().reset_index(drop=True)
         out = pd.concat([out, first], axis=1)
     out["n_scores"] = out["n_scores"].astype(np.int64)
+    return out
+
+
+def wave_series(series: pd.DataFrame, same_day: str = "min") -> pd.DataFrame:
+    """One score per episode and wave: the scores of a wave's days combined by the
+    ``same_day`` rule (a wave assessed twice counts as safe, with ``"min"``, only if both
+    days were). ``assessment_date`` is the wave's first day.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"episode_id": ["E1"] * 3, "wave_number": [0, 1, 1],
+    ...     "assessment_date": pd.to_datetime(["2024-01-10", "2024-07-01", "2024-07-20"]),
+    ...     "score": [5.0, 8.0, 6.0]})
+    >>> wave_series(s)[["wave_number", "score"]].values.tolist()
+    [[0.0, 5.0], [1.0, 6.0]]
+    """
+    _check(series, ["episode_id", "wave_number", "assessment_date", "score"], "the score series")
+    if same_day not in SAME_DAY_RULES:
+        raise ParameterError(f"same_day must be one of {SAME_DAY_RULES}, got {same_day!r}")
+    d = series.assign(wave_number=series["wave_number"].astype("float64"))
+    g = d.groupby(["episode_id", "wave_number"], sort=True)
+    out = g["score"].agg(same_day).rename("score").reset_index()
+    first = g.agg(**{c: (c, "first") for c in d.columns
+                     if c not in ("episode_id", "wave_number", "score")}).reset_index(drop=True)
+    out = pd.concat([out, first], axis=1)
+    out["assessment_date"] = g["assessment_date"].min().to_numpy()
     return out
 
 
@@ -335,9 +365,16 @@ def stable_safety(series: pd.DataFrame, threshold: float,
     the confirming assessment instead would add the time between waves to every household
     and tie the result to the assessment schedule.
 
-    Right-censored (no run long enough yet): ``left`` is the last assessment *not* at or
-    above the threshold (0 if every assessment was), because a final run that is still too
-    short may yet become stable and its onset then lies after that assessment.
+    Right-censored (no run long enough): ``left`` is the last assessment made at least
+    ``stable_days`` before the episode's last assessment (0 if there is none). Up to that
+    assessment it is settled, whatever the scores, whether stability began; after it, a
+    run may still be too short to tell. Taking the last assessment *below* the threshold
+    instead would also be true, but it would make the censoring depend on the last score
+    (a household safe at its last assessment would be censored earlier than one that is
+    not), which biases the estimate of the curve downwards. With no such assessment
+    (every assessment within ``stable_days`` of the last; a single assessment) nothing is
+    settled: ``censoring`` is ``"unsettled"``, ``left`` missing, and
+    :func:`safety_intervals` leaves the episode out (counted in the attrition table).
 
     Examples
     --------
@@ -353,7 +390,8 @@ def stable_safety(series: pd.DataFrame, threshold: float,
     1         E2    8.0    inf     right
 
     E1 was safe twice, but each time on one assessment only; E2's safe run is still one
-    assessment long when follow-up ends, so its onset may lie anywhere after day 8.
+    assessment long when follow-up ends, so its onset may lie anywhere after day 8 (the
+    last assessment at least 90 days before its last one).
     """
     stable_days = _check_stable_days(stable_days)
     codes, ids, days, safe = _sorted_series(series, threshold, days, zero)
@@ -381,13 +419,16 @@ def stable_safety(series: pd.DataFrame, threshold: float,
     has_before = has & (fs > starts)
     right = np.where(has, days[fs], np.inf)
     left_event = np.where(has_before, days[np.maximum(fs - 1, 0)], 0.0)
-    # right-censored: the last assessment that is not at or above the threshold
-    last_unsafe = np.full(n, -1)
-    np.maximum.at(last_unsafe, block[~safe], pos[~safe])
-    left_cens = np.where(last_unsafe >= 0, days[np.maximum(last_unsafe, 0)], 0.0)
-    left = np.where(has, left_event, left_cens)
+    # right-censored: the last assessment at least stable_days before the episode's last
+    # one - up to it, whether stability began is settled whatever the later scores are
     ends = np.r_[starts[1:], m] - 1
-    censoring = np.where(~has, "right", np.where(has_before, "interval", "left"))
+    settled = days <= days[ends][block] - stable_days
+    last_settled = np.full(n, -1)
+    np.maximum.at(last_settled, block[settled], pos[settled])
+    left_cens = np.where(last_settled >= 0, days[np.maximum(last_settled, 0)], np.nan)
+    left = np.where(has, left_event, left_cens)
+    censoring = np.where(~has, np.where(last_settled >= 0, "right", "unsettled"),
+                         np.where(has_before, "interval", "left"))
     return _interval_frame(np.asarray(ids), left, right, censoring, ends - starts + 1)
 
 
@@ -398,6 +439,7 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
                      safety_threshold: float = 7, respondent: str = "professional",
                      origin: str = "registration", same_day: str = "min",
                      stable_days: int = STABLE_SAFETY_DAYS, study_start=STUDY_START,
+                     time_scale: str = "days", wave_months: float = 6.0,
                      keep_ids: bool = False) -> pd.DataFrame:
     """The interval-censored analysis table of time to direct or to stable safety.
 
@@ -424,6 +466,16 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
         See :func:`stable_safety` (parameter ``stable_safety_days``).
     study_start : date-like
         ``S``.
+    time_scale : {"days", "waves"}
+        ``"days"`` (default): the calendar days of the assessments. ``"waves"``: the planned
+        time of each assessment's wave, ``T<k>`` at ``k * wave_months`` months (in days,
+        ``k * wave_months * 365.25 / 12``), one score per wave (:func:`wave_series`). On
+        this scale a household that misses a wave is interval-censored over it, and the
+        NPMLE estimates the share that would be safe by each wave if every wave were
+        assessed (``docs/methods-interval-censoring.md``, "Time scale"). Safe at its first
+        assessed wave when that is not T0: ``left`` is missing (left-censored).
+    wave_months : float
+        Months between planned waves (as for :func:`cohort.definitions.waves.prepare_safety`).
     keep_ids : bool
         Keep ``household_id`` and ``episode_id`` (never for release).
 
@@ -449,6 +501,10 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
     stable_days = _check_stable_days(stable_days)
     if origin not in ORIGINS:
         raise ParameterError(f"origin must be one of {ORIGINS}, got {origin!r}")
+    if time_scale not in TIME_SCALES:
+        raise ParameterError(f"time_scale must be one of {TIME_SCALES}, got {time_scale!r}")
+    if not (isinstance(wave_months, int | float) and wave_months > 0):
+        raise ParameterError(f"wave_months must be a positive number, got {wave_months!r}")
     tables = _tables(delivery)
     R = to_date(reference_date, "reference_date")
     S = to_date(study_start, "study_start")
@@ -477,7 +533,7 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
     sa = sa.loc[(sa["assessment_date"] <= R).to_numpy(dtype=bool)
                 & sa["episode_id"].isin(eps["episode_id"]).to_numpy(dtype=bool)]
     long = prepare_safety(sa, eps[["episode_id", "registration_date"]],
-                          hh[["household_id", "site"]])
+                          hh[["household_id", "site"]], wave_months=wave_months)
     series = score_series(long, respondent, same_day)
     ends = series["episode_id"].map(end["end_date"]).to_numpy(dtype="datetime64[ns]")
     series = series.loc[series["assessment_date"].to_numpy(dtype="datetime64[ns]") <= ends]
@@ -486,11 +542,31 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
                    f"no {respondent} score during follow-up")
 
     zero = time_zero(series, origin)
-    days = _days_since(series, zero)
+    if time_scale == "waves":
+        series = wave_series(series, same_day)
+        if origin == "t0":
+            first_wave = series.groupby("episode_id", sort=False)["wave_number"].transform("min")
+        else:
+            first_wave = 0
+        days = ((series["wave_number"] - first_wave).to_numpy(dtype=float)
+                * wave_months * DAYS_PER_MONTH)
+    else:
+        days = _days_since(series, zero)
     if outcome == "direct":
         iv = direct_safety(series, thr, days=days)
     else:
         iv = stable_safety(series, thr, stable_days, days=days)
+    if time_scale == "waves":
+        # safe at the first assessed wave when that is not T0: at or before it (R's
+        # interval2 coding of left-censoring), since the household may have been safe at T0
+        first_day = pd.Series(days, index=series["episode_id"].to_numpy()).groupby(level=0).min()
+        late = (iv["censoring"] == "left") & (first_day.reindex(iv.index).to_numpy() > 0)
+        iv.loc[late.to_numpy(), "left"] = np.nan
+    if outcome == "stable":
+        unsettled = iv.index[(iv["censoring"] == "unsettled").to_numpy()]
+        eps = att.drop(eps, eps["episode_id"].isin(unsettled).to_numpy(),
+                       f"stable safety not settled (no assessment {stable_days} days before "
+                       "the last)")
     first_score = series.groupby("episode_id", sort=False)["score"].first()
     eps = eps.sort_values(["household_id", "registration_date", "episode_id"], kind="mergesort")
     eps = eps.assign(episode_number=eps.groupby("household_id", sort=False).cumcount() + 1)
@@ -515,6 +591,7 @@ def safety_intervals(delivery, reference_date, outcome: str = "direct",
     out.attrs["definition"] = {
         "outcome": outcome, "safety_threshold": thr, "respondent": respondent, "origin": origin,
         "same_day": same_day, "stable_days": stable_days if outcome == "stable" else None,
+        "time_scale": time_scale, "wave_months": wave_months,
         "reference_date": R.date().isoformat(), "study_start": S.date().isoformat(),
     }
     return out

@@ -199,17 +199,27 @@ def _maximise(problem: _Problem, beta, delta, tol, max_iter):
             converged = True
             break
         step = _newton_step(-hess, grad)
-        size = 1.0
         accepted = False
-        while size > 1e-12:
-            nb = beta + size * step[:p]
-            nd = delta.copy()
-            nd[free] = np.maximum(delta[free] + size * step[p:], 0.0)
-            nv = problem.value(nb, nd)
-            if nv > value:
-                accepted = True
+        # first the projected step (increments pushed below 0 stop at 0); if that does not
+        # raise the likelihood, the feasible step that stops where the first increment
+        # reaches 0 (an ascent direction, so some step length raises it)
+        for projected_step in (True, False):
+            size = 1.0
+            if not projected_step:
+                down = step[p:] < 0
+                if down.any():
+                    size = min(1.0, float(np.min(-delta[free][down] / step[p:][down])))
+            while size > 1e-14:
+                nb = beta + size * step[:p]
+                nd = delta.copy()
+                nd[free] = np.maximum(delta[free] + size * step[p:], 0.0)
+                nv = problem.value(nb, nd)
+                if nv > value:
+                    accepted = True
+                    break
+                size /= 2
+            if accepted:
                 break
-            size /= 2
         if not accepted:  # no ascent left at double precision
             converged = projected.max() / n <= max(tol, 1e-6)
             break

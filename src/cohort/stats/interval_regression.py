@@ -170,6 +170,18 @@ def _loglik_terms(theta, X, data: _Data, dist, want_derivatives):
     return out_value, grad, -hess
 
 
+def _support_with_constants(X_terms, names, units, events):
+    """:func:`term_support` of the covariates, with the intercept and ``Log(scale)`` resting
+    on every household and event (a constant column is not a 0/1 split)."""
+    rows = term_support(np.column_stack([np.zeros(len(units)), X_terms, np.zeros(len(units))]),
+                        names, units, events)
+    everyone = int(len(np.unique(units)))
+    for term in (names[0], names[-1]):
+        rows.loc[term, ["indicator", "units", "events"]] = [False, everyone, int(np.sum(events))]
+    rows["indicator"] = rows["indicator"].astype(bool)
+    return rows
+
+
 def _positive_definite(info):
     """The information, shifted by a multiple of the identity where it is not positive
     definite (far from the maximum the log-likelihood need not be concave in
@@ -312,8 +324,7 @@ class IntervalRegression(RegressionModel):
             units = np.arange(len(used))
         else:
             units = pd.factorize(used[cluster_col], sort=True)[0]
-        support = term_support(np.column_stack([X, np.ones(len(used))]), names, units, events)
-        self.term_support_ = support
+        self.term_support_ = _support_with_constants(X[:, 1:], names, units, events)
         return self
 
     @property
