@@ -13,7 +13,7 @@
 #   turnbull_at.csv      summary(fit, times = 6, 12, 18, 24 months, extend = TRUE)
 #   turnbull_median.csv  quantile(fit, 0.5)
 #   turnbull_npmle.csv   the NPMLE itself (R's self-consistency, accelerated by SQUAREM,
-#                        iterated until the optimality condition max_j d_j / n - 1 <= 1e-10
+#                        iterated until the optimality condition max_j d_j / n - 1 <= 1e-12
 #                        holds, instead of survfit's stopping rule)
 #                        with R's variance at it: survival:::survfitKM on the same
 #                        pseudo-events survfitTurnbull builds
@@ -85,7 +85,7 @@ put(do.call(rbind, meds), "turnbull_median.csv")
 
 # ---------------------------------------------------------------- the NPMLE
 # The jump points and pseudo-events are survfitTurnbull's (survival 3.5-3); only the
-# stopping rule differs: plain self-consistency until max_j d_j / n - 1 <= 1e-10.
+# stopping rule differs: self-consistency until max_j d_j / n - 1 <= 1e-12.
 npmle_curve <- function(y1, y2, status) {
   n <- length(status)
   if (any(status == 3)) {
@@ -128,10 +128,10 @@ npmle_curve <- function(y1, y2, status) {
   # self-consistency (EM) accelerated by SQUAREM (Varadhan and Roland 2008, scheme S3),
   # with a plain EM step wherever the extrapolation does not raise the likelihood
   p <- rep(1 / K, K)
-  for (it in 1:200000) {
+  for (it in 1:2000000) {
     e0 <- em(p)
     gap <- e0$gap
-    if (gap <= 1e-10) break
+    if (gap <= 1e-12) break
     p1 <- e0$next_p
     e1 <- em(p1)
     p2 <- e1$next_p

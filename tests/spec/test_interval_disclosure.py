@@ -121,3 +121,11 @@ def test_counts_are_rounded_as_the_policy_says():
     out = release_turnbull_table(Turnbull().fit(table(11)), DisclosurePolicy(threshold=10, rounding=5))
     # 41 open households at the step (11 + 30) and 11 events, to multiples of 5
     assert out["n_risk"].tolist() == [40, 40] and out["n_event"].tolist() == [0, 10]
+
+
+def test_shares_of_both_outcomes_in_one_release():
+    fits = {"direct": Turnbull().fit(table(12)), "stable": Turnbull().fit(table(9))}
+    out = release_share_safe(fits, POLICY)
+    six = out.loc[out["months"] == 6].set_index("outcome")
+    assert not six.loc["direct", "suppressed"] and six.loc["stable", "suppressed"]
+    assert out.attrs["disclosure"]["suppressed_cells"] == int(out["suppressed"].sum())

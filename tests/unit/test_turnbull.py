@@ -52,6 +52,11 @@ def test_survfit_method_reproduces_r_row_for_row(case, grouping, conf_type):
     if grouping != "none":
         assert (tab["group"].astype(str).to_numpy() == ref["group"].astype(str).to_numpy()).all()
     np.testing.assert_allclose(tab["time"], ref["time"], rtol=0, atol=1e-12)
+    # fit$std.err is the standard error of S with R's robust variance, of log S where R
+    # falls back to Greenwood (whole-number weights); std_err is always that of S
+    groups = tab["group"].to_numpy() if grouping != "none" else np.full(len(tab), "all")
+    greenwood = np.array([fit.variance_[g] == "greenwood" for g in groups])
+    ref = ref.assign(std_err=np.where(greenwood, ref["std_err"] * ref["survival"], ref["std_err"]))
     for ours, theirs in [("survival", "survival"), ("std_err", "std_err"), ("ci_lower", "lower"),
                          ("ci_upper", "upper"), ("n_risk", "n_risk"), ("n_event", "n_event"),
                          ("n_censor", "n_censor")]:
@@ -87,7 +92,7 @@ NPM = _ref("turnbull_npmle.csv")
 def test_npmle_agrees_with_r_self_consistency_taken_to_convergence(case, grouping):
     """The NPMLE and R's variance at it (survfitKM on survfitTurnbull's pseudo-events)."""
     ref = NPM[(NPM["case"] == case) & (NPM["grouping"] == grouping)]
-    fit = Turnbull().fit(_case(case), group_col=_grouping(grouping))
+    fit = Turnbull(variance="survfit").fit(_case(case), group_col=_grouping(grouping))
     tab = fit.table_
     assert len(tab) == len(ref)
     for ours, theirs in [("survival", "survival"), ("std_err", "std_err"),
@@ -156,6 +161,7 @@ def test_without_censoring_intervals_the_npmle_is_the_kaplan_meier():
 def test_greenwood_branch_when_weights_are_whole_numbers():
     """R switches to Greenwood's variance when no pseudo-event weight is fractional."""
     fit = Turnbull(method="survfit").fit(_case("toy"), group_col="site")
+    assert Turnbull(method="npmle", variance="survfit").fit(_case("toy"), group_col="site").variance_["c"] == "greenwood"
     assert fit.variance_["c"] == "greenwood"
     assert fit.variance_["a"] == "infinitesimal jackknife"
 
@@ -181,8 +187,9 @@ def test_groups_are_fitted_separately_and_in_sorted_order():
 
 def test_undetermined_times_are_flagged():
     df = pd.DataFrame({"left": [0.0, 0.0, 10.0], "right": [20.0, 20.0, np.inf]})
-    at = Turnbull().fit(df).survival_at([5.0, 25.0])
-    # all the mass of (0, 20] lies somewhere in it: survival at day 5 is not determined
+    at = Turnbull().fit(df).survival_at([15.0, 25.0])
+    # the innermost interval is (10, 20]: where in it the two households became safe is
+    # not determined, so neither is the survival at day 15
     assert at["determined"].tolist() == [False, True]
 
 
@@ -211,3 +218,21 @@ def test_bad_input_is_a_definition_error(frame, message):
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(DefinitionError):
         Turnbull(**kwargs)
+
+
+def test_information_variance_is_greenwood_for_right_censored_and_binomial_for_discrete_data():
+    rng = np.random.default_rng(4)
+    t = rng.integers(1, 30, 300).astype(float)
+    e = rng.random(300) < 0.6
+    df = pd.DataFrame({"left": t, "right": np.where(e, t, np.inf)})
+    km = KaplanMeier().fit(pd.DataFrame({"t": t, "e": e.astype(int)}), "t", "e")
+    times = np.arange(1.0, 29.0)
+    ours = Turnbull().fit(df).survival_at(times)["std_err"].to_numpy()
+    np.testing.assert_allclose(ours, km.survival_at(times)["std_err"].to_numpy(), rtol=1e-7, atol=1e-12)
+    # uncensored, discrete: the binomial standard error of the empirical distribution
+    k = rng.integers(1, 5, 2000).astype(float)
+    fit = Turnbull().fit(pd.DataFrame({"left": k - 1, "right": k}))
+    at = fit.survival_at([1.0, 2.0, 3.0])
+    s = at["survival"].to_numpy()
+    np.testing.assert_allclose(at["std_err"], np.sqrt(s * (1 - s) / 2000), rtol=1e-8)
+    assert fit.variance_ == {"all": "observed information"}

@@ -70,8 +70,11 @@ def _pooled_steps(expected, open_ok, thr):
 def release_turnbull_table(fit: Turnbull, policy) -> pd.DataFrame:
     """The Turnbull curve(s) for release, under disclosure control.
 
-    Columns: ``group`` (if grouped), ``time, survival, ci_lower, ci_upper, n_risk,
-    n_event, suppressed``; the first row of each curve is time 0 (survival 1). ``n_risk``
+    Columns: ``group`` (if grouped), ``time, time_upper, survival, ci_lower, ci_upper,
+    n_risk, n_event, suppressed``; the first row of each curve is time 0 (survival 1).
+    ``time`` is where R draws the step (the midpoint of Turnbull's innermost interval),
+    ``time_upper`` the end of that interval, from which on the NPMLE is determined: on the
+    wave scale, the wave itself (draw the step there, or the stretch between as a ramp). ``n_risk``
     is the number of open households at the step, ``n_event`` the expected number of
     households becoming safe since the previous released step, to the nearest whole
     household (both rounded further as configured). Rules:
@@ -104,8 +107,12 @@ def release_turnbull_table(fit: Turnbull, policy) -> pd.DataFrame:
         n_dropped += int((expected > 0).sum()) - len(pos)
         cum = np.r_[0.0, np.cumsum(expected)]
         pooled = np.floor(np.diff(np.r_[0.0, cum[pos + 1]]) + 0.5) if len(pos) else np.zeros(0)
+        jt = fit.intervals_ if fit.group_col is None else fit.intervals_.loc[fit.intervals_["group"] == label]
+        upper = pd.Series(jt["upper"].to_numpy(), index=jt["time"].to_numpy())
+        step_times = times[pos]
         out = pd.DataFrame({
-            "time": np.r_[0.0, times[pos]],
+            "time": np.r_[0.0, step_times],
+            "time_upper": np.r_[0.0, upper.reindex(step_times).fillna(pd.Series(step_times, index=step_times)).to_numpy()],
             "survival": np.r_[1.0, tab["survival"].to_numpy()[pos]],
             "ci_lower": np.r_[1.0, tab["ci_lower"].to_numpy()[pos]],
             "ci_upper": np.r_[1.0, tab["ci_upper"].to_numpy()[pos]],
@@ -134,6 +141,9 @@ def release_turnbull_table(fit: Turnbull, policy) -> pd.DataFrame:
 def release_share_safe(fit: Turnbull, policy, months=SUMMARY_MONTHS) -> pd.DataFrame:
     """The share safe (``1 - S``) at ``months`` with limits, for release.
 
+    ``fit`` is a fitted :class:`Turnbull`, or a dict of them by outcome (``{"direct": ...,
+    "stable": ...}``), which gives one table with an ``outcome`` column first.
+
     Columns: ``group`` (if grouped), ``months, time, share_safe, ci_lower, ci_upper,
     n_safe, n_risk, determined, suppressed``; ``n_safe`` households seen safe by then,
     ``n_risk`` households open then. A row is suppressed (values and counts blank) when
@@ -142,6 +152,17 @@ def release_share_safe(fit: Turnbull, policy, months=SUMMARY_MONTHS) -> pd.DataF
     the horizon falls inside an innermost interval carrying mass (the NPMLE is not unique
     there; the value follows R's midpoint convention).
     """
+    if isinstance(fit, dict):
+        parts = [release_share_safe(f, policy, months).assign(outcome=name)
+                 for name, f in fit.items()]
+        out = pd.concat(parts, ignore_index=True)
+        out = out[["outcome", *[c for c in out.columns if c != "outcome"]]]
+        out["outcome"] = out["outcome"].astype("string")
+        out.attrs["disclosure"] = disclosure_record(
+            check_policy(policy), count_columns=["n_safe", "n_risk"],
+            value_columns=["share_safe", "ci_lower", "ci_upper"],
+            n_suppressed=sum(p.attrs["disclosure"]["suppressed_cells"] for p in parts))
+        return out
     _check_fitted(fit, Turnbull, "release_share_safe")
     policy = check_policy(policy)
     thr = policy.threshold if policy.enabled else 0

@@ -121,7 +121,8 @@ class _Problem:
 
     def value(self, beta, delta):
         t = _row_terms(beta, delta, self.X, self.a, self.b, self.right_open)
-        v = float(np.sum(self.w * t["ll"]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = float(np.sum(self.w * t["ll"]))
         return v if np.isfinite(v) else -np.inf
 
     def derivatives(self, beta, delta, free):
@@ -176,7 +177,7 @@ def _maximise(problem: _Problem, beta, delta, tol, max_iter):
     n = problem.w.sum()
     p = len(beta)
     value = problem.value(beta, delta)
-    it, converged = 0, False
+    it, converged, n_blocked = 0, False, 0
     while it < max_iter:
         it += 1
         t = _row_terms(beta, delta, problem.X, problem.a, problem.b, problem.right_open)
@@ -220,8 +221,17 @@ def _maximise(problem: _Problem, beta, delta, tol, max_iter):
                 size /= 2
             if accepted:
                 break
-        if not accepted:  # no ascent left at double precision
-            converged = projected.max() / n <= max(tol, 1e-6)
+        if not accepted:
+            # an increment next to zero that the step pushes below it blocks every step:
+            # fix it at zero (it joins the active set) and try again
+            tiny = (delta[free] < 1e-8 * max(float(delta.max()), 1e-300)) & (step[p:] < 0)
+            if tiny.any() and n_blocked < 50:
+                n_blocked += 1
+                delta = delta.copy()
+                delta[free[tiny]] = 0.0
+                value = problem.value(beta, delta)
+                continue
+            converged = projected.max() / n <= max(tol, 1e-6)  # no ascent left
             break
         beta, delta, value = nb, nd, nv
     return beta, delta, value, it, converged
