@@ -100,12 +100,17 @@ class _Data:
             self.u = np.where(np.isin(status, (INTERVAL, RIGHT, EXACT)), np.log(np.where(lo > 0, lo, 1.0)), -np.inf)
             self.v = np.where(np.isin(status, (INTERVAL, LEFT)), np.log(np.where(hi > 0, hi, 1.0)), np.inf)
         self.v = np.where(status == EXACT, self.u, self.v)
+        # censored rows first, exact ones last: the likelihood works on two slices
+        self.order = np.argsort(status == EXACT, kind="stable")
+        self.u, self.v = self.u[self.order], self.v[self.order]
+        self.n_censored = int((status != EXACT).sum())
+        self.u_c, self.v_c = self.u[:self.n_censored], self.v[:self.n_censored]
         self.exact = status == EXACT
         self.status = status
-        self.log_t_exact = float(self.u[self.exact].sum())
-        mid = np.where(status == INTERVAL, (self.u + self.v) / 2,
-                       np.where(status == LEFT, self.v, self.u))
-        self.mid = mid
+        self.log_t_exact = float(self.u[self.n_censored:].sum())
+        st = status[self.order]
+        self.mid = np.where(st == INTERVAL, (self.u + self.v) / 2,
+                            np.where(st == LEFT, self.v, self.u))
 
 
 def _loglik(theta, X, data: _Data, dist, want_derivatives=True):
@@ -114,23 +119,18 @@ def _loglik(theta, X, data: _Data, dist, want_derivatives=True):
 
 
 def _loglik_terms(theta, X, data: _Data, dist, want_derivatives):
+    """Log-likelihood (and derivatives) with ``X`` in ``data.order`` (censored rows first)."""
     p = X.shape[1]
     beta, tau = theta[:p], theta[p]
     sigma = np.exp(tau)
     eta = X @ beta
-    ex = data.exact
+    k = data.n_censored
     out_value = 0.0
-    n = len(eta)
-    l_e = np.zeros(n)
-    l_t = np.zeros(n)
-    l_ee = np.zeros(n)
-    l_et = np.zeros(n)
-    l_tt = np.zeros(n)
+    parts = {name: [] for name in ("e", "t", "ee", "et", "tt")}
     # censored rows: l = log(F(v) - F(u))
-    c = ~ex
-    if c.any():
-        u = (data.u[c] - eta[c]) / sigma
-        v = (data.v[c] - eta[c]) / sigma
+    if k:
+        u = (data.u_c - eta[:k]) / sigma
+        v = (data.v_c - eta[:k]) / sigma
         log_a = _log_prob(u, v, dist)
         out_value += float(log_a.sum())
         if want_derivatives:
@@ -145,23 +145,21 @@ def _loglik_terms(theta, X, data: _Data, dist, want_derivatives):
             h_ee = (h_v * a_v - h_u * a_u) / sigma**2
             h_et = (vv * h_v * a_v - uu * h_u * a_u + a_v - a_u) / sigma
             h_tt = vv * a_v + vv**2 * h_v * a_v - uu * a_u - uu**2 * h_u * a_u
-            l_e[c], l_t[c] = g_e, g_t
-            l_ee[c] = h_ee - g_e**2
-            l_et[c] = h_et - g_e * g_t
-            l_tt[c] = h_tt - g_t**2
-    if ex.any():
-        z = (data.u[ex] - eta[ex]) / sigma
+            for name, val in (("e", g_e), ("t", g_t), ("ee", h_ee - g_e**2),
+                              ("et", h_et - g_e * g_t), ("tt", h_tt - g_t**2)):
+                parts[name].append(val)
+    if k < len(eta):
+        z = (data.u[k:] - eta[k:]) / sigma
         lf, h, f2 = _log_density(z, dist)
-        out_value += float(lf.sum() - tau * ex.sum()) - data.log_t_exact
+        out_value += float(lf.sum() - tau * (len(eta) - k)) - data.log_t_exact
         if want_derivatives:
             hp = f2 - h**2
-            l_e[ex] = -h / sigma
-            l_t[ex] = -z * h - 1.0
-            l_ee[ex] = hp / sigma**2
-            l_et[ex] = (z * hp + h) / sigma
-            l_tt[ex] = z * h + z**2 * hp
+            for name, val in (("e", -h / sigma), ("t", -z * h - 1.0), ("ee", hp / sigma**2),
+                              ("et", (z * hp + h) / sigma), ("tt", z * h + z**2 * hp)):
+                parts[name].append(val)
     if not want_derivatives:
         return out_value
+    l_e, l_t, l_ee, l_et, l_tt = (np.concatenate(parts[n]) for n in ("e", "t", "ee", "et", "tt"))
     grad = np.r_[X.T @ l_e, l_t.sum()]
     hess = np.empty((p + 1, p + 1))
     hess[:p, :p] = (X * l_ee[:, None]).T @ X
@@ -282,7 +280,7 @@ class IntervalRegression(RegressionModel):
             raise DefinitionError("every row is right-censored at time 0: nothing to fit")
         design = design_matrix(used, covariates) if covariates else pd.DataFrame(index=used.index)
         names = ["(Intercept)", *design.columns, "Log(scale)"]
-        X = np.column_stack([np.ones(len(used)), design.to_numpy(dtype=float)])
+        X = np.column_stack([np.ones(len(used)), design.to_numpy(dtype=float)])[data.order]
         dist = self.dist
 
         def objective(X_):
@@ -324,7 +322,9 @@ class IntervalRegression(RegressionModel):
             units = np.arange(len(used))
         else:
             units = pd.factorize(used[cluster_col], sort=True)[0]
-        self.term_support_ = _support_with_constants(X[:, 1:], names, units, events)
+        X_rows = np.empty_like(X)
+        X_rows[data.order] = X  # back in the rows' own order
+        self.term_support_ = _support_with_constants(X_rows[:, 1:], names, units, events)
         return self
 
     @property

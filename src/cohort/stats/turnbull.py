@@ -638,9 +638,9 @@ class Turnbull(Estimator):
     ...                    "right": [6, 12, np.inf, 3, np.inf, 30, np.inf, 9]})
     >>> Turnbull().fit(df, "left", "right").table_[["time", "survival", "ci_lower"]].round(4).head(3)
        time  survival  ci_lower
-    0   3.0      0.75    0.4946
-    1   5.5      0.50    0.2304
-    2   7.0      0.50    0.2304
+    0   3.0      0.75    0.4475
+    1   5.5      0.50    0.2500
+    2   7.0      0.50    0.2500
 
     R's ``survfit(Surv(left, right, type = "interval2") ~ 1)`` stops its EM a little short
     of the maximum; ``method="survfit"`` gives R's numbers:
