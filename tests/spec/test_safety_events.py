@@ -291,3 +291,35 @@ def test_released_columns_carry_no_pseudonyms_unless_asked():
     t = safety_intervals(dl, R)
     assert "household_id" not in t.columns and "episode_id" not in t.columns
     assert t.attrs["definition"]["safety_threshold"] == 7
+
+
+# ----------------------------------------------------------------------------- wave scale
+
+T = 6 * 365.25 / 12  # days from one planned wave to the next
+
+
+def test_on_the_wave_scale_assessments_sit_at_their_planned_wave():
+    t = intervals({
+        "H1": [(10, 4), (190, 8)],                     # T0, T1
+        "GAP": [(10, 4), (370, 8)],                    # T1 missed: interval over it
+        "T0SAFE": [(10, 8)],
+        "LATE": [(190, 8)],                            # first assessed at T1, safe
+        "TWICE": [(10, 4), (190, 8), (200, 5), (370, 9)],  # T1 twice: the lowest counts
+        "NEVER": [(10, 4), (190, 6), (370, 5)],
+    }, time_scale="waves")
+    got = result(t, kind=True)
+    late = got.pop("LATE")
+    assert np.isnan(late[0]) and late[1:] == (T, "left")
+    assert got == {
+        "H1": (0, T, "interval"),
+        "GAP": (0, 2 * T, "interval"),
+        "T0SAFE": (0, 0, "left"),
+        "TWICE": (T, 2 * T, "interval"),
+        "NEVER": (2 * T, inf, "right"),
+    }
+
+
+def test_stable_safety_on_the_wave_scale():
+    t = intervals({"H1": [(10, 4), (190, 8), (370, 9)], "H2": [(10, 8), (190, 8)]},
+                  outcome="stable", time_scale="waves")
+    assert result(t) == {"H1": (0, T), "H2": (0, 0)}
