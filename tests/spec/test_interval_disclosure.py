@@ -129,3 +129,35 @@ def test_shares_of_both_outcomes_in_one_release():
     six = out.loc[out["months"] == 6].set_index("outcome")
     assert not six.loc["direct", "suppressed"] and six.loc["stable", "suppressed"]
     assert out.attrs["disclosure"]["suppressed_cells"] == int(out["suppressed"].sum())
+
+
+def two_horizons(later):
+    """20 households safe in (0, 150] days, ``later`` more in (200, 350] (between 6 and 12
+    months), 30 still followed and not safe at day 800."""
+    return pd.DataFrame({
+        "left": np.r_[np.zeros(20), np.full(later, 200.0), np.full(30, 800.0)],
+        "right": np.r_[np.full(20, 150.0), np.full(later, 350.0), np.full(30, np.inf)],
+    })
+
+
+@pytest.mark.parametrize(("later", "suppressed"), [(9, True), (10, False), (11, False)])
+def test_a_horizon_is_not_shown_when_it_differs_from_the_previous_by_fewer_than_ten(later, suppressed):
+    # 6 months: 20 seen safe; 12 months: 20 + later. Shown together, the two rows would give
+    # the households that became safe between them by subtraction.
+    out = release_share_safe(Turnbull().fit(two_horizons(later)), POLICY).set_index("months")
+    assert not out.loc[6.0, "suppressed"] and out.loc[6.0, "n_safe"] == 20
+    assert bool(out.loc[12.0, "suppressed"]) == suppressed
+    if not suppressed:
+        assert out.loc[12.0, "n_safe"] - out.loc[6.0, "n_safe"] == later
+
+
+def test_shown_rows_of_a_curve_never_differ_by_a_small_count():
+    rng = np.random.default_rng(3)
+    n = 300
+    right = rng.choice([0.0, 182.625, 365.25, 547.875, 730.5, np.inf], n, p=[0.1, 0.2, 0.05, 0.02, 0.01, 0.62])
+    left = np.where(np.isinf(right), rng.choice([365.25, 547.875, 730.5, 900.0], n),
+                    np.maximum(right - 182.625, 0.0))
+    out = release_share_safe(Turnbull().fit(pd.DataFrame({"left": left, "right": right})), POLICY)
+    shown = out.loc[~out["suppressed"].astype(bool), "n_safe"].astype(float).to_numpy()
+    assert len(shown) >= 1
+    assert (np.diff(shown) >= 10).all()

@@ -130,5 +130,5 @@ def test_input_not_changed_and_bad_options():
     pd.testing.assert_frame_equal(df, before)
     with pytest.raises(DefinitionError):
         IntervalRegression("gamma")
-    with pytest.raises(DefinitionError, match="not found"):
+    with pytest.raises(DefinitionError, match="lacks column"):
         IntervalRegression().fit(df, covariates=["nope"])

@@ -15,8 +15,10 @@ analyses"); ``threshold`` is the policy's (default 10):
   is the exact estimate there.
 * **Share safe at a horizon** (6, 12, 18, 24 months): shown only when at least
   ``threshold`` households are open there, at least ``threshold`` were seen safe by then,
-  and the expected events by then are at least ``threshold``; otherwise the row is
-  suppressed (values blank, ``suppressed`` true).
+  and the expected events by then are at least ``threshold``; and, against the previous
+  horizon shown, at least ``threshold`` more households were seen safe and at least
+  ``threshold`` more events are expected (else the difference of two rows is a small
+  count); otherwise the row is suppressed (values blank, ``suppressed`` true).
 * **Model table.** The model must rest on at least ``threshold`` events (households not
   right-censored), else :class:`DisclosureError`; a coefficient of a 0/1 term whose
   smaller side has fewer than ``threshold`` households or events
@@ -138,6 +140,37 @@ def release_turnbull_table(fit: Turnbull, policy) -> pd.DataFrame:
     return result
 
 
+def turnbull_figure_data(fit: Turnbull, policy) -> dict[str, pd.DataFrame]:
+    """The released table a figure of the Turnbull curve(s) draws: ``{"": curve}``, the
+    curve of :func:`release_turnbull_table` (its ``n_risk`` column gives the households
+    still open under each step; no second table is needed).
+    """
+    return {"": release_turnbull_table(fit, policy)}
+
+
+def _differences_kept(out: pd.DataFrame, bad: np.ndarray, thr: float) -> np.ndarray:
+    """Also suppress a horizon whose counts differ from the previous shown horizon of the
+    same curve by fewer than ``thr``: the households seen safe between two horizons (and
+    the expected events between them) are counts a reader gets by subtraction.
+
+    The horizons are few (four by default), so the walk is over horizons, not households.
+    """
+    bad = bad.copy()
+    groups = out["group"].to_numpy() if "group" in out.columns else np.zeros(len(out))
+    safe = out["n_safe"].to_numpy(dtype=float)
+    expected = out["_expected"].to_numpy(dtype=float)
+    last = {}
+    for i in range(len(out)):
+        if bad[i]:
+            continue
+        prev = last.get(groups[i])
+        if prev is not None and (safe[i] - safe[prev] < thr or expected[i] - expected[prev] < thr - 1e-9):
+            bad[i] = True
+            continue
+        last[groups[i]] = i
+    return bad
+
+
 def release_share_safe(fit: Turnbull, policy, months=SUMMARY_MONTHS) -> pd.DataFrame:
     """The share safe (``1 - S``) at ``months`` with limits, for release.
 
@@ -148,7 +181,9 @@ def release_share_safe(fit: Turnbull, policy, months=SUMMARY_MONTHS) -> pd.DataF
     n_safe, n_risk, determined, suppressed``; ``n_safe`` households seen safe by then,
     ``n_risk`` households open then. A row is suppressed (values and counts blank) when
     fewer than ``threshold`` households are open, fewer than ``threshold`` were seen safe,
-    or fewer than ``threshold`` events are expected by then. ``determined`` is False where
+    or fewer than ``threshold`` events are expected by then, or when fewer than
+    ``threshold`` households were seen safe (or events expected) since the previous row
+    of the curve that is shown. ``determined`` is False where
     the horizon falls inside an innermost interval carrying mass (the NPMLE is not unique
     there; the value follows R's midpoint convention).
     """
@@ -191,7 +226,9 @@ def release_share_safe(fit: Turnbull, policy, months=SUMMARY_MONTHS) -> pd.DataF
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True)
     bad = ((out["n_risk"] < thr) | (out["n_safe"] < thr) | (out["_expected"] < thr - 1e-9)).to_numpy()
-    if not policy.enabled:
+    if policy.enabled:
+        bad = _differences_kept(out, bad, thr)
+    else:
         bad[:] = False
     out = out.drop(columns="_expected")
     for col in ("share_safe", "ci_lower", "ci_upper"):

@@ -389,8 +389,9 @@ class IntervalPH(RegressionModel):
 
     def describe(self) -> dict:
         out = super().describe()
-        out.update(model="semi-parametric proportional hazards (interval-censored, "
+        out.update(description="semi-parametric proportional hazards (interval-censored, "
                          "Turnbull baseline, as icenReg::ic_sp)",
                    variance=f"bootstrap over households, {self.n_bootstrap} replicates, seed {self.seed}",
+                   n_bootstrap=int(self.n_bootstrap), seed=self.seed,
                    events=self.n_events_, loglik=self.loglik_)
         return out

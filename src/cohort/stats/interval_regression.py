@@ -355,7 +355,7 @@ class IntervalRegression(RegressionModel):
 
     def describe(self) -> dict:
         out = super().describe()
-        out.update(model=f"{self.dist} accelerated failure time (interval-censored)",
+        out.update(description=f"{self.dist} accelerated failure time (interval-censored)",
                    dist=self.dist, events=self.n_events_, censoring=self.counts_,
                    loglik=self.loglik_, scale=self.scale_)
         return out
