@@ -268,7 +268,12 @@ class Report:
         if blocked is not None:
             return self._not_estimable_table(obj, blocked, name, caption)
         released = self.release(obj, name, caption=caption, exemption=exemption, **options)
-        shown = released if columns is None else released[list(columns)]
+        if columns is not None:
+            # the row flag stays with the selection, so a suppressed row shows the marker
+            keep = [*columns, *(["suppressed"] if "suppressed" in released.columns and "suppressed" not in columns else [])]
+            shown = released[keep]
+        else:
+            shown = released
         suppressed = _suppressed_as_a_whole(released, self._policy)
         if suppressed is not None:
             return TableView(shown.iloc[0:0, 0:0], self.language, caption=caption_shown, name=name,
