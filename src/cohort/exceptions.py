@@ -87,12 +87,33 @@ class NotEstimable(DefinitionError):
 
 
 def _reason_text(reason: str, facts: dict) -> str:
-    try:
-        from cohort.report.text import report_text
-
-        return report_text(f"not_estimable.reasons.{reason}", "en", **facts)
-    except (KeyError, IndexError, ImportError):
+    """The English report text of ``reason`` (``not_estimable.reasons.KEY`` in
+    ``resources/report_text.yaml``), read here without the report package, which imports
+    this module."""
+    text = _english_reasons().get(reason)
+    if text is None:
         return reason.replace("_", " ")
+    try:
+        return text.format(**facts)
+    except (KeyError, IndexError):
+        return reason.replace("_", " ")
+
+
+def _english_reasons() -> dict:
+    global _REASONS
+    if _REASONS is None:
+        from pathlib import Path
+
+        import yaml
+
+        path = Path(__file__).parent / "resources" / "report_text.yaml"
+        texts = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        reasons = texts.get("not_estimable", {}).get("reasons", {})
+        _REASONS = {key: value["en"] for key, value in reasons.items() if isinstance(value, dict) and "en" in value}
+    return _REASONS
+
+
+_REASONS = None
 
 
 class DisclosureError(CohortError):

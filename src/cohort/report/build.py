@@ -188,7 +188,7 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
                     "build it again once the delivery is complete"
                 )
             roles = {file: record.get("columns", {}) for file, record in releases.items()}
-            findings = [] and check_release(staging, policy=params.disclosure, against=against, roles=roles,
+            findings = check_release(staging, policy=params.disclosure, against=against, roles=roles,
                                      ledger=False)
             if findings:
                 raise ReportError(

@@ -60,7 +60,7 @@ from cohort.report.text import (
 from cohort.roles import column_roles
 
 __all__ = ["start", "Report", "TableView", "FigureView", "NoteView", "display_roles", "figure_alt",
-           "SOURCE_DATE_EPOCH"]
+           "note_text", "SOURCE_DATE_EPOCH"]
 
 #: Fixed timestamp (31 December 2024) for anything that embeds one.
 SOURCE_DATE_EPOCH = "1735603200"
@@ -190,7 +190,7 @@ class Report:
         (:func:`cohort.report.params.check_against_delivery`: a reference date after the
         data ends, sites whose data begin later, rows rejected, ...), as a list in the
         report's language; ``None`` when there is nothing to say."""
-        from cohort.report.params import check_against_delivery, note_text
+        from cohort.report.params import check_against_delivery
 
         notes = check_against_delivery(self.params, self.delivery)
         if not notes:
@@ -847,3 +847,38 @@ def figure_alt(figure, caption: str, language: str) -> str:
                        low=facts["percentiles"][0] if facts.get("percentiles") else "",
                        high=facts["percentiles"][-1] if facts.get("percentiles") else ""))
     return " ".join(p for p in parts if p)
+
+
+def note_text(note, language: str, policy=None) -> str:
+    """A note of :func:`check_against_delivery` in ``language``: dates written out, sites
+    listed; a note without a text of its own stays in English. The notes hold no counts of
+    units (the rejected rows are counted in the released validation table).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from cohort.report.params import Note
+    >>> n = Note("late_sites", "Sites whose data begins after the reference date add nothing to it: GRO.",
+    ...          sites=["GRO"])
+    >>> note_text(n, "nl")
+    'Proeftuinen waarvan de gegevens na de peildatum beginnen, tellen daarin niet mee: GRO.'
+    """
+    import datetime as dt
+
+    from cohort.report.format import format_date
+    from cohort.report.text import report_text, text_exists
+
+    key = f"delivery_notes.{getattr(note, 'key', '')}"
+    if not text_exists(key):
+        return str(note)
+    fields = {}
+    for name, value in getattr(note, "fields", {}).items():
+        if isinstance(value, dt.date):
+            fields[name] = format_date(value, language)
+        elif isinstance(value, list | tuple):
+            fields[name] = ", ".join(map(str, value))
+        elif name == "scope":
+            fields[name] = report_text(f"delivery_notes.scopes.{value}", language)
+        else:
+            fields[name] = str(value)
+    return report_text(key, language, **fields)

@@ -62,7 +62,6 @@ __all__ = [
     "notebook_parameters",
     "check_against_delivery",
     "Note",
-    "note_text",
 ]
 
 LANGUAGES = ("nl", "en")
@@ -638,46 +637,12 @@ def check_against_delivery(params: Params, delivery=None) -> tuple[str, ...]:
 class Note(str):
     """A note of :func:`check_against_delivery`: its English text, with ``key`` (report
     text ``delivery_notes.KEY``) and ``fields`` to write it in a report's language
-    (:func:`note_text`)."""
+    (:func:`cohort.report.notebook.note_text`)."""
 
     def __new__(cls, key: str, text: str, **fields):
         out = super().__new__(cls, text)
         out.key, out.fields = key, fields
         return out
-
-
-def note_text(note, language: str, policy=None) -> str:
-    """A note of :func:`check_against_delivery` in ``language``: dates written out, sites
-    listed; a note without a text of its own stays in English. The notes hold no counts of
-    units (the rejected rows are counted in the released validation table).
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> n = Note("late_sites", "Sites whose data begins after the reference date add nothing to it: GRO.",
-    ...          sites=["GRO"])
-    >>> note_text(n, "nl")
-    'Proeftuinen waarvan de gegevens na de peildatum beginnen, tellen daarin niet mee: GRO.'
-    """
-    import datetime as dt
-
-    from cohort.report.format import format_date
-    from cohort.report.text import report_text, text_exists
-
-    key = f"delivery_notes.{getattr(note, 'key', '')}"
-    if not text_exists(key):
-        return str(note)
-    fields = {}
-    for name, value in getattr(note, "fields", {}).items():
-        if isinstance(value, dt.date):
-            fields[name] = format_date(value, language)
-        elif isinstance(value, list | tuple):
-            fields[name] = ", ".join(map(str, value))
-        elif name == "scope":
-            fields[name] = report_text(f"delivery_notes.scopes.{value}", language)
-        else:
-            fields[name] = str(value)
-    return report_text(key, language, **fields)
 
 
 def from_namespace(namespace: Mapping[str, Any], *, check_delivery: bool = True) -> Params:

@@ -48,14 +48,13 @@ and the methods text show as not estimable.
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-import functools
 
 from cohort.definitions.tables import require_columns
 from cohort.exceptions import CohortError, DefinitionError, NotEstimable
@@ -511,7 +510,9 @@ class Estimator:
     def __getattr__(self, name):
         # reached only for attributes that are not set: a result of a not-estimable fit
         error = self.__dict__.get("not_estimable_") if name != "__dict__" else None
-        if error is not None and name.endswith("_") and not name.startswith("__"):
+        # a result (``params_``) or a property that reads one (``summary``: its
+        # AttributeError lands here): the reason, not a missing attribute
+        if error is not None and not name.startswith("_"):
             raise NotEstimableResult(error.reason, str(error), **error.facts)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

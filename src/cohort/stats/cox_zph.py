@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
-
-import warnings
 
 from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import HypothesisTest, _tri_pairs

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohort.exceptions import DefinitionError, NotEstimable
+from cohort.exceptions import NotEstimable
 from cohort.stats.base import RegressionModel, _check_columns, term_support
 from cohort.stats.mixed import fixed_effects_design
 

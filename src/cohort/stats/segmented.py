@@ -17,13 +17,13 @@ are Wald; rate ratios ``exp(b)``. One series per fit; for one model per site use
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
 from cohort.definitions.dates import quarter_index, to_date
-import warnings
-
 from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import RegressionModel, StatisticalWarning, _check_columns, term_support
 from cohort.stats.design import log_offset
