@@ -261,6 +261,7 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     converged = False
     n_iter = 0
     last_step = np.zeros(len(x))
+    halving_failed = False
     value_settled = False  # the last iteration changed the value by at most value_tol
     settled = None  # (iterate, Newton step there) where the value first settled
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - the count is reported
@@ -300,6 +301,11 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
             new = x + step
             v_new, g_new, i_new = objective(new)
             halvings += 1
+        if not np.isfinite(v_new) or v_new < value - 1e-12 * abs(value):
+            # no step along the Newton direction improves the likelihood (cmprsk's crr:
+            # converge <- FALSE): stop at the last good point and say so
+            halving_failed = True
+            break
         done = abs(v_new - value) <= tol * abs(v_new) and (not len(step) or np.max(np.abs(step)) < step_tol)
         value_settled = abs(v_new - value) <= value_tol * abs(v_new)
         x, value, grad, info, last_step = new, v_new, g_new, i_new, step
@@ -307,6 +313,15 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
             converged = True
             break
     sx, ss = settled if settled is not None else (x, last_step)
+    if halving_failed:
+        warnings.warn(
+            f"the {what} did not converge: after {n_iter} iterations no step of "
+            f"{max_halvings} halvings improved the likelihood; estimates may be unreliable",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        return NewtonResult(x, float(value), grad, info, n_iter, False, float(start),
+                            settled_x=sx, settled_step=ss)
     if not converged and allow_diverging and value_settled:
         return NewtonResult(x, float(value), grad, info, n_iter, False, float(start),
                             diverging=True, settled_x=sx, settled_step=ss)
