@@ -156,31 +156,8 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
     with tempfile.TemporaryDirectory(prefix=f"cohort-{params.name}-") as run_dir:
         executed = Path(run_dir)
         try:
-            _prewarm(params)
-            if against is not None:
-                _stage_previous_monitor(Path(against), gate)
-            parameters = params.notebook_parameters(output_dir=str(staging))
-            runs = [(src, executed / src.name, parameters) for src in sources]
-            _run_all(runs, jobs, progress, f"report {params.name}")
-            for src in sources:
-                nb = prov.normalise_notebook(
-                    _read_notebook(executed / src.name), {str(staging): f"reports/{params.name}"}
-                )
-                gate.write_document(f"notebooks/{src.name}", prov.notebook_text(nb))
-            stray = gate.unrecorded_files()
-            if stray:
-                raise ReportError(
-                    f"{stray[0]} was written without going through the release gate "
-                    "(cohort.disclosure.writer.ReleaseFolder); released files must be "
-                    "recorded and checked"
-                )
-            releases = gate.close_records()
-            missing = [t for t in required_tables if f"tables/{t}.csv" not in releases]
-            if missing:
-                raise ReportError(
-                    f"report {params.name}: no notebook released the required table "
-                    f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
-                )
+            releases = run_notebooks(params, gate, executed, sources, jobs=jobs, progress=progress,
+                                     required_tables=required_tables, against=against)
             if prov.hash_files([params.delivery], root) != snapshot:
                 raise ReportError(
                     f"report {params.name}: the delivery {_rel(params.delivery, root)} changed while "
@@ -212,6 +189,48 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
     publish(staging, final)
     shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+def run_notebooks(params: Params, gate: ReleaseFolder, executed: Path, sources: Sequence[Path], *,
+                  jobs: int = 2, progress: bool = False, required_tables: Iterable[str] = REQUIRED_TABLES,
+                  against: str | Path | None = None) -> dict[str, dict]:
+    """Run the report's notebooks into the release folder ``gate`` (executed copies in
+    ``executed``) and return the release records, before the release check: the first
+    half of a build (:func:`build_report`), and what a test of "every analysis is shown,
+    estimable here or not" needs.
+
+    Raises
+    ------
+    ReportError
+        A notebook failed, a file was written past the gate, or a required table is missing.
+    """
+    staging = gate.folder
+    _prewarm(params)
+    if against is not None:
+        _stage_previous_monitor(Path(against), gate)
+    parameters = params.notebook_parameters(output_dir=str(staging))
+    runs = [(src, executed / src.name, parameters) for src in sources]
+    _run_all(runs, jobs, progress, f"report {params.name}")
+    for src in sources:
+        nb = prov.normalise_notebook(
+            _read_notebook(executed / src.name), {str(staging): f"reports/{params.name}"}
+        )
+        gate.write_document(f"notebooks/{src.name}", prov.notebook_text(nb))
+    stray = gate.unrecorded_files()
+    if stray:
+        raise ReportError(
+            f"{stray[0]} was written without going through the release gate "
+            "(cohort.disclosure.writer.ReleaseFolder); released files must be "
+            "recorded and checked"
+        )
+    releases = gate.close_records()
+    missing = [t for t in required_tables if f"tables/{t}.csv" not in releases]
+    if missing:
+        raise ReportError(
+            f"report {params.name}: no notebook released the required table "
+            f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
+        )
+    return releases
 
 
 def _stage_previous_monitor(against: Path, gate: ReleaseFolder) -> None:

@@ -250,10 +250,11 @@ class Report:
         return released
 
     def table(self, obj, name: str, *, caption: str | None = None, exemption: str | None = None,
-              columns=None, **options) -> TableView:
+              columns=None, exclude: dict | None = None, **options) -> TableView:
         """Release ``obj`` as ``tables/NAME.csv`` (see :meth:`release`) and show it.
 
-        ``columns`` selects the columns shown (the file holds them all).
+        ``columns`` selects the columns shown and ``exclude`` leaves out the rows whose
+        value of a column is listed (``{"term": ["(Intercept)"]}``); the file holds them all.
 
         A not-estimable result is shown as "not estimable here" with the reason, and
         released as a one-row table that says so (:func:`cohort.report.estimable.not_estimable_frame`);
@@ -274,6 +275,8 @@ class Report:
             shown = released[keep]
         else:
             shown = released
+        for column, values in (exclude or {}).items():
+            shown = shown.loc[~shown[column].isin(list(values))]
         suppressed = _suppressed_as_a_whole(released, self._policy)
         if suppressed is not None:
             return TableView(shown.iloc[0:0, 0:0], self.language, caption=caption_shown, name=name,
