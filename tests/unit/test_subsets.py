@@ -121,7 +121,7 @@ def test_a_report_for_every_site_and_odd_parameter_set_runs_with_the_unestimable
     if case == "huge-threshold":
         assert marked["reregistration_cox"] == "too_few_households"
         assert marked["safety_time_model"] == "too_few_events"
-        assert f"minder dan {threshold}" in report_text
+        assert "minder dan 1.000.000" in report_text and threshold == 1_000_000
     if case == "sites-FRL":  # the segmented regression used to fail on a NaN deviance
         assert "monitor_segmented_regression" not in marked  # fitted without the suppressed quarters
         assert marked["reregistration_cox"] == "too_few_events"

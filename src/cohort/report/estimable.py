@@ -104,7 +104,8 @@ def _fact_text(value, language: str) -> str:
     from cohort.report.text import report_text
 
     if isinstance(value, _Coarse):
-        return report_text("not_estimable.fewer_than", language, threshold=value.split()[-1])
+        return report_text("not_estimable.fewer_than", language,
+                           threshold=format_number(int(value.split()[-1]), "count", language))
     if isinstance(value, NotEstimable):
         return reason_text(value, language)
     if isinstance(value, bool):

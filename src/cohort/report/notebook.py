@@ -40,6 +40,7 @@ import html
 import inspect
 import os
 import re
+import warnings
 
 import pandas as pd
 
@@ -90,10 +91,18 @@ def start(namespace) -> Report:
 
 def _settings() -> None:
     os.environ.setdefault("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    # a warning reads as its kind and message: no path of the kernel's temporary cell file
+    # or of the installed package, which differ between machines and runs
+    warnings.formatwarning = _format_warning
     pd.set_option("display.max_rows", 500)
     pd.set_option("display.max_columns", 50)
     pd.set_option("display.width", 120)
     pd.set_option("display.float_format", "{:.4g}".format)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """``warnings.formatwarning`` of a report notebook: ``Category: message``."""
+    return f"{category.__name__}: {message}\n"
 
 
 @functools.cache
