@@ -120,6 +120,7 @@ class Report:
         self._policy = params.disclosure
         self._gate = ReleaseFolder(params.output_dir, self._policy)
         self._delivery = None
+        self._effects_population = None
         self._previous = ...
 
     def __repr__(self) -> str:
@@ -149,6 +150,29 @@ class Report:
             return restrict(delivery, sites=self.params.sites, arms=arms)
         except ParameterError as error:
             raise ParameterError(f"{self.params.source}: parameter 'sites': {error}") from None
+
+    def effects_population(self):
+        """The delivery the effect analyses read: its comparison regions and the report's
+        pilot sites, both arms recorded alike (loaded once).
+
+        That is the parameters' ``comparison_delivery`` when they name one (a delivery
+        with comparison regions and each pilot site's quarters before its start), else the
+        report's own delivery. Every comparison region is kept; the pilot sites are the
+        report's ``sites`` that the delivery holds (all of its pilot sites for ``"all"``).
+        Without comparison regions the arm is empty and the effects section says so.
+        """
+        if self._effects_population is None:
+            from cohort.definitions.population import ALL_ARMS, restrict, site_arms
+            from cohort.delivery.load import load
+            from cohort.delivery.schema import PILOT
+
+            delivery = load(self.params.comparison_delivery or self.params.delivery, on_error="proceed")
+            arms = site_arms(delivery)
+            pilot = (arms["arm"] == PILOT).to_numpy(dtype=bool)
+            chosen = arms["site"].isin(self.params.sites).to_numpy(dtype=bool) if self.params.sites else pilot
+            keep = arms.loc[(pilot & chosen) | ~pilot, "site"].astype(str).tolist()
+            self._effects_population = restrict(delivery, sites=keep, arms=ALL_ARMS)
+        return self._effects_population
 
     # -- text ------------------------------------------------------------------------
     def text(self, key: str, *, level: int | None = None, **fields) -> Markdown:
@@ -206,7 +230,9 @@ class Report:
         """
         released = self.release(obj, name, caption=caption, exemption=exemption, **options)
         caption = caption if caption is not None else caption_text("table", name, self.language)
-        shown = released if columns is None else released[list(columns)]
+        shown = released
+        if columns is not None:  # the flag column goes along: it says which cells carry the marker
+            shown = released[[*columns, *(["suppressed"] if "suppressed" in released.columns else [])]]
         return TableView(shown, self.language, caption=caption, name=name, threshold=self._policy.threshold)
 
     def show(self, frame: pd.DataFrame, *, caption: str | None = None, index=None, columns=None,
@@ -638,7 +664,7 @@ def figure_alt(figure, caption: str, language: str) -> str:
         letter = t("quarter_letter")
         span = t("quarters", first=f"{letter}{first.quarter} {first.year}", last=f"{letter}{last.quarter} {last.year}")
         parts.append(t("plotted", y=y or "", x=x or "", range=span))
-    elif kind in ("curve", "trajectory") and facts.get("x_max") is not None:
+    elif kind in ("curve", "trajectory", "event_study") and facts.get("x_max") is not None:
         low = number(facts.get("x_min") or 0)
         parts.append(t("plotted", y=y or "", x=x or "", range=t("range", low=low, high=number(facts["x_max"]))))
     elif y or x:
@@ -659,6 +685,11 @@ def figure_alt(figure, caption: str, language: str) -> str:
         times = facts.get("at_risk_times") or []
         if times:
             parts.append(t("at_risk", times=_listing([number(v) for v in times], language)))
+    if kind == "event_study":
+        parts.append(t("event_study"))
+        if facts.get("suppressed_times"):
+            parts.append(t("event_study_hidden", times=_listing([number(v) for v in facts["suppressed_times"]],
+                                                                   language)))
     if kind == "trajectory" and facts.get("waves_shown"):
         parts.append(t("waves", waves=_listing(facts["waves_shown"], language),
                        low=facts["percentiles"][0] if facts.get("percentiles") else "",
