@@ -14,7 +14,7 @@ from cohort.cli import main
 from cohort.definitions.target_trial import TrialSpec, trial_population
 from cohort.delivery import schema
 from cohort.delivery.load import load
-from cohort.synth import comparison
+from cohort.synth import comparison, write
 from cohort.synth import generate as synth
 
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "comparison"
@@ -27,9 +27,10 @@ def bundled():
 
 
 def test_bundled_delivery_is_a_fresh_generation(tmp_path):
-    synth.synthesize(tmp_path, design="comparison")
-    assert sorted(p.name for p in BUNDLED.iterdir()) == TABLE_FILES
-    match, mismatch, errors = filecmp.cmpfiles(BUNDLED, tmp_path, TABLE_FILES, shallow=False)
+    write.synthesize(tmp_path, design="comparison")
+    files = sorted([*TABLE_FILES, "columns.yaml"])
+    assert sorted(p.name for p in BUNDLED.iterdir()) == files
+    match, mismatch, errors = filecmp.cmpfiles(BUNDLED, tmp_path, files, shallow=False)
     assert mismatch == [] and errors == []
 
 
@@ -78,12 +79,12 @@ def test_true_effects_are_consistent(bundled):
 
 
 def test_same_seed_same_bytes_and_chunks_equal_one_pass(tmp_path, monkeypatch):
-    synth.synthesize(tmp_path / "a", seed=3, households=1_500, design="comparison")
-    synth.synthesize(tmp_path / "b", seed=3, households=1_500, design="comparison")
+    write.synthesize(tmp_path / "a", seed=3, households=1_500, design="comparison")
+    write.synthesize(tmp_path / "b", seed=3, households=1_500, design="comparison")
     for name in TABLE_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     monkeypatch.setattr(comparison, "_CHUNK_HOUSEHOLDS", 400)
-    synth.synthesize(tmp_path / "c", seed=3, households=1_500, design="comparison")
+    write.synthesize(tmp_path / "c", seed=3, households=1_500, design="comparison")
     chunked = load(tmp_path / "c", cache_dir=False)
     assert chunked.validation.ok
     assert len(chunked.households) == 1_500 and chunked.households["household_id"].is_unique
@@ -92,7 +93,7 @@ def test_same_seed_same_bytes_and_chunks_equal_one_pass(tmp_path, monkeypatch):
 
 def test_the_pilot_design_is_unchanged_by_the_comparison_design(tmp_path):
     # the default design takes no comparison sites and no new columns
-    synth.synthesize(tmp_path, seed=5, households=300)
+    write.synthesize(tmp_path, seed=5, households=300)
     header = (tmp_path / "sites.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "site,name,delivery_start,delivery_end"
 

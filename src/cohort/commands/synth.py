@@ -32,7 +32,8 @@ def _positive_int(text: str) -> int:
 
 def register(parser: argparse.ArgumentParser) -> None:
     from cohort.synth.comparison import COMPARISON_SEED, DEFAULT_COMPARISON_HOUSEHOLDS
-    from cohort.synth.generate import DEFAULT_SEED, DESIGNS
+    from cohort.synth.generate import DEFAULT_SEED
+    from cohort.synth.write import DESIGNS
 
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the tables to (created if missing)")
     parser.add_argument(
@@ -60,7 +61,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cohort.synth.generate import FAULTS_FILE, synthesize
+    from cohort.synth.write import FAULTS_FILE, synthesize
 
     if args.out_dir in ("", None):
         raise ParameterError("OUT_DIR is required")

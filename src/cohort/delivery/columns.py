@@ -38,6 +38,7 @@ cohort.exceptions.DeliveryError: columns.yaml: households.site is a column of th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from cohort.delivery import schema
@@ -60,6 +61,17 @@ TYPES = {
 _KEYS = ("type", "values", "description")
 
 
+def normalise_column_name(name: object) -> str:
+    """Return a header as a column name: trimmed, lower case, spaces as underscores.
+
+    Examples
+    --------
+    >>> normalise_column_name("  Household ID ")
+    'household_id'
+    """
+    return re.sub(r"\s+", "_", str(name).strip().lower())
+
+
 def read_declarations(data: bytes, file: str = DECLARATIONS_FILE) -> dict[str, tuple]:
     """Parse the bytes of a ``columns.yaml``; return ``{table: (Column, ...)}``.
 
@@ -72,7 +84,6 @@ def read_declarations(data: bytes, file: str = DECLARATIONS_FILE) -> dict[str, t
 def parse_declarations(values, file: str = DECLARATIONS_FILE) -> dict[str, tuple]:
     """Check parsed declarations; return ``{table: (Column, ...)}`` (every table present)."""
     from cohort.delivery.identifiers import is_safe_label
-    from cohort.delivery.read import normalise_column_name
 
     out: dict[str, tuple] = {name: () for name in schema.TABLES}
     if values is None:

@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cohort.delivery import schema
-from cohort.delivery.columns import DECLARATIONS_FILE, read_declarations
+from cohort.delivery.columns import DECLARATIONS_FILE, normalise_column_name, read_declarations
 from cohort.exceptions import DeliveryError, InputNotFoundError
 
 CSV_SUFFIXES = (".csv",)
@@ -219,17 +219,6 @@ def fingerprint_of(file_hashes: dict[str, str]) -> str:
     """
     text = "".join(f"{name}  {digest}\n" for name, digest in sorted(file_hashes.items()))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def normalise_column_name(name: object) -> str:
-    """Return a header as a column name: trimmed, lower case, spaces as underscores.
-
-    Examples
-    --------
-    >>> normalise_column_name("  Household ID ")
-    'household_id'
-    """
-    return re.sub(r"\s+", "_", str(name).strip().lower())
 
 
 # ---------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from cohort.disclosure.tables import require_released
 from cohort.plots.base import figure_data
 from cohort.stats.kaplan_meier import DAYS_PER_MONTH
 
-__all__ = ["PLOT_LABELS", "plot_km", "plot_cif", "plot_mcf"]
+__all__ = ["PLOT_LABELS", "TURNBULL_LABELS", "plot_km", "plot_cif", "plot_mcf", "plot_turnbull"]
 
 #: Texts drawn in the figures (English); pass ``labels=`` with any of these keys to replace
 #: them, e.g. in the report's language. ``ci_note`` is filled in with ``level`` and
@@ -313,3 +313,131 @@ def plot_mcf(
     fig.axes[0].set_ylim(0, max(0.05, top * 1.1) if np.isfinite(top) else 1.0)
     return fig
 
+
+
+#: Texts drawn in the Turnbull figure (English); ``labels=`` replaces any of them. A curve's
+#: group value (``direct``, ``stable``) is looked up here for its legend entry.
+TURNBULL_LABELS = {
+    "at_risk": "Households not yet seen safe",
+    "direct": "directly safe",
+    "stable": "stably safe",
+    "suppressed": "-",
+    "between": "between assessments the curve is not determined:\nthe line joins the share at each wave",
+}
+
+
+@figure_data("cohort.disclosure.interval_curves", "turnbull_figure_data", labels="safety_time")
+def plot_turnbull(
+    curve: pd.DataFrame,
+    *,
+    title: str | None = None,
+    xlabel: str = "Months since registration",
+    ylabel: str = "Share safe",
+    time_scale: float = DAYS_PER_MONTH,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+):
+    """Share safe (``1 - S``) from Turnbull's NPMLE, with pointwise CIs, and the households
+    still open under each step.
+
+    The NPMLE is determined only outside Turnbull's innermost intervals; on the wave scale
+    these run from one planned wave to the next. So the figure shows the share at the end
+    of each released step (``time_upper``: the wave by which the households were seen
+    safe) with its confidence interval, and joins those points with a line, which the
+    figure says is not an estimate in between.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`cohort.disclosure.interval_curves.release_turnbull_table` output, with a
+        ``group`` column for several curves (times in days).
+    labels : mapping, optional
+        Replacements for :data:`TURNBULL_LABELS`, e.g. in the report's language.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from cohort.disclosure.interval_curves import turnbull_figure_data
+    >>> from cohort.disclosure.policy import DisclosurePolicy
+    >>> from cohort.stats.turnbull import Turnbull
+    >>> df = pd.DataFrame({"left": np.r_[np.arange(0, 60, 2.0), np.full(10, 70.0)],
+    ...                    "right": np.r_[np.arange(5, 65, 2.0), np.full(10, np.inf)]})
+    >>> tables = turnbull_figure_data(Turnbull().fit(df), DisclosurePolicy(threshold=10))
+    >>> len(plot_turnbull(tables[""], time_scale=1.0).axes)
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    from cohort.plots.style import PALETTE as STYLE_PALETTE
+    from cohort.plots.style import number_axis, record_facts
+
+    require_released(curve, "plot_turnbull")
+    labels = {**TURNBULL_LABELS, **(labels or {})}
+    groups = [(None, curve)] if "group" not in curve.columns else list(curve.groupby("group", sort=False))
+    fig = plt.figure(figsize=(6.3, 4.0))
+    grid = fig.add_gridspec(2, 1, height_ratios=(4, 0.8), hspace=0.28, left=0.17, right=0.96,
+                            top=0.97, bottom=0.11)
+    ax = fig.add_subplot(grid[0])
+    ax_risk = fig.add_subplot(grid[1], sharex=ax)
+    ends, x_max, names, shown_numbers, risk_times = {}, 0.0, [], [], set()
+    width = max(len(groups), 1)
+    for k, (label, tab) in enumerate(groups):
+        colour = STYLE_PALETTE[k % len(STYLE_PALETTE)]
+        # the share is determined from the end of each step's interval on; of the rows at
+        # one such time (the start and a step at 0) the last holds the estimate there
+        last = tab.drop_duplicates("time_upper", keep="last")
+        x = last["time_upper"].to_numpy(dtype=float) / time_scale
+        share = 1.0 - last["survival"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        lo = 1.0 - last["ci_upper"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        hi = 1.0 - last["ci_lower"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        name = labels.get(str(label), str(label)) if label is not None else None
+        names.append(name)
+        if len(x):
+            offset = (k - (width - 1) / 2) * 0.012 * max(float(x.max()), 1.0)
+            ax.plot(x, share, color=colour, lw=1.4, ls="--", zorder=2)
+            ax.errorbar(x + offset, share, yerr=np.vstack([share - lo, hi - share]), fmt="o", ms=4.5,
+                        color=colour, ecolor=colour, elinewidth=1.2, capsize=2.5, label=name, zorder=3)
+            ends[label] = float(x.max())
+            x_max = max(x_max, float(x.max()))
+        first = tab.drop_duplicates("time_upper", keep="first")
+        yy = len(groups) - 1 - k
+        for t, v in zip(first["time_upper"].to_numpy(dtype=float) / time_scale,
+                        first["n_risk"].astype("Int64"), strict=True):
+            text = labels["suppressed"] if pd.isna(v) else _count_text(int(v), language)
+            shown_numbers.append(None if pd.isna(v) else int(v))
+            risk_times.add(float(t))
+            ax_risk.text(t, yy, text, ha="center", va="center", fontsize=8)
+        ax_risk.text(-0.07, yy, name or "", transform=ax_risk.get_yaxis_transform(), ha="right",
+                     va="center", fontsize=8, color=colour)
+    pad = 0.06 * x_max if x_max > 0 else 1.0
+    ax.set_xlim(-pad, x_max + pad)
+    upper = 1.0 - curve["ci_lower"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    top = np.nanmax(upper) if np.isfinite(upper).any() else np.nan
+    ax.set_ylim(0, min(1.0, max(0.1, top * 1.1)) if np.isfinite(top) else 1.0)
+    ax.set_ylabel(textwrap.fill(ylabel, 30, break_on_hyphens=False) if ylabel else ylabel)
+    ax.set_title(title or "")
+    ax.grid(True, color="0.9")
+    ax.spines[["top", "right"]].set_visible(False)
+    if any(n is not None for n in names):
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.text(0.99, 0.01, labels["between"], transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=7, color="0.4")
+    number_axis(ax, language, "y", percent=True)
+    ax_risk.set_ylim(-0.5, len(groups) - 0.5)
+    ax_risk.set_yticks([])
+    ax_risk.set_xticks(sorted(risk_times))
+    number_axis(ax_risk, language, "x")
+    ax_risk.set_xlabel(xlabel)
+    ax_risk.set_title(labels["at_risk"], fontsize=8.5, loc="left")
+    ax_risk.grid(False)
+    for side in ("top", "right", "left"):
+        ax_risk.spines[side].set_visible(False)
+    ax.tick_params(labelbottom=False)
+    record_facts(
+        fig, kind="curve", value="share", x_max=x_max, groups=[n for n in names if n is not None],
+        curve_ends={("" if k is None else str(k)): v for k, v in ends.items()}, ended_early=False,
+        threshold=(curve.attrs.get("disclosure") or {}).get("threshold"),
+        at_risk_times=sorted(risk_times), at_risk=shown_numbers,
+    )
+    return fig

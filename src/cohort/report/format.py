@@ -293,7 +293,7 @@ _COUNT = re.compile(
     r"^(n|n_.*|numerator|denominator|rows_.*|households|episodes|measures|events|"
     r"previous_n|current_n|threshold|df)$"
 )
-_SHARE = re.compile(r"^(proportion|share|.*_share|cif|survival)$")
+_SHARE = re.compile(r"^(proportion|share|share_safe|.*_share|cif|survival)$")
 _P = re.compile(r"^(p|p_value|pvalue|p-value)$")
 _DATE = re.compile(r"^(.*_date|interval_start|interval_end|date)$")
 _GROUP = re.compile(r"^(site|wave|respondent|cause|analysis|measure_type|kind|severity|table|quarter)$")

@@ -230,9 +230,12 @@ class Report:
         """
         released = self.release(obj, name, caption=caption, exemption=exemption, **options)
         caption = caption if caption is not None else caption_text("table", name, self.language)
-        shown = released
-        if columns is not None:  # the flag column goes along: it says which cells carry the marker
-            shown = released[[*columns, *(["suppressed"] if "suppressed" in released.columns else [])]]
+        if columns is not None:
+            # the row flag stays with the selection, so a suppressed row shows the marker
+            keep = [*columns, *(["suppressed"] if "suppressed" in released.columns and "suppressed" not in columns else [])]
+            shown = released[keep]
+        else:
+            shown = released
         return TableView(shown, self.language, caption=caption, name=name, threshold=self._policy.threshold)
 
     def show(self, frame: pd.DataFrame, *, caption: str | None = None, index=None, columns=None,
