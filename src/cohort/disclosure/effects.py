@@ -36,6 +36,7 @@ from cohort.disclosure.policy import DEFAULT_POLICY, DisclosurePolicy, check_pol
 from cohort.exceptions import DisclosureError
 
 __all__ = [
+    "balance_figure_data",
     "event_study_figure_data",
     "release_ate",
     "release_ate_result",
@@ -603,3 +604,19 @@ def event_study_figure_data(did, policy: DisclosurePolicy = DEFAULT_POLICY, *, p
     """The released table an event-study figure draws (:func:`release_staggered`,
     ``part="event_study"``), as ``{"": event_study}``."""
     return {"": release_staggered(did, policy, panel=panel, households=households, part="event_study")}
+
+
+#: The columns of the balance table a balance figure draws.
+BALANCE_FIGURE_COLUMNS = ("analysis", "term", "smd_unweighted", "smd_weighted", "suppressed")
+
+
+def balance_figure_data(balance, policy: DisclosurePolicy = DEFAULT_POLICY) -> dict:
+    """The released table a balance figure draws: the standardised differences before and
+    after weighting per term (and analysis, for a
+    :class:`~cohort.stats.by_analysis.ByAnalysis` of :class:`~cohort.stats.balance.Balance`),
+    the same cells as the released balance table (:func:`release_balance_result`), without
+    the households and means it does not draw. Returns ``{"": table}``."""
+    from cohort.disclosure.release import release
+
+    table = release(balance, policy)
+    return {"": _without(table, [c for c in table.columns if c not in BALANCE_FIGURE_COLUMNS])}

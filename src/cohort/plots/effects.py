@@ -43,7 +43,15 @@ from cohort.plots.base import figure_data
 from cohort.plots.style import figure_facts
 from cohort.stats.kaplan_meier import DAYS_PER_MONTH
 
-__all__ = ["EFFECT_PLOT_LABELS", "EVENT_STUDY_LABELS", "plot_event_study", "plot_weighted_curves", "figure_facts"]
+__all__ = [
+    "BALANCE_LABELS",
+    "EFFECT_PLOT_LABELS",
+    "EVENT_STUDY_LABELS",
+    "plot_balance",
+    "plot_event_study",
+    "plot_weighted_curves",
+    "figure_facts",
+]
 
 #: Texts drawn in the weighted-curve figures (English); ``labels=`` replaces any of them,
 #: e.g. in the report's language (``plots.effects`` of the report text). ``pilot`` and
@@ -66,6 +74,19 @@ EVENT_STUDY_LABELS = {
     "band": "simultaneous 95% band",
     "start": "start",
     "suppressed": "not shown (disclosure control)",
+}
+
+
+#: Texts drawn in the balance figure (English); ``plots.balance`` of the report text. The
+#: analyses' names are keyed by analysis (``legal_measures``, ...).
+BALANCE_LABELS = {
+    "before": "before weighting",
+    "after": "after weighting",
+    "threshold": "0.1: usual limit of good balance",
+    "suppressed": "not shown (disclosure control)",
+    "legal_measures": "legal measures",
+    "reregistration": "re-registration",
+    "safety": "safety",
 }
 
 
@@ -233,4 +254,106 @@ def plot_event_study(
         fig, kind="event_study", x_min=float(e.min()) if len(e) else None, x_max=float(e.max()) if len(e) else None,
         shown_times=[int(t) for t in e[shown]], suppressed_times=[int(t) for t in e[hidden]],
     )
+    return fig
+
+
+@figure_data("cohort.disclosure.effects", "balance_figure_data", labels="balance")
+def plot_balance(
+    balance: pd.DataFrame,
+    *,
+    title: str | None = None,
+    xlabel: str = "Absolute standardised difference",
+    ylabel: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
+    threshold: float = 0.1,
+):
+    """Balance of the covariates before and after weighting (a "love plot"): the absolute
+    standardised difference between the arms per covariate term, one panel per analysis,
+    with the usual limit of good balance (0.1).
+
+    Parameters
+    ----------
+    balance : DataFrame
+        The released balance table (:func:`cohort.disclosure.effects.balance_figure_data`:
+        ``[analysis,] term, smd_unweighted, smd_weighted, suppressed``). A suppressed term
+        is marked with an ``x`` at zero, not drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from cohort.disclosure.effects import balance_figure_data
+    >>> from cohort.stats.balance import Balance
+    >>> d = pd.DataFrame({"treated": [1] * 12 + [0] * 12, "x": [float(i % 5) for i in range(24)],
+    ...                   "sev": ["high"] * 3 + ["low"] * 21})
+    >>> table = balance_figure_data(Balance().fit(d, "treated", ["x", "sev"], weights=[1.0] * 24))[""]
+    >>> facts = figure_facts(plot_balance(table))
+    >>> facts["terms"], facts["suppressed_terms"]
+    (['x', 'sev: high', 'sev: low'], ['sev: high', 'sev: low'])
+    """
+    import matplotlib.pyplot as plt
+
+    from cohort.plots.style import PALETTE, number_axis, record_facts
+
+    require_released(balance, "plot_balance")
+    labels = {**BALANCE_LABELS, **(labels or {})}
+    table = balance if "analysis" in balance.columns else balance.assign(analysis="")
+    analyses = list(dict.fromkeys(table["analysis"].astype(str)))
+    terms = list(dict.fromkeys(table["term"].astype(str)))
+    position = {term: len(terms) - 1 - i for i, term in enumerate(terms)}
+
+    def numbers(frame, column):
+        return np.abs(pd.to_numeric(frame[column].astype(object), errors="coerce").to_numpy(dtype=float))
+
+    height = 1.6 + 0.28 * len(terms)  # inches: the panels, and 1.1 below them for the axis text and legend
+    fig, axes = plt.subplots(1, len(analyses), figsize=(6.3, height), sharey=True, squeeze=False)
+    longest = max((len(t) for t in terms), default=0)
+    fig.subplots_adjust(left=min(0.4, 0.06 + 0.0125 * longest), right=0.98, top=1 - 0.35 / height,
+                        bottom=1.1 / height, wspace=0.08)
+    hidden_terms, top = [], 0.0
+    for ax, name in zip(axes[0], analyses, strict=True):
+        part = table[table["analysis"].astype(str) == name]
+        y = part["term"].astype(str).map(position).to_numpy(dtype=float)
+        before, after = numbers(part, "smd_unweighted"), numbers(part, "smd_weighted")
+        shown = np.isfinite(before) & np.isfinite(after)
+        top = max(top, float(np.nanmax(np.r_[before[shown], after[shown], threshold])))
+        ax.axvline(threshold, color="0.45", lw=0.8, ls="--", zorder=1)
+        ax.hlines(y[shown], np.minimum(before, after)[shown], np.maximum(before, after)[shown], color="0.75",
+                  lw=1.0, zorder=2)
+        ax.scatter(before[shown], y[shown], facecolors="white", edgecolors=PALETTE[1], s=24, lw=1.2, zorder=3,
+                   label=labels["before"])
+        ax.scatter(after[shown], y[shown], color=PALETTE[0], s=24, zorder=4, label=labels["after"])
+        if (~shown).any():
+            ax.scatter(np.zeros(int((~shown).sum())), y[~shown], marker="x", s=22, color="0.35", lw=1.0, zorder=4,
+                       label=labels["suppressed"])
+            hidden_terms += [t for t in part["term"].astype(str)[~shown] if t not in hidden_terms]
+        ax.set_title(labels.get(name, name.replace("_", " ")) if name else (title or ""), fontsize=9)
+        ax.grid(True, axis="x", color="0.9")
+        ax.spines[["top", "right"]].set_visible(False)
+        number_axis(ax, language, "x")
+    for ax in axes[0]:
+        ax.set_xlim(0, top * 1.1)
+    axes[0][0].set_yticks(list(position.values()), list(position))
+    axes[0][0].set_ylim(-0.7, len(terms) - 0.3)
+    if ylabel:
+        axes[0][0].set_ylabel(ylabel)
+    fig.supxlabel(xlabel, fontsize=9, y=0.62 / height, va="bottom")
+    from matplotlib.lines import Line2D
+
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if hidden_terms and labels["suppressed"] not in names:
+        handles.append(Line2D([0], [0], marker="x", color="0.35", lw=0, ms=5))
+        names.append(labels["suppressed"])
+    handles.append(Line2D([0], [0], color="0.45", lw=0.8, ls="--"))
+    names.append(labels["threshold"])
+    fig.legend(handles, names, frameon=False, fontsize=7.5, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.02))
+    if title and analyses != [""]:
+        fig.suptitle(title)
+    record_facts(fig, kind="balance", terms=terms, suppressed_terms=hidden_terms, analyses=analyses,
+                 x_min=0.0, x_max=float(top))
     return fig

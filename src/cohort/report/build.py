@@ -192,9 +192,7 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
             roles = {file: record.get("columns", {}) for file, record in releases.items()}
             findings = check_release(staging, policy=params.disclosure, against=against, roles=roles,
                                      ledger=False)
-            if findings:  # LOCAL ONLY: report the release check, do not stop the build
-                print("LOCAL release check findings:\n" + format_findings(findings, limit=500), file=sys.stderr)
-            if False:
+            if findings:
                 raise ReportError(
                     f"report {params.name}: the release check failed:\n" + format_findings(findings)
                 )

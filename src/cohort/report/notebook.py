@@ -32,6 +32,7 @@ import inspect
 import os
 import re
 
+import numpy as np
 import pandas as pd
 
 from cohort.disclosure.writer import KINDS, ReleaseFolder, released_frame
@@ -174,6 +175,68 @@ class Report:
             self._effects_population = restrict(delivery, sites=keep, arms=ALL_ARMS)
         return self._effects_population
 
+    def _effects_minimum(self) -> int:
+        """Households (and events) an arm needs before an effect is estimated: the
+        disclosure threshold, or 2 with disclosure control off (one household has no spread)."""
+        return max(int(self._policy.threshold), 2) if self._policy.enabled else 2
+
+    def effects_status(self, estimable=None) -> str:
+        """Whether the effects section can estimate anything, and if not why not.
+
+        Returns
+        -------
+        str
+            ``"ok"``; ``"no_comparison_delivery"`` (the parameters name no comparison
+            delivery and the report's own delivery has no comparison region);
+            ``"no_comparison"`` (no comparison household in the delivery read);
+            ``"no_pilot"`` (none of the report's pilot sites is in it); ``"too_few"``
+            (an arm has fewer households than the disclosure threshold, or, given
+            ``estimable`` (:meth:`estimable`), no analysis supports an estimate). The report
+            text ``effects.not_estimable.<status>`` says it to the reader.
+        """
+        from cohort.definitions.population import arm_counts
+        from cohort.delivery.schema import COMPARISON, PILOT
+
+        counts = arm_counts(self.effects_population()).set_index("arm")["households"]
+        if int(counts[COMPARISON]) == 0:
+            return "no_comparison_delivery" if self.params.comparison_delivery is None else "no_comparison"
+        if int(counts[PILOT]) == 0:
+            return "no_pilot"
+        if min(int(counts[COMPARISON]), int(counts[PILOT])) < self._effects_minimum():
+            return "too_few"
+        if estimable is not None and not any(estimable.values()):
+            return "too_few"
+        return "ok"
+
+    def estimable(self, trials) -> dict[str, bool]:
+        """Which trial tables of the effects section support an estimate: each arm
+        (``treated`` 1/0) holds at least the threshold of households (``cluster``) and, for
+        a time-to-event trial (an ``event`` column), of events. Below that every estimate
+        would be suppressed, so it is not fitted and the section says it cannot be
+        estimated here (``effects.analysis_not_estimable``).
+
+        Parameters
+        ----------
+        trials : mapping of name to DataFrame
+            The trial tables (:mod:`cohort.definitions.target_trial`).
+
+        Returns
+        -------
+        dict of name to bool
+        """
+        minimum = self._effects_minimum()
+        out = {}
+        for name, trial in trials.items():
+            arm = trial["treated"].astype(int).to_numpy()
+            unit = trial["cluster"] if "cluster" in trial.columns else pd.Series(np.arange(len(trial)))
+            households = [unit[arm == a].nunique() for a in (1, 0)]
+            ok = min(households) >= minimum
+            if ok and "event" in trial.columns:
+                event = trial["event"].astype(bool).to_numpy()
+                ok = min(int(event[arm == a].sum()) for a in (1, 0)) >= minimum
+            out[name] = bool(ok)
+        return out
+
     # -- text ------------------------------------------------------------------------
     def text(self, key: str, *, level: int | None = None, **fields) -> Markdown:
         """Report text ``key`` in the report's language; ``level`` makes it a heading."""
@@ -306,7 +369,8 @@ class Report:
                 rule_options[key] = value
             else:
                 plot_options[key] = value
-        if rule is not None and not isinstance(data, dict | pd.DataFrame):
+        # a plain dict holds tables; a result that is a dict (ByAnalysis) goes to the rule
+        if rule is not None and not (isinstance(data, pd.DataFrame) or type(data) is dict):
             tables = rule(data, self._policy, **rule_options)
         else:
             if rule_options:
@@ -693,6 +757,13 @@ def figure_alt(figure, caption: str, language: str) -> str:
         if facts.get("suppressed_times"):
             parts.append(t("event_study_hidden", times=_listing([number(v) for v in facts["suppressed_times"]],
                                                                    language)))
+    if kind == "balance":
+        from cohort.report.text import value_labels
+
+        names = value_labels("analysis", language)
+        parts.append(t("balance", analyses=_listing([names.get(a, a) for a in facts.get("analyses") or []], language)))
+        if facts.get("suppressed_terms"):
+            parts.append(t("balance_hidden", terms=_listing(facts["suppressed_terms"], language)))
     if kind == "trajectory" and facts.get("waves_shown"):
         parts.append(t("waves", waves=_listing(facts["waves_shown"], language),
                        low=facts["percentiles"][0] if facts.get("percentiles") else "",
