@@ -36,7 +36,7 @@ EFFECT_TABLES = (
     "effects_doubly_robust", "effects_safety", "effects_staggered_att_gt", "effects_staggered_overall",
 )
 EFFECT_FIGURE_DATA = (
-    "effects_legal_measure_cif", "effects_legal_measure_cif_at_risk", "effects_reregistration_cif",
+    "effects_balance", "effects_legal_measure_cif", "effects_legal_measure_cif_at_risk", "effects_reregistration_cif",
     "effects_reregistration_cif_at_risk", "effects_event_study",
 )
 
@@ -117,6 +117,42 @@ def test_the_comparison_delivery_must_hold_comparison_regions(tmp_path):
     with pytest.raises(ParameterError, match="parameter 'comparison_delivery': the delivery default holds no "
                                              "comparison region"):
         check_comparison_delivery(wrong)
+
+
+def test_the_section_says_why_it_estimates_nothing(fits):
+    from cohort.report.notebook import Report
+
+    final = load_params(FINAL)
+    assert fits["report"].effects_status() == "ok"
+    assert Report(load_params(INTERIM)).effects_status() == "no_comparison_delivery"
+    # a pilot site of the report's delivery that the comparison delivery does not hold
+    assert Report(dataclasses.replace(final, sites=("GRO",))).effects_status() == "no_pilot"
+    # GLZ has 314 households: enough at the threshold 10, too few at 400
+    assert Report(dataclasses.replace(final, sites=("GLZ",))).effects_status() == "ok"
+    high = dataclasses.replace(final, sites=("GLZ",), disclosure=DisclosurePolicy(threshold=400))
+    assert Report(high).effects_status() == "too_few"
+    assert fits["report"].effects_status({"legal_measures": False, "safety": False}) == "too_few"
+
+
+def test_an_analysis_with_too_few_households_or_events_in_an_arm_is_not_estimable(fits):
+    from cohort.definitions.target_trial import legal_measure_trial, reregistration_trial, safety_trial
+    from cohort.report.notebook import Report
+
+    assert fits["report"].estimable(fits["trials"]) == {"legal_measures": True, "reregistration": True,
+                                                        "safety": True}
+    subset = Report(dataclasses.replace(load_params(FINAL), sites=("GLZ",)))
+    population, spec = subset.effects_population(), subset.params.effects
+    trials = {"legal_measures": legal_measure_trial(population, spec),
+              "reregistration": reregistration_trial(population, spec),
+              "safety": safety_trial(population, spec)}
+    # GLZ started in 2025: 148 households with 8 first measures, 35 closures with 2
+    # re-registrations, 22 households with a safety score at T0 and T2
+    pilot = trials["legal_measures"]["treated"].eq(1)
+    assert int(trials["legal_measures"].loc[pilot, "event"].sum()) == 8
+    assert subset.estimable(trials) == {"legal_measures": False, "reregistration": False, "safety": True}
+    off = Report(dataclasses.replace(load_params(FINAL), sites=("GLZ",),
+                                     disclosure=DisclosurePolicy(threshold=10, enabled=False)))
+    assert off.estimable(trials) == {"legal_measures": True, "reregistration": True, "safety": True}
 
 
 # ---------------------------------------------------------------------- the releases
@@ -255,6 +291,35 @@ def test_the_weighted_curves_draw_their_released_tables_with_the_arms_named(fits
         plot_weighted_curves(fits["curves"].table_, at_risk)
 
 
+def test_the_balance_figure_draws_the_released_balance_cells(fits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cohort.disclosure.effects import balance_figure_data
+    from cohort.plots.effects import plot_balance
+    from cohort.plots.style import figure_facts
+
+    table = release(fits["balance"], POLICY)
+    drawn = balance_figure_data(fits["balance"], POLICY)[""]
+    assert list(drawn.columns) == ["analysis", "term", "smd_unweighted", "smd_weighted", "suppressed"]
+    pd.testing.assert_frame_equal(drawn, table[list(drawn.columns)], check_like=False)
+    assert passes_the_release_check(drawn) == []
+    # after weighting every term is balanced (|SMD| < 0.1); before, severity and prior reports are not
+    assert drawn["smd_weighted"].abs().max() < 0.1
+    assert drawn.loc[drawn["term"] == "severity: high", "smd_unweighted"].abs().min() > 0.2
+    facts = figure_facts(plot_balance(drawn))
+    assert facts["analyses"] == ["legal_measures", "reregistration", "safety"]
+    assert facts["terms"][0] == "severity: high" and facts["suppressed_terms"] == []
+    with pytest.raises(DisclosureError, match="plot_balance draws released tables only"):
+        plot_balance(fits["balance"]["safety"].table_)
+    # a term too small in one analysis is marked, not drawn
+    small = DisclosurePolicy(threshold=700)
+    hidden = balance_figure_data(fits["balance"], small)[""]
+    assert hidden["suppressed"].any()
+    assert set(figure_facts(plot_balance(hidden))["suppressed_terms"]) == set(
+        hidden.loc[hidden["suppressed"].fillna(False).astype(bool), "term"])
+
+
 def test_the_event_study_marks_what_disclosure_control_withholds(fits):
     import matplotlib
 
@@ -334,6 +399,9 @@ def test_the_final_reports_effects_section_releases_checked_tables_with_their_re
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Effects against comparison households" in page and "Emulated trial." in page
     assert "Weighted Cox model with the group as its only term" in page
+    # the key findings state the effect against regular care from the released tables
+    assert "Compared with regular care, fewer households at the pilot sites were registered again" in page
+    assert "at the pilot sites than in regular care (weighted means" in page
 
 
 @pytest.mark.slow
@@ -345,7 +413,8 @@ def test_the_interim_report_says_it_has_no_comparison_regions_and_still_builds(t
     assert not (folder / "tables").exists() and not (folder / "figure-data").exists()
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Effecten ten opzichte van vergelijkingshuishoudens" in page
-    assert "Deze levering bevat geen vergelijkingsregio&#x27;s" in page or "Deze levering bevat geen vergelijkingsregio's" in page
+    assert "Dit rapport heeft geen vergelijkingslevering" in page
+    assert "niet te schatten: het rapport heeft geen of te weinig vergelijkingshuishoudens" in page
     assert "Nagebootste trial" not in page, "no effects methods without effect estimates"
     provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
     assert "comparison_delivery" not in provenance["inputs"]

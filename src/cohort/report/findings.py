@@ -308,7 +308,7 @@ def effects_findings(folder: Path, language: str) -> list[Finding]:
     ...     "months,risk_pilot,risk_comparison,difference,ci_lower,ci_upper,suppressed\\n"
     ...     "6,0.108,0.137,-0.029,-0.053,-0.005,false\\n12,0.167,0.222,-0.054,-0.085,-0.023,false\\n")
     >>> print(effects_findings(folder, "en")[0].text)
-    Compared with regular care, fewer households at the pilot sites were registered again within 12 months of closure: 16.7% against 22.2% in the comparison regions (weighted; difference -5.4%, 95% CI -8.5% to -2.3%).
+    Compared with regular care, fewer households at the pilot sites were registered again within 12 months of closure: 16.7% against 22.2% in the comparison regions (weighted; difference -5.4 percentage points, 95% CI -8.5 to -2.3).
     """
     rereg_source, safety_source = EFFECT_SOURCES
     rereg, safety = _read(folder, rereg_source), _read(folder, safety_source)
@@ -317,7 +317,7 @@ def effects_findings(folder: Path, language: str) -> list[Finding]:
     out = []
     key = "effects_reregistration_12_months"
     if rereg is None or rereg.empty:
-        out.append(_not_reported(key, rereg_source, language, "effects_reregistration", "no_table"))
+        out.append(_not_reported(key, rereg_source, language, "effects_reregistration", "too_few"))
     else:
         rows = rereg[pd.to_numeric(rereg["months"], errors="coerce") == 12]
         values = [_number(rows.iloc[0][c]) for c in ("risk_pilot", "risk_comparison", "difference", "ci_lower",
@@ -330,12 +330,15 @@ def effects_findings(folder: Path, language: str) -> list[Finding]:
             def share(v):
                 return format_number(v, "share", language)
 
+            def points(v):  # a difference of two shares, in percentage points
+                return format_number(100 * v, "value", language, decimals=1)
+
             out.append(Finding(key, _t(f"effects_reregistration.{_direction(lower, upper)}", language,
-                                       pilot=share(pilot), comparison=share(comparison), difference=share(difference),
-                                       lower=share(lower), upper=share(upper)), rereg_source, True))
+                                       pilot=share(pilot), comparison=share(comparison), difference=points(difference),
+                                       lower=points(lower), upper=points(upper)), rereg_source, True))
     key = "effects_safety"
     if safety is None or safety.empty:
-        out.append(_not_reported(key, safety_source, language, "effects_safety", "no_table"))
+        out.append(_not_reported(key, safety_source, language, "effects_safety", "too_few"))
     else:
         values = [_number(safety.iloc[0].get(c)) for c in ("mean_pilot", "mean_comparison", "difference", "ci_lower",
                                                            "ci_upper")]
