@@ -1,6 +1,7 @@
 """Time the effects section of the final report: its notebook alone, and the build with and without it.
 
-Run: ``.venv/bin/python benchmarks/bench_effects_report.py [--pairs 2] [--jobs 2] [--alone 3]``.
+Run: ``.venv/bin/python benchmarks/bench_effects_report.py [--pairs 2] [--jobs 2] [--alone 3]``
+(``--pairs 0``: the notebook alone, without the two builds).
 
 * **Notebook alone**: ``notebooks/07_effects.ipynb`` through papermill with the final
   parameters (its kernel start, the comparison delivery from the Parquet cache, the three
@@ -65,6 +66,8 @@ def main() -> None:
     alone = [run_alone(params) for _ in range(args.alone)]
     print("notebook alone: " + ", ".join(f"{t:.1f}" for t in alone) + f" s; median {statistics.median(alone):.1f} s")
 
+    if args.pairs == 0:
+        return
     without = tuple(n for n in NOTEBOOKS if n != SECTION)
     times = {"with": [], "without": []}
     for _ in range(args.pairs):
