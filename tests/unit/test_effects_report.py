@@ -135,7 +135,11 @@ def test_the_section_says_why_it_estimates_nothing(fits):
 
 
 def test_an_analysis_with_too_few_households_or_events_in_an_arm_is_not_estimable(fits):
-    from cohort.definitions.target_trial import legal_measure_trial, reregistration_trial, safety_trial
+    from cohort.definitions.target_trial import (
+        legal_measure_trial,
+        reregistration_trial,
+        safety_trial,
+    )
     from cohort.report.notebook import Report
 
     assert fits["report"].estimable(fits["trials"]) == {"legal_measures": True, "reregistration": True,
