@@ -9,7 +9,8 @@ import yaml
 
 TEXTS = Path(__file__).resolve().parents[2] / "src" / "cohort" / "resources" / "report_text.yaml"
 FIELDS = {"enrolment_start", "enrolment_end", "reference_date", "n_pilot_sites", "n_comparison_sites",
-          "covariates", "horizons", "bootstrap_replications", "disclosure_threshold"}
+          "covariates", "horizons", "bootstrap_replications", "disclosure_threshold",
+          "analysis"}  # the analysis not estimable here, in words (the notebook passes it)
 
 
 def leaves(node, path=()):
