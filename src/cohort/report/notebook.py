@@ -734,7 +734,7 @@ def figure_alt(figure, caption: str, language: str) -> str:
     elif kind in ("curve", "trajectory", "event_study") and facts.get("x_max") is not None:
         low = number(facts.get("x_min") or 0)
         parts.append(t("plotted", y=y or "", x=x or "", range=t("range", low=low, high=number(facts["x_max"]))))
-    elif y or x:
+    elif (y or x) and kind != "balance":  # the balance sentence says what the axes hold
         parts.append(t("plotted", y=y or "", x=x or "", range="").replace(" ,", ",").rstrip(", .") + ".")
     groups = facts.get("groups") or []
     if kind == "trend" and groups:
