@@ -98,6 +98,8 @@ WRITERS = {
     "cohort.report.notebook": "figures rendered to bytes in memory, no file",
     "cohort.plots.style": "figures rendered to bytes in memory, no file",
     "cohort.report.pdf": "the typesetting sources in a private temporary folder",
+    "cohort.disclosure.ledger": "the release ledger: one append-only entry per built report",
+    "cohort.disclosure.protect": "a released table as text in memory, to recognise views of it (no file)",
 }
 _WRITE_CALLS = {"write_text", "write_bytes", "to_csv", "to_parquet", "to_excel", "savefig",
                 "write_table", "copyfile", "copytree", "move"}

@@ -23,8 +23,9 @@ def test_all_sites_and_all_but_one_cannot_both_be_released(tmp_path, monkeypatch
     from cohort.delivery.load import load
     from cohort.disclosure.check import check_release, errors, record_release
     from cohort.disclosure.policy import disclosure_settings
-    from cohort.disclosure.writer import write_released_csv
-    from cohort.monitor.series import quarterly_series
+    from cohort.disclosure.writer import released_csv
+    from cohort.disclosure.release import release
+    from cohort.monitor.series import quarterly_counts
 
     monkeypatch.delenv(LEDGER_ENV, raising=False)
     delivery = load(BUNDLED, cache_dir=False)
@@ -47,7 +48,8 @@ def test_all_sites_and_all_but_one_cannot_both_be_released(tmp_path, monkeypatch
     def build(name, sites):
         folder = tmp_path / "reports" / name
         (folder / "tables").mkdir(parents=True)
-        write_released_csv(quarterly_series(subset(sites), "2024-12-31", by="site"), folder / "tables" / "monitor.csv")
+        released = release(quarterly_counts(subset(sites), "2024-12-31", by="site"), disclosure_settings({}).policy)
+        (folder / "tables" / "monitor.csv").write_text(released_csv(released), encoding="utf-8")
         provenance = {"report": name, "parameters": {"sites": list(sites), "reference_date": "2024-12-31",
                                                      "study_start": "2023-01-01", "disclosure": {"threshold": 10}}}
         (folder / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
