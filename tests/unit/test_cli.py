@@ -59,3 +59,31 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert str(missing) in lines[0]
+
+
+def test_no_subcommand_accepts_abbreviated_options():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert parser.allow_abbrev is False
+    for name, subparser in sub.choices.items():
+        assert subparser.allow_abbrev is False, name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pseudonymise", "a", "b", "--key", "s3cr3t-value"],
+        ["pseudonymise", "a", "b", "--key=s3cr3t-value"],
+        ["pseudonymise", "a", "b", "--length", "s3cr3t-value"],
+        ["s3cr3t-value"],
+        ["synth", "out", "--households", "s3cr3t-value"],
+        ["validate", "d", "--tolerance-days", "s3cr3t-value"],
+    ],
+)
+def test_command_line_errors_never_repeat_values(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert "s3cr3t" not in captured.out + captured.err
+    assert len([line for line in captured.err.splitlines() if "error:" in line]) == 1

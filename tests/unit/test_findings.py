@@ -12,6 +12,7 @@ from cohort.report.findings import (
     legal_measures_finding,
     reregistration_finding,
     safety_finding,
+    time_to_safety_finding,
 )
 from cohort.report.format import format_date, format_number
 
@@ -28,6 +29,14 @@ SAFETY = """wave,n_households,n_pairs,mean_baseline,mean_score,mean_change,sd_ch
 T1,704,706,4.36,5.00,0.6402266289,1.36,0.5396327266,0.7408205312,1.6e-32,T0,complete-case,false
 T2,269,269,4.29,5.68,1.3866171,1.41,1.217836371,1.55539783,1.6e-41,T0,complete-case,false
 T3,[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],T0,complete-case,true
+"""
+
+SHARE_SAFE = """group,months,time,share_safe,ci_lower,ci_upper,n_safe,n_risk,determined,suppressed
+direct,6,182.625,0.18562,0.1601,0.2101,193,794,true,false
+direct,12,365.25,0.365032,0.3162,0.4101,252,251,true,false
+direct,18,547.875,,,,,,true,true
+stable,6,182.625,0.126572,0.0881,0.1634,51,246,true,false
+stable,12,365.25,,,,,,true,true
 """
 
 MONITOR_HEADER = "indicator,kind,interval_start,interval_end,site,numerator,denominator,value,ci_lower,ci_upper,ci_method,suppressed\n"
@@ -50,7 +59,8 @@ def numbers_in(text: str) -> list[str]:
 
 
 def test_every_number_of_a_finding_is_a_cell_of_its_table(tmp_path):
-    folder = report(tmp_path, reregistration_cif=CIF, safety_change_from_baseline=SAFETY, monitor=MONITOR)
+    folder = report(tmp_path, reregistration_cif=CIF, safety_change_from_baseline=SAFETY, monitor=MONITOR,
+                    safety_share_safe=SHARE_SAFE)
     for language in ("nl", "en"):
         for finding in key_findings(folder, language):
             assert finding.reported, finding.text
@@ -69,8 +79,8 @@ def test_every_number_of_a_finding_is_a_cell_of_its_table(tmp_path):
                 text = text.replace(format_date(date, language), "")
             for number in numbers_in(text):
                 number = number.rstrip(".,")
-                if number in ("12", "95%", "1", "2", "3"):
-                    continue  # the 12 months, 95% intervals and wave numbers
+                if number in ("6", "12", "95%", "1", "2", "3"):
+                    continue  # the 6 and 12 months, 95% intervals and wave numbers
                 assert number in shown, f"{number!r} in {finding.text!r} is no cell of {finding.source}"
 
 
@@ -90,7 +100,7 @@ def test_a_curve_that_ends_before_twelve_months_cannot_be_reported(tmp_path):
     assert not finding.reported
     assert finding.text == (
         "The share of households registered again within 12 months of closure cannot be reported here: "
-        "the released curve ends after 6 months, because too few households remained at risk after that."
+        "the released curve ends after 6 months, because later steps would rest on too few households (disclosure control)."
     )
 
 
@@ -111,7 +121,7 @@ def test_kaplan_meier_is_used_without_a_competing_risks_table(tmp_path):
 def test_a_missing_table_cannot_be_reported(tmp_path):
     (tmp_path / "tables").mkdir()
     findings = key_findings(tmp_path, "nl")
-    assert [f.reported for f in findings] == [False, False, False]
+    assert [f.reported for f in findings] == [False, False, False, False]
     assert all(f.text.endswith("dit rapport bevat de tabel niet.") for f in findings)
 
 
@@ -141,3 +151,21 @@ def test_legal_measures_suppressed_on_the_reference_date(tmp_path, language):
     hidden = MONITOR.replace("all,199,1653,0.1203871748", "all,[suppressed],[suppressed],[suppressed]")
     finding = legal_measures_finding(report(tmp_path, monitor=hidden), language)
     assert not finding.reported
+
+
+def test_time_to_safety_reads_the_latest_horizon_shown(tmp_path):
+    finding = time_to_safety_finding(report(tmp_path, safety_share_safe=SHARE_SAFE), "nl")
+    assert finding.reported and finding.source == "tables/safety_share_safe.csv"
+    assert finding.text == (
+        "Na 12 maanden was naar schatting 36,5% van de huishoudens direct veilig (95%-BI 31,6% tot "
+        "41,0%; Turnbull-schatter voor intervalgecensureerde tijden). Het aandeel stabiel veilig na "
+        "12 maanden rust op te weinig huishoudens om te tonen; na 6 maanden was het 12,7% (95%-BI "
+        "8,8% tot 16,3%)."
+    )
+
+
+def test_time_to_safety_with_every_row_suppressed_cannot_be_reported(tmp_path):
+    rows = [line for line in SHARE_SAFE.splitlines() if not line.endswith("false")]
+    finding = time_to_safety_finding(report(tmp_path, safety_share_safe="\n".join(rows) + "\n"), "en")
+    assert not finding.reported
+    assert finding.text.endswith("cannot be reported here: the cell is suppressed (disclosure control).")

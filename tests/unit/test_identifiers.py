@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from cohort.cli import main
@@ -175,3 +176,105 @@ def test_a_bsn_in_a_malformed_row_is_still_found(tmp_path):
     with pytest.raises(IdentifierError, match="rule: bsn") as info:
         load(folder, cache_dir=False)
     assert BSN not in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# the classes of identifiers (the full planted list is tests/badinput/)
+
+
+def test_elfproef_on_grouped_and_zero_dropped_bsns():
+    from cohort.delivery.identifiers import _confirm
+
+    values = pd.Series(["111 222 333", "111-222-333", "111.222.333", "12345672", "12.345.672"])
+    assert is_bsn(values).all()
+    # eight digits that are a date are read as a date, not as a BSN with its zero dropped
+    words = pd.Series(["20230305", "05032023", "12345672", "19870412"], dtype=object)
+    assert _confirm("bsn", words).tolist() == [False, False, True, False]
+
+
+def test_iban_checksum_country_and_length():
+    from cohort.delivery.identifiers import is_iban
+
+    good = ["NL91ABNA0417164300", "BE68539007547034", "DE89370400440532013000", "nl91abna0417164300"]
+    bad = ["NL91ABNA0417164301", "NL91ABNA041716430", "ZZ91ABNA0417164300", "ab12cdef3456ab12cd"]
+    assert is_iban(pd.Series(good)).all()
+    assert not is_iban(pd.Series(bad)).any()
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("NL91 ABNA 0417 1643 00", "iban"),  # not also a phone number
+        ("(020) 123 4567", "phone"),
+        ("+31 (0)20 123 4567", "phone"),
+        ("1234 ab", "postcode"),
+        ("jan [at] example [dot] nl", "email"),
+        ("Piet van der Berg", "name"),
+        ("geb. 2012/03/04", "birth_date"),
+    ],
+)
+def test_each_value_breaks_exactly_its_own_rule(value, rule):
+    from cohort.delivery.identifiers import content_rules
+
+    assert list(content_rules(pa.array([value]))) == [rule]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["in 2023 en 2024", "1500 km", "05-03-2023 10:15", "20230305", "Hart van Brabant",
+     "Veilig Thuis", "0612345678abcdef1234", "SYN-H00001673"],
+)
+def test_lookalikes_pass(value):
+    from cohort.delivery.identifiers import content_rules
+
+    assert content_rules(pa.array([value])) == {}
+
+
+def test_headers_are_searched_and_named_by_position():
+    frame = pd.DataFrame({"household_id": ["SYN-1"], "111222333": ["1"], "j@example.nl": ["2"]})
+    found = scan_frame(frame, table="households", file="h.csv")
+    header = found[found["in_header"]]
+    assert header["rule"].tolist() == ["bsn", "email"]
+    assert header["column"].tolist() == [
+        "number 2 (its header is not shown)", "number 3 (its header is not shown)"
+    ]
+    assert "111222333" not in found.to_string() and "j@example" not in found.to_string()
+
+
+def test_person_columns_may_hold_numbers_and_yes_no_but_not_text():
+    ok = pd.DataFrame({"kind": ["1", "2", ""], "moeder": ["ja", "nee", ""], "ouder_2": ["0", "", "1"]})
+    assert scan_frame(ok).empty
+    found = scan_frame(pd.DataFrame({"kind_1": ["", "Sanne"], "measure_kind": ["ots", "x"]}))
+    assert found[["column", "rule", "first_row"]].values.tolist() == [["kind_1", "name", 3]]
+
+
+def test_birth_date_columns_allow_years_months_and_ages_only():
+    frame = pd.DataFrame(
+        {"geboortejaar": ["2012", "2012-03", "03-2012", "maart 2012", "7", "onbekend", ""]}
+    )
+    assert scan_frame(frame).empty
+    for value in ["2012-03-04", "2012/03/04", "20120304", "04-03-2012", "4 maart 2012"]:
+        found = scan_frame(pd.DataFrame({"child_born": ["", value]}))
+        assert found["rule"].tolist() == ["birth_date"], value
+
+
+def test_is_safe_label():
+    from cohort.delivery.identifiers import is_safe_label
+
+    assert is_safe_label(["severity", "Household ID", "notes.txt"]).all()
+    assert not is_safe_label(["06-12345678", "Jan de Vries", "NL91ABNA0417164300"]).any()
+
+
+def test_undeclared_text_is_a_finding_numbers_and_yes_no_are_not(tmp_path):
+    from cohort.delivery.identifiers import scan_raw_delivery
+    from cohort.delivery.read import read_raw_delivery
+
+    folder = tmp_path / "d"
+    shutil.copytree(VALID, folder)
+    frame = pd.read_csv(folder / "households.csv", dtype=str, keep_default_na=False)
+    frame["score_2"] = "3,5"  # a number (decimal comma) is not text
+    frame["pets"] = "ja"
+    frame["colour"] = "red"
+    frame.to_csv(folder / "households.csv", index=False)
+    found = scan_raw_delivery(read_raw_delivery(folder))
+    assert found[["column", "rule", "n_values"]].values.tolist() == [["colour", "undeclared_text", 6]]

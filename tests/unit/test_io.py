@@ -204,25 +204,43 @@ def test_header_names_are_normalised(tmp_path, reference):
     pd.testing.assert_frame_equal(load(folder, cache_dir=False).sites, reference.sites)
 
 
-def test_row_numbers_follow_the_file_despite_bad_rows(tmp_path):
+def test_row_numbers_are_the_lines_where_rows_start(tmp_path):
     folder = _copy(tmp_path)
     with open(folder / "referrals.csv", "a", encoding="utf-8") as fh:
-        fh.write("SYN-R006,SYN-H001,2023-05-05,police,extra\n")  # row 7: too many fields
-        fh.write('SYN-R007,SYN-H001,2023-05-06,"police, ""multi""\nline"\n')  # row 8: fine
-        fh.write("SYN-R008,SYN-H001,2023-05-07\n")  # row 9: too few fields
-        fh.write("SYN-R009,SYN-H001,2023-13-07,\n")  # row 10: bad date
+        fh.write("SYN-R006,SYN-H001,2023-05-05,police,extra\n")  # line 7: too many fields
+        fh.write('SYN-R007,SYN-H001,2023-05-06,"police, ""multi""\nline"\n')  # lines 8-9
+        fh.write("SYN-R008,SYN-H001,2023-05-07\n")  # line 10: too few fields
+        fh.write("SYN-R009,SYN-H001,2023-13-07,\n")  # line 11: bad date
     raw = read_raw_delivery(folder).tables["referrals"]
-    assert raw.rows_read == 9
-    assert raw.bad_rows["row"].tolist() == [7, 9]
-    assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 10]
+    assert raw.rows_read == 9 and raw.lines_read == 10
+    assert raw.bad_rows["row"].tolist() == [7, 10]
+    assert raw.row_numbers.tolist() == [2, 3, 4, 5, 6, 8, 11]
+    assert raw.line_counts.tolist() == [1, 1, 1, 1, 1, 2, 1]
     from cohort.delivery.validate import validate_delivery
 
-    v = validate_delivery(folder).violations
-    assert v[["row", "rule"]].values.tolist() == [
-        [7, "field_count"],
-        [9, "field_count"],
-        [10, "invalid_date"],
+    report = validate_delivery(folder)
+    # source is not free text: a line break there is a quote that swallowed a line
+    assert report.violations[["row", "column", "rule"]].values.tolist() == [
+        [7, None, "field_count"],
+        [8, "source", "multiline_value"],
+        [10, None, "field_count"],
+        [11, "referral_date", "invalid_date"],
     ]
+    acc = report.accounting.set_index("table").loc["referrals"]
+    assert (acc["rows_read"], acc["rows_rejected"], acc["lines_read"], acc["lines_rejected"]) == (
+        9, 4, 10, 5
+    )
+
+
+def test_lines_are_counted_for_every_line_end(tmp_path):
+    folder = _copy(tmp_path)
+    path = folder / "referrals.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # old Mac line ends, Windows line ends and no line end after the last row
+    path.write_bytes(("\r".join(lines[:3]) + "\r\n" + "\r\n".join(lines[3:])).encode())
+    raw = read_raw_delivery(folder).tables["referrals"]
+    assert raw.rows_read == raw.lines_read == len(lines) - 1
+    assert raw.row_numbers.tolist() == list(range(2, len(lines) + 1))
 
 
 def test_date_form_is_decided_per_column():
@@ -320,3 +338,59 @@ def test_cache_tables_are_written_in_row_chunks_like_to_parquet(tmp_path, refere
     back = pd.read_parquet(tmp_path / "chunked.parquet")
     pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "whole.parquet"))
     pd.testing.assert_frame_equal(back, frame)
+
+
+def test_files_are_refused_from_their_size_before_reading(tmp_path, monkeypatch):
+    from cohort.delivery import read
+
+    folder = _copy(tmp_path)
+    reads = []
+    real = read.open_delivery_file
+
+    def spy(path, limit=None, file=None):
+        handle = real(path, limit, file)
+        reads.append(Path(path).name)
+        return handle
+
+    monkeypatch.setattr(read, "open_delivery_file", spy)
+    with pytest.raises(DeliveryError, match=r"episodes.csv is 534 bytes, more than the limit of 300 bytes per file \(rule: file_size\)"):
+        read_raw_delivery(folder, max_file_bytes=300)
+    assert "episodes.csv" not in reads  # refused at open, from fstat: never read
+
+
+def test_the_size_limit_comes_from_the_environment(monkeypatch):
+    from cohort.delivery.read import MAX_FILE_BYTES, max_file_bytes
+
+    monkeypatch.delenv("COHORT_MAX_FILE_MB", raising=False)
+    assert max_file_bytes() == MAX_FILE_BYTES
+    monkeypatch.setenv("COHORT_MAX_FILE_MB", "2")
+    assert max_file_bytes() == 2 << 20
+    monkeypatch.setenv("COHORT_MAX_FILE_MB", "lots")
+    with pytest.raises(DeliveryError, match="COHORT_MAX_FILE_MB must be a number"):
+        max_file_bytes()
+
+
+def test_columns_yaml_is_part_of_the_hashes_and_not_an_unknown_file(tmp_path):
+    from cohort.delivery.read import delivery_hashes
+    from cohort.delivery.validate import validate_delivery
+
+    folder = _copy(tmp_path)
+    (folder / "columns.yaml").write_text("households:\n  severity: integer\n", encoding="utf-8")
+    assert "columns.yaml" in delivery_hashes(folder)
+    assert validate_delivery(folder).violations.empty
+
+
+def test_a_value_spanning_lines_is_one_row_over_several_lines(tmp_path):
+    folder = _copy(tmp_path)
+    path = folder / "sites.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("Utrecht", '"Utrecht\nStad"'))
+    raw = read_raw_delivery(folder).tables["sites"]
+    assert raw.rows_read == 2 and raw.lines_read == 3
+    assert raw.row_numbers.tolist() == [2, 3] and raw.line_counts.tolist() == [1, 2]
+
+
+def test_arrow_messages_lose_the_file_content_they_quote():
+    from cohort.delivery.read import _arrow_reason
+
+    reason = _arrow_reason(ValueError("CSV parse error: Expected 4 columns, got 2: SECRET,ROW"))
+    assert reason == "CSV parse error: Expected 4 columns, got 2"

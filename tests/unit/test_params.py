@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,53 @@ def test_a_final_report_names_author_organisation_and_issue_date():
 def test_bad_title_block_values_name_the_key(key, value, message):
     with pytest.raises(ParameterError, match=f"'{key}'.*{message}|{message}"):
         from_mapping({**MINIMAL, key: value}, source="x.yaml", check_delivery=False)
+
+
+def _valid_params(**values):
+    return from_mapping(
+        {**MINIMAL, "delivery": "tests/fixtures/deliveries/valid", **values}, source="p.yaml"
+    )
+
+
+@pytest.fixture(scope="module")
+def valid_delivery():
+    from cohort.delivery.load import load
+
+    return load(ROOT / "tests" / "fixtures" / "deliveries" / "valid", cache_dir=False)
+
+
+def test_check_against_delivery_accepts_a_consistent_file_and_returns_notes(valid_delivery):
+    from cohort.report.params import check_against_delivery
+
+    assert check_against_delivery(_valid_params(reference_date="2024-06-30"), valid_delivery) == ()
+    notes = check_against_delivery(_valid_params(reference_date="2030-12-31"), valid_delivery)
+    assert any("lies after the delivery's data ends (2024-12-31)" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"sites": ["XXX"]}, "parameter 'sites': site 'XXX' is not a site of the delivery valid"),
+        ({"sites": ["UTR"], "study_start": "2024-07-01", "change_date": "2024-08-01"},
+         "parameter 'study_start' (2024-07-01) is after the data of the chosen sites ends"),
+        ({"reference_date": "2022-06-30", "study_start": "2022-01-01", "change_date": "2022-03-01"},
+         "parameter 'reference_date' (2022-06-30) is before the delivery's data begins"),
+    ],
+)
+def test_check_against_delivery_refuses_what_the_delivery_cannot_answer(
+    valid_delivery, values, expected
+):
+    from cohort.report.params import check_against_delivery
+
+    with pytest.raises(ParameterError, match=re.escape(expected)):
+        check_against_delivery(_valid_params(**values), valid_delivery)
+
+
+def test_aliases_and_duplicate_keys_are_refused_in_parameter_files(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: demo\nsites: &s [AMS]\nother: *s\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"p.yaml line 2, column 8: .*yaml_alias"):
+        load_params(path, check_delivery=False)
+    path.write_text("name: demo\nname: other\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"line 2, column 1: key 'name' appears twice"):
+        load_params(path, check_delivery=False)

@@ -109,3 +109,50 @@ def test_unknown_column_and_same_output_folder_are_refused(tmp_path):
         pseudonymise_delivery(source, tmp_path / "out", ["client_nr"], KEY)
     with pytest.raises(ParameterError, match="must differ"):
         pseudonymise_delivery(source, source, ["household_id"], KEY)
+
+
+def test_collision_chance_is_the_birthday_bound_and_safe_length_its_inverse():
+    from cohort.delivery.pseudonymise import MAX_COLLISION_CHANCE, collision_chance, safe_length
+
+    assert collision_chance(1, 8) == 0.0
+    assert collision_chance(2, 8) == pytest.approx(1 / 16**8, rel=1e-6)
+    assert collision_chance(200_000, 8) > 0.99
+    for n in (10, 1_000, 200_000, 10_000_000):
+        length = safe_length(n)
+        assert collision_chance(n, length) <= MAX_COLLISION_CHANCE
+        assert length == 8 or collision_chance(n, length - 1) > MAX_COLLISION_CHANCE
+
+
+def test_a_length_too_short_for_the_values_is_refused():
+    frame = pd.DataFrame({"c": [f"id{i}" for i in range(5_000)]})
+    with pytest.raises(ParameterError, match=r"--length 8 is too short for the 5,000 distinct values "
+                       r"of c.*use --length 11 or more"):
+        pseudonymise(frame, ["c"], KEY, length=8)
+    assert pseudonymise(frame, ["c"], KEY, length=11)["c"].nunique() == 5_000
+
+
+def test_pseudonyms_that_look_like_identifiers_are_refused():
+    from cohort.delivery.pseudonymise import _check_not_identifier_like
+
+    with pytest.raises(ParameterError, match=r"1 pseudonym\(s\) of c would look like BSNs.*--prefix"):
+        _check_not_identifier_like(pd.Series(["123456782", "abcdef123"]), "c")
+    _check_not_identifier_like(pd.Series(["H-123456782", "abcdef123"]), "c")
+
+
+def test_a_household_gets_one_pseudonym_in_every_table(tmp_path):
+    source = _with_client_numbers(tmp_path)
+    pseudonymise_delivery(source, tmp_path / "out", None, KEY)
+    households = pd.read_csv(tmp_path / "out" / "households.csv", dtype=str)["household_id"]
+    episodes = pd.read_csv(tmp_path / "out" / "episodes.csv", dtype=str)["household_id"]
+    assert set(episodes) <= set(households)
+    assert (tmp_path / "out" / "columns.yaml").exists() is (source / "columns.yaml").exists()
+
+
+def test_the_name_of_a_missing_key_file_is_not_shown(tmp_path):
+    from cohort.exceptions import InputNotFoundError
+
+    with pytest.raises(InputNotFoundError) as info:
+        read_key(tmp_path / "s3cr3t-typed-as-a-path")
+    assert "s3cr3t" not in str(info.value)
+    with pytest.raises(ParameterError, match="not a small ordinary file"):
+        read_key(tmp_path)  # a folder

@@ -23,7 +23,6 @@ from cohort.files import sha256_file
 from cohort.report import provenance as prov
 from cohort.report.build import build_report
 from cohort.report.execute import NOTEBOOKS
-from cohort.report.format import suppression_marker
 from cohort.report.params import load_params
 from cohort.report.rebuild import rebuild_report
 
@@ -73,7 +72,7 @@ def test_report_html_is_one_page_without_code(built):
     assert params.title in html and '<html lang="nl">' in html
     for heading in ("Inhoud", "Kwartaalmonitor", "Heraanmelding na afsluiting", "Definities", "Methoden", "Beperkingen"):
         assert heading in html
-    assert "data:image/svg+xml;base64," in html  # vector figures
+    assert "data:image/svg+xml;base64," in html and "data:image/png" not in html  # vector figures only
     assert 'src="http' not in html and "<script" not in html, "self-contained, no external resources"
     for code in ("import pandas", "report.release_table(", "from_namespace(globals())", "quarterly_series("):
         assert code not in html
@@ -82,15 +81,90 @@ def test_report_html_is_one_page_without_code(built):
 
 def test_dutch_report_shows_dutch_labels_and_releases_identifiers(built):
     html = (built / "report.html").read_text(encoding="utf-8")
-    assert ">huishoudens betrokken sinds de start</th>" in html  # a row label
+    assert '<th scope="row" class="left">huishoudens betrokken sinds de start</th>' in html
     assert "households involved since the study start" not in html
-    assert ">verhuisd</td>" in html and ">moved away</td>" not in html
-    assert f">{suppression_marker('nl')}</td>" in html and "tables/monitor.csv" in html
+    assert '<td class="left">verhuisd</td>' in html and "moved away</td>" not in html
+    assert '<td class="right">x</td>' in html and "[onderdrukt]" not in html and "tables/monitor.csv" in html
     assert "Kwartaalmonitor: elke indicator, elk kwartaal en elke proeftuin" in html  # caption
     headline = pd.read_csv(built / "tables" / "monitor_headline.csv", dtype=str, keep_default_na=False)
     assert "households involved since the study start" in set(headline["figure"])
     cif = pd.read_csv(built / "tables" / "reregistration_cif.csv", dtype=str, keep_default_na=False)
     assert set(cif["cause"]) == {"re-registration", "moved away"}
+
+
+def _page_text(html: str) -> str:
+    """The text a reader sees on the page before the appendices (no markup, no code)."""
+    import html as markup
+
+    body = html.split("</style>")[1].split('id="definitions"')[0]
+    body = re.sub(r"<code>.*?</code>|<img[^>]*>", " ", body, flags=re.S)
+    return " ".join(markup.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_report_page_numbers_captions_and_alt_texts_of_the_real_build(built):
+    html = (built / "report.html").read_text(encoding="utf-8")
+    text = _page_text(html)
+    # Dutch numbers, shares, p-values and written-out dates; nothing printed the English way
+    for shown in ("1.653", "10,3%", "< 0,001", "31 december 2024", "1 januari 2023 t/m 31 december 2024"):
+        assert shown in text.replace("\u00a0", " "), shown
+    assert not re.search(r"\b\d+\.\d+e-\d+\b|\b0\.\d{3,}\b|\b\d{4}-\d{2}-\d{2}\b(?!\.csv)", text)
+    # model terms and headers in Dutch
+    assert "site[T." not in html and "has_children" not in text
+    assert "eerdere meldingen" in text and "hazardratio" in text and "robuuste standaardfout" in text
+    # every figure numbered and captioned, drawn as SVG, with an alt text that says what it shows
+    images = re.findall(r'<img src="data:image/([a-z+]+);base64,[^"]+" alt="([^"]*)">', html)
+    assert [kind for kind, _ in images] == ["svg+xml"] * 3  # the trend, Kaplan-Meier, cumulative incidence
+    alts = [a.replace("&#x27;", "'") for _, a in images]
+    assert alts[0].startswith("Aanmeldingen per kwartaal, per proeftuin. Verticaal: aanmeldingen per kwartaal")
+    assert "van K1 2023 tot en met K4 2024" in alts[0] and "Eén paneel per proeftuin (13)" in alts[0]
+    km = next(a for a in alts if a.startswith("Kaplan-Meier"))
+    assert "van 0 tot 12" in km and "De curve eindigt na 7,3 maanden" in km and "na 0, 3, 6, 9 en 12 maanden" in km
+    for number in range(1, 4):
+        assert f"<b>Figuur {number}.</b>" in html
+    assert re.search(r"<b>Tabel \d+\.</b> Kaplan-Meier: tijd sinds afsluiting", html)
+    # the one marker, its footnote, and no English left in the page's own text
+    assert "x = niet getoond (onthullingscontrole)" in text
+    for english in ("Number at risk", "rate ratio", " SE ", "at risk", "suppressed", "Figure ", "Table "):
+        assert english not in text, english
+
+
+def test_the_numbers_at_risk_drawn_are_those_released(built):
+    """The KM figure's axis ends at the last released number at risk; every released
+    number is drawn, none other (the SVG holds text as paths: the alt text names them)."""
+    at_risk = pd.read_csv(built / "figure-data" / "reregistration_km_at_risk.csv", dtype=str)
+    released = at_risk.loc[at_risk["suppressed"] == "false"]
+    months = [round(float(t) / 30.4375) for t in released["time"]]
+    html = (built / "report.html").read_text(encoding="utf-8")
+    km = next(a for a in re.findall(r'alt="([^"]*)"', html) if a.startswith("Kaplan-Meier"))
+    listed = ", ".join(str(m) for m in months[:-1]) + f" en {months[-1]} maanden"
+    assert f"na {listed}" in km and f"van 0 tot {months[-1]}" in km
+
+
+def test_report_pdf_of_the_real_build_is_a4_with_the_notice_on_every_page_and_nothing_cut(built):
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument((built / "report.pdf").read_bytes())
+    margin = 18 / 25.4 * 72
+    assert len(pdf) >= 10
+    for index in range(len(pdf)):
+        page = pdf[index]
+        width, height = page.get_size()
+        assert (round(width, 1), round(height, 1)) == (595.3, 841.9), f"page {index + 1} is not A4"
+        textpage = page.get_textpage()
+        text = textpage.get_text_range()
+        assert "SYNTHETISCHE GEGEVENS" in text and f"Pagina {index + 1} van {len(pdf)}" in text
+        for char in range(textpage.count_chars()):
+            left, _, right, _ = textpage.get_charbox(char)
+            if right - left > 0 and not textpage.get_text_range(char, 1).isspace():
+                assert margin - 1 <= left and right <= width - margin + 1, f"page {index + 1}: text outside the column"
+        image = np.asarray(page.render(scale=1).to_pil().convert("L"))
+        assert image[:, : int(margin) - 2].min() > 250 and image[:, -int(margin) + 2 :].min() > 250, (
+            f"page {index + 1}: ink in a margin"
+        )
+    everything = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "1.653" in everything and "< 0,001" in everything and "Figuur 2." in everything
+    assert b"/Subtype /Image" not in (built / "report.pdf").read_bytes(), "figures stay vector graphics"
 
 
 def test_provenance_records_inputs_parameters_and_versions(built):

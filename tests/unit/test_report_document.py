@@ -190,7 +190,8 @@ def test_dutch_numbers_dates_and_one_suppression_marker_with_its_footnote(docume
     assert not re.search(r"\d\.\d+e-\d+|p = 0\b|\[onderdrukt\]|\[suppressed\]|&lt;10<", body)
     cells = re.findall(r'<td class="right">x</td>', html)
     assert cells, "the suppressed cells show the marker"
-    assert "x = niet getoond: op deze cel berusten minder dan 10 huishoudens" in html
+    assert "x = niet getoond (onthullingscontrole): de cel berust op minder dan 10 huishoudens" in html
+    assert "ook 0" in html  # a suppressed cell may be a zero: the footnote never says it is not
     english = render_document_html(documents["en"][1])
     assert "19,973" in english and "12.0%" in english and "&lt; 0.001" in english
     assert '<td class="right">[c]</td>' in english

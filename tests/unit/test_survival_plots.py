@@ -23,6 +23,8 @@ from cohort.plots.survival import plot_cif, plot_km
 from cohort.stats.aalen_johansen import AalenJohansen
 from cohort.stats.kaplan_meier import KaplanMeier
 
+POLICY_10 = DisclosurePolicy(threshold=10)
+
 
 @pytest.fixture
 def data():
@@ -120,3 +122,48 @@ def test_plot_mcf_from_released_table():
     fig = plot_mcf(rel, at_risk)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), rel["mcf"].to_numpy(dtype=float))
     plt.close(fig)
+
+
+def _waves():
+    """Wave-scale intervals: 60 households safe at T0, 80 by T1, 50 by T2, 210 not yet."""
+    half = 182.625
+    left = np.r_[np.full(60, np.nan), np.zeros(80), np.full(50, half), np.full(210, 2 * half)]
+    right = np.r_[np.zeros(60), np.full(80, half), np.full(50, 2 * half), np.full(210, np.inf)]
+    return pd.DataFrame({"left": left, "right": right,
+                         "outcome": np.where(np.arange(400) % 2 == 0, "direct", "stable")})
+
+
+def test_plot_turnbull_draws_the_released_share_at_each_wave():
+    from cohort.disclosure.interval_curves import turnbull_figure_data
+    from cohort.disclosure.release import figure_data
+    from cohort.plots.style import figure_facts
+    from cohort.plots.survival import plot_turnbull
+    from cohort.stats.turnbull import Turnbull
+
+    fit = Turnbull().fit(_waves(), group_col="outcome")
+    tables = figure_data(fit, POLICY_10)
+    assert list(tables) == [""]
+    curve = tables[""]
+    assert curve.equals(turnbull_figure_data(fit, POLICY_10)[""])
+    fig = plot_turnbull(curve, labels={"direct": "directly safe", "stable": "stably safe"})
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(lines) == 2
+    for line, (_, tab) in zip(lines, curve.groupby("group", sort=False), strict=True):
+        last = tab.drop_duplicates("time_upper", keep="last")
+        np.testing.assert_allclose(line.get_xdata(), last["time_upper"].to_numpy(float) / 30.4375)
+        np.testing.assert_allclose(line.get_ydata(), 1 - last["survival"].to_numpy(float))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["directly safe", "stably safe"]
+    facts = figure_facts(fig)
+    assert facts["groups"] == ["directly safe", "stably safe"]
+    shown = [int(v) for v in curve.drop_duplicates(["group", "time_upper"])["n_risk"]]
+    assert facts["at_risk"] == shown
+    plt.close(fig)
+
+
+def test_plot_turnbull_refuses_the_fit_table():
+    from cohort.plots.survival import plot_turnbull
+    from cohort.stats.turnbull import Turnbull
+
+    with pytest.raises(DisclosureError):
+        plot_turnbull(Turnbull().fit(_waves()).table_)

@@ -12,9 +12,10 @@ import pytest
 from cohort.cli import main
 from cohort.delivery import schema
 from cohort.synth import generate as synth
+from cohort.synth import write
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "default"
-TABLE_FILES = sorted(f"{name}.csv" for name in schema.TABLES)
+TABLE_FILES = sorted([*(f"{name}.csv" for name in schema.TABLES), "columns.yaml"])
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -83,9 +84,10 @@ def test_committed_delivery_reproduces_the_published_monitor(committed):
 
 
 def test_published_figures_by_the_indicator_module():
-    indicators = pytest.importorskip("cohort.indicators")
-    io = pytest.importorskip("cohort.io")
-    delivery = io.load(DEFAULT_DIR, cache_dir=False)
+    from cohort.delivery.load import load
+    from cohort.monitor import indicators
+
+    delivery = load(DEFAULT_DIR, cache_dir=False)
     c = indicators.indicator_counts(delivery, "2024-12-31", intervals=[("2024-10-01", "2024-12-31")])
     got = dict(zip(c["indicator"], c["count"], strict=True))
     assert got["households_involved"] == 1653
@@ -120,7 +122,7 @@ def test_data_after_the_reference_date_exists_and_reaches_the_final_report(commi
 
 
 def test_committed_delivery_is_a_fresh_generation(tmp_path):
-    synth.synthesize(tmp_path)
+    write.synthesize(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == TABLE_FILES
     assert sorted(p.name for p in DEFAULT_DIR.iterdir()) == TABLE_FILES
     match, mismatch, errors = filecmp.cmpfiles(DEFAULT_DIR, tmp_path, TABLE_FILES, shallow=False)
@@ -129,9 +131,9 @@ def test_committed_delivery_is_a_fresh_generation(tmp_path):
 
 def test_same_seed_gives_identical_bytes_other_seed_does_not(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    synth.synthesize(a, seed=7, households=2_000)
-    synth.synthesize(b, seed=7, households=2_000)
-    synth.synthesize(c, seed=8, households=2_000)
+    write.synthesize(a, seed=7, households=2_000)
+    write.synthesize(b, seed=7, households=2_000)
+    write.synthesize(c, seed=8, households=2_000)
     for name in TABLE_FILES:
         assert (a / name).read_bytes() == (b / name).read_bytes()
     assert (a / "episodes.csv").read_bytes() != (c / "episodes.csv").read_bytes()
@@ -139,7 +141,7 @@ def test_same_seed_gives_identical_bytes_other_seed_does_not(tmp_path):
 
 def test_chunked_writing_equals_the_in_memory_tables(tmp_path, monkeypatch):
     monkeypatch.setattr(synth, "_CHUNK_HOUSEHOLDS", 700)
-    synth.synthesize(tmp_path, seed=3, households=2_000)
+    write.synthesize(tmp_path, seed=3, households=2_000)
     d = synth.generate(seed=3, households=2_000)
     on_disk = read_csv_delivery(tmp_path)
     for name, df in d.tables.items():
@@ -152,7 +154,7 @@ def test_chunked_writing_equals_the_in_memory_tables(tmp_path, monkeypatch):
 
 
 def test_parquet_round_trip(tmp_path):
-    synth.synthesize(tmp_path, seed=5, households=300, format="parquet")
+    write.synthesize(tmp_path, seed=5, households=300, format="parquet")
     d = synth.generate(seed=5, households=300)
     for name, df in d.tables.items():
         back = pd.read_parquet(tmp_path / f"{name}.parquet")
@@ -165,7 +167,11 @@ def test_csv_format(committed):
     assert "FRL,Fryslân,2023-01-01,2024-12-31" in text
     assert "\r" not in text
     for name, df in committed.items():
-        assert tuple(df.columns[: len(schema.TABLES[name].columns)]) == schema.TABLES[name].column_names
+        # the data model's columns in its order (the default delivery leaves out the sites'
+        # optional arm and pilot_start: every site is a pilot site from its delivery start)
+        expected = tuple(c for c in schema.TABLES[name].column_names if c in df.columns)
+        assert tuple(df.columns[: len(expected)]) == expected
+        assert set(schema.TABLES[name].required_columns) <= set(expected)
     scores = (DEFAULT_DIR / "safety_assessments.csv").read_text().splitlines()[1].split(",")[5]
     assert scores.endswith(".0")
 
@@ -174,7 +180,8 @@ def test_csv_format(committed):
 
 
 def test_default_delivery_validates_cleanly():
-    validate = pytest.importorskip("cohort.validate")
+    from cohort.delivery import validate
+
     report = validate.validate_delivery(DEFAULT_DIR)
     assert report.violations.empty
     acc = report.accounting
@@ -366,7 +373,7 @@ def test_safety_slope_and_severity_difference(large):
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
     out = tmp_path_factory.mktemp("faulty")
-    summary = synth.synthesize(out, seed=11, households=3_000, faults=True)
+    summary = write.synthesize(out, seed=11, households=3_000, faults=True)
     return out, summary
 
 
@@ -379,7 +386,8 @@ def test_faults_are_listed_and_cover_the_rules(faulty):
 
 
 def test_every_planted_fault_is_reported_by_the_validator(faulty):
-    validate = pytest.importorskip("cohort.validate")
+    from cohort.delivery import validate
+
     out, _ = faulty
     manifest = pd.read_csv(out / synth.FAULTS_FILE, keep_default_na=False)
     unknown = set(manifest["rule"]) - set(validate.RULES)
@@ -390,7 +398,7 @@ def test_every_planted_fault_is_reported_by_the_validator(faulty):
 
 
 def test_faults_are_off_by_default(tmp_path):
-    summary = synth.synthesize(tmp_path, seed=11, households=300)
+    summary = write.synthesize(tmp_path, seed=11, households=300)
     assert summary["faults"] == 0
     assert not (tmp_path / synth.FAULTS_FILE).exists()
 
@@ -399,7 +407,7 @@ def test_faults_need_csv(tmp_path):
     from cohort.exceptions import ParameterError
 
     with pytest.raises(ParameterError, match="csv"):
-        synth.synthesize(tmp_path, households=100, faults=True, format="parquet")
+        write.synthesize(tmp_path, households=100, faults=True, format="parquet")
 
 
 # ----------------------------------------------------------------------------- command line

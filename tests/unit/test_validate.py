@@ -164,8 +164,18 @@ def test_every_planted_fault_is_reported_exactly(faulty):
 
 def test_every_rule_has_a_planted_fault_or_its_own_test(faulty):
     planted = {rule for *_, rule in EXPECTED}
-    tested_elsewhere = {"required_column", "unknown_column", "unknown_file"}
+    tested_elsewhere = {
+        "required_column",
+        "unknown_column",
+        "unknown_file",
+        # quotes and line breaks: tests/unit/test_io.py and tests/badinput/
+        "multiline_value",
+        "unbalanced_quote",
+        "unclosed_quote",
+    }
     tested_elsewhere |= {"invalid_site_code", "invalid_label"}  # tests/spec/test_site_codes.py
+    # the arms of sites: tests/unit/test_validate_arms.py
+    tested_elsewhere |= {"pilot_start_for_comparison", "pilot_start_outside_delivery"}
     assert planted | tested_elsewhere == set(RULES)
 
 
@@ -276,13 +286,31 @@ def test_missing_required_column_rejects_the_table_and_cascades(tmp_path):
 def test_unknown_column_and_unknown_file_are_warnings(tmp_path):
     folder = make_delivery(tmp_path)
     frame = pd.read_csv(folder / "referrals.csv", dtype=str)
-    frame.assign(colour="red").to_csv(folder / "referrals.csv", index=False)
+    frame.assign(weight=["3", "", "1,5", "ja", "0", "7"][: len(frame)]).to_csv(
+        folder / "referrals.csv", index=False
+    )
     (folder / "notes.txt").write_text("hello", encoding="utf-8")
     report = validate_delivery(folder)
     assert report.ok
     assert set(report.violations["rule"]) == {"unknown_column", "unknown_file"}
     delivery = load(folder, cache_dir=False)
-    assert "colour" not in delivery.referrals.columns
+    assert "weight" not in delivery.referrals.columns
+
+
+def test_an_undeclared_text_column_is_refused_a_declared_one_is_kept(tmp_path):
+    from cohort.exceptions import IdentifierError
+
+    folder = make_delivery(tmp_path)
+    frame = pd.read_csv(folder / "referrals.csv", dtype=str)
+    frame.assign(colour="red").to_csv(folder / "referrals.csv", index=False)
+    with pytest.raises(IdentifierError, match=r"referrals.csv column colour: \d+ value\(s\) are free"):
+        validate_delivery(folder)
+    (folder / "columns.yaml").write_text("referrals:\n  colour: {type: code, values: [red]}\n")
+    report = validate_delivery(folder)
+    assert report.ok and report.violations.empty
+    delivery = load(folder, cache_dir=False)
+    assert delivery.referrals["colour"].tolist() == ["red"] * len(frame)
+    assert "columns.yaml" in delivery.file_hashes
 
 
 def test_optional_columns_may_be_left_out(tmp_path):
@@ -464,3 +492,36 @@ def test_accepted_rows_equal_boolean_selection():
     chk.rejected[1] = True
     expected = typed[~chk.rejected].reset_index(drop=True)
     pd.testing.assert_frame_equal(_accepted_rows(chk), expected)
+
+
+@pytest.mark.parametrize("value", [-40, -1, 366, 10**6, 2.5, True, "30"])
+def test_tolerance_out_of_range_is_a_parameter_error(tmp_path, value):
+    from cohort.delivery.validate import check_tolerance
+    from cohort.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="from 0 to 365"):
+        check_tolerance(value)
+    with pytest.raises(ParameterError):
+        load(make_delivery(tmp_path), cache_dir=False, tolerance_days=value)
+
+
+def test_dates_after_max_date_are_implausible(tmp_path):
+    from cohort.delivery.validate import MAX_DATE
+
+    folder = make_delivery(tmp_path, {"referrals.csv": [f"SYN-R010,SYN-H001,{MAX_DATE + pd.Timedelta(days=1):%Y-%m-%d},"]})
+    v = validate_delivery(folder).violations
+    rules = set(v.loc[v["row"] == 7, "rule"])
+    assert "implausible_date" in rules
+
+
+def test_accounting_counts_rows_and_lines(tmp_path):
+    folder = make_delivery(tmp_path, {"referrals.csv": ['SYN-R010,SYN-H001,2023-05-05,"po\nlice"']})
+    acc = validate_delivery(folder).accounting.set_index("table")
+    assert list(acc.columns) == [
+        "file", "rows_read", "rows_accepted", "rows_rejected", "rows_with_warnings",
+        "lines_read", "lines_accepted", "lines_rejected",
+    ]
+    row = acc.loc["referrals"]
+    assert (row["rows_read"], row["lines_read"], row["rows_rejected"], row["lines_rejected"]) == (
+        6, 7, 1, 2
+    )

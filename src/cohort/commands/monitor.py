@@ -2,7 +2,8 @@
 
 Prints the headline figures as the progress report shows them (both readings of "ended":
 episodes closed in the last quarter, and households whose involvement ended since the
-start) and the quarterly series from the study start to the reference date. ``--csv``
+start) and the quarterly series from the study start to the reference date, for the pilot
+sites (``--arm`` counts the comparison sites, or all, instead). ``--csv``
 prints the quarterly series as a released CSV instead (every headline figure is a row of
 it); suppressed cells carry the marker ``[suppressed]``.
 """
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import STUDY_START, check_period, to_date
+from cohort.definitions.population import restrict
 from cohort.disclosure.policy import NO_DISCLOSURE_CONTROL, SUPPRESSED, DisclosurePolicy
 from cohort.disclosure.release import release
 from cohort.disclosure.writer import released_csv
@@ -85,6 +87,13 @@ def register(parser) -> None:
     parser.add_argument(
         "--ci-method", choices=sorted(CI_METHODS), default="wilson", help="interval for proportions"
     )
+    parser.add_argument(
+        "--arm",
+        choices=("pilot", "comparison", "all"),
+        default="pilot",
+        help="sites counted: the pilot sites (default, as the programme's monitor), the "
+        "comparison sites, or all",
+    )
 
 
 def policy_from_args(args) -> DisclosurePolicy:
@@ -111,7 +120,7 @@ def run(args) -> int:
     comparison = (
         None if args.comparison_date is None else to_date(args.comparison_date, "--comparison-date")
     )
-    delivery = load(args.delivery)
+    delivery = restrict(load(args.delivery), arms=args.arm)
     data = prepare(delivery, reference, start)
     counts = quarterly_counts(
         delivery, reference, by=args.by, study_start=start, ci_method=args.ci_method, data=data

@@ -1,8 +1,20 @@
-"""``cohort pseudonymise``: replace identifier columns with keyed pseudonyms."""
+"""``cohort pseudonymise``: replace identifier columns with keyed pseudonyms.
+
+The key comes from ``--key-file PATH`` or the environment variable ``COHORT_PSEUDONYM_KEY``;
+there is no option that takes the key itself, so it never shows in the process list or
+the shell history (``--key SECRET`` is refused without repeating what followed it).
+"""
 
 from __future__ import annotations
 
-from cohort.delivery.pseudonymise import DEFAULT_LENGTH, KEY_ENV, pseudonymise_delivery, read_key
+from cohort.delivery.pseudonymise import (
+    DEFAULT_LENGTH,
+    KEY_ENV,
+    MAX_LENGTH,
+    MIN_LENGTH,
+    pseudonymise_delivery,
+    read_key,
+)
 
 NAME = "pseudonymise"
 HELP = "replace identifier columns of a delivery with keyed HMAC-SHA256 pseudonyms"
@@ -23,29 +35,23 @@ def register(parser) -> None:
     parser.add_argument(
         "--key-file",
         metavar="PATH",
-        help=f"file holding the secret key (default: the environment variable {KEY_ENV})",
+        help=f"file holding the secret key (default: the environment variable {KEY_ENV}); "
+        "the key itself is never given on the command line",
     )
     parser.add_argument(
         "--length",
         type=int,
         default=DEFAULT_LENGTH,
-        help=f"hex characters per pseudonym (default {DEFAULT_LENGTH})",
+        help=f"hex characters per pseudonym, {MIN_LENGTH} to {MAX_LENGTH} (default "
+        f"{DEFAULT_LENGTH}); a length too short for the delivery's size is refused",
     )
     parser.add_argument("--prefix", default="", help="text put before every pseudonym")
 
 
 def run(args) -> int:
-    from cohort.delivery import schema
-    from cohort.delivery.read import read_raw_delivery
-
     key = read_key(args.key_file)
-    columns = args.columns
-    if not columns:
-        raw = read_raw_delivery(args.delivery)
-        present = {c for t in raw.tables.values() for c in t.frame.columns}
-        columns = [c for c in schema.ID_COLUMNS if c in present]
     done = pseudonymise_delivery(
-        args.delivery, args.output, columns, key, length=args.length, prefix=args.prefix
+        args.delivery, args.output, args.columns, key, length=args.length, prefix=args.prefix
     )
     for table, cols in done.items():
         print(f"{table}: {', '.join(cols) if cols else 'no identifier columns'}")

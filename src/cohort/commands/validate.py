@@ -35,17 +35,35 @@ def register(parser) -> None:
         "--tolerance-days",
         type=int,
         default=None,
-        help="days legal measures and assessments may lie outside their episode (default 30)",
+        help="days legal measures and assessments may lie outside their episode, 0 to 365 "
+        "(default 30)",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="largest file read, in MB (default 1024, or the environment variable "
+        "COHORT_MAX_FILE_MB); a larger file is refused before it is read",
     )
 
 
 def run(args) -> int:
     from cohort.delivery.load import project_root
-    from cohort.delivery.validate import EPISODE_TOLERANCE_DAYS, validate_delivery
-    from cohort.exceptions import ValidationError
+    from cohort.delivery.validate import EPISODE_TOLERANCE_DAYS, check_tolerance, validate_delivery
+    from cohort.exceptions import ParameterError, ValidationError
 
     tol = EPISODE_TOLERANCE_DAYS if args.tolerance_days is None else args.tolerance_days
-    report = validate_delivery(args.delivery, tolerance_days=tol)
+    tol = check_tolerance(tol, "--tolerance-days")
+    limit = None
+    if args.max_file_mb is not None:
+        if not 0 < args.max_file_mb <= 1 << 20:
+            raise ParameterError(
+                f"--max-file-mb must be a positive number of MB (at most {1 << 20:,}), got "
+                f"{args.max_file_mb:g}"
+            )
+        limit = int(args.max_file_mb * (1 << 20))
+    report = validate_delivery(args.delivery, tolerance_days=tol, max_file_bytes=limit)
     delivery = Path(args.delivery)
     quarantine = (
         Path(args.quarantine)
@@ -62,7 +80,7 @@ def run(args) -> int:
         violations_path = written["violations"]
     print(f"delivery {delivery.resolve().name} (fingerprint {report.fingerprint[:12]})")
     print()
-    print("rows per table (read = accepted + rejected):")
+    print("rows and lines per table (read = accepted + rejected):")
     print(_table(report.accounting.drop(columns="file")))
     print()
     summary = report.summary

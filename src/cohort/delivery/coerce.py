@@ -236,16 +236,18 @@ def infer_extra_column(
 def coerce_table(
     raw: RawTable, *, text_dtype: pd.StringDtype | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Type a raw table per :mod:`cohort.schema`; return the typed frame and cell problems.
+    """Type a raw table per :mod:`cohort.delivery.schema`; return the typed frame and problems.
 
     The typed frame has every column of the data model in schema order (optional columns
-    that were not delivered are all missing), followed by extra household covariates.
+    that were not delivered are all missing, or hold their ``default`` where the data model
+    gives one, as ``sites.arm`` does), then the columns the delivery declared in
+    ``columns.yaml`` (typed as declared), then the other extra household covariates.
     Columns the data model does not allow are left out (validation reports them).
     Index positions match ``raw.frame``. Delivered text columns get ``text_dtype``
     (default: pandas ``string`` as configured); validation types them Arrow-backed, which
     is compact, and converts the accepted rows at the end.
     """
-    spec = schema.TABLES[raw.name]
+    spec = schema.with_declared(schema.TABLES[raw.name], raw.declared)
     cols = {}
     problems = []
     for col in spec.columns:
@@ -261,6 +263,10 @@ def coerce_table(
             problems.append(bad)
         else:
             cols[col.name] = empty_column(col, len(raw.frame))
+        if col.default is not None:
+            # an optional column with a default (sites.arm): not delivered or left empty
+            # means the default, so older deliveries read as they always did
+            cols[col.name] = cols[col.name].fillna(col.default)
     if spec.extra_columns_allowed:
         for name in raw.frame.columns:
             if name not in spec.column_names:
@@ -284,7 +290,7 @@ def empty_column(col: schema.Column, n: int) -> pd.Series:
 
 
 def dtype_of(col: schema.Column):
-    """Return the pandas dtype of a column kind (see :mod:`cohort.schema`)."""
+    """Return the pandas dtype of a column kind (see :mod:`cohort.delivery.schema`)."""
     return {
         "id": _string_dtype(),
         "str": _string_dtype(),

@@ -10,20 +10,23 @@ Reading happens in two steps, so that nothing is lost between them:
    into a :class:`RawTable` that remembers, for each row, its **row number as in the
    file**:
 
-   * CSV: the header is row 1, the first data row is row 2 (the record number; it equals
-     the line number unless a quoted field spans lines);
+   * CSV: the line of the file where the row starts (the header is line 1), so a row
+     after a quoted value that spans lines keeps the number an editor shows; the lines
+     each row covers are counted too;
    * Excel: the spreadsheet row number (header in row 1, first data row 2);
    * Parquet: the record number, the first record being row 1 (Parquet has no header row).
 
    Rows with the wrong number of fields are kept aside with their row number, never
    dropped silently.
 
-2. :func:`coerce_table` turns a raw table into the typed table of :mod:`cohort.schema`
+2. :func:`coerce_table` turns a raw table into the typed table of
+   :mod:`cohort.delivery.schema` (with the columns declared in ``columns.yaml``)
    and reports every cell that does not parse. Dates are ISO ``YYYY-MM-DD``;
    ``DD-MM-YYYY`` is accepted too, decided **per column** (a column with both forms is a
    :class:`~cohort.exceptions.DeliveryError`, never guessed per row).
 
-:func:`load` runs the identifier guard and validation (:mod:`cohort.validate`), returns a
+:func:`load` runs the identifier guard and validation (:mod:`cohort.delivery.validate`),
+returns a
 :class:`Delivery` of validated tables, and caches them as Parquet keyed by the delivery's
 content hash.
 """
@@ -48,7 +51,9 @@ from cohort.delivery.read import delivery_hashes, fingerprint_of, read_raw_deliv
 from cohort.exceptions import DeliveryError, ParameterError
 
 #: Bump when the cached layout or the validation rules change: old caches are then ignored.
-CACHE_FORMAT = 1
+#: 2: rows numbered by the line where they start, lines accounted for, columns.yaml, the
+#: sites' arms.
+CACHE_FORMAT = 2
 
 #: Environment variable that overrides the default cache folder.
 CACHE_ENV = "COHORT_CACHE_DIR"
@@ -208,6 +213,7 @@ def load(
     on_error: str = "raise",
     cache_dir: str | os.PathLike | None | bool = None,
     tolerance_days: int | None = None,
+    max_file_bytes: int | None = None,
 ) -> Delivery:
     """Load, guard and validate a delivery folder; return its accepted tables.
 
@@ -225,12 +231,17 @@ def load(
         disables caching. The cache is keyed by the content hash of the files, so a
         changed file is noticed and validated afresh.
     tolerance_days : int, optional
-        How far legal measures and assessments may lie outside their episode
-        (default :data:`cohort.delivery.validate.EPISODE_TOLERANCE_DAYS`).
+        How far legal measures and assessments may lie outside their episode, 0 to 365
+        days (default :data:`cohort.delivery.validate.EPISODE_TOLERANCE_DAYS`).
+    max_file_bytes : int, optional
+        Largest file read (default :func:`cohort.delivery.read.max_file_bytes`); a larger
+        file is refused from its size alone, before it is read.
 
     Raises
     ------
     InputNotFoundError, DeliveryError, IdentifierError, ValidationError
+    ParameterError
+        ``on_error`` or ``tolerance_days`` is not valid.
 
     Examples
     --------
@@ -243,13 +254,15 @@ def load(
 
     if on_error not in ("raise", "proceed"):
         raise ParameterError(f"on_error must be 'raise' or 'proceed', not {on_error!r}")
-    tol = _validate.EPISODE_TOLERANCE_DAYS if tolerance_days is None else int(tolerance_days)
+    tol = _validate.check_tolerance(
+        _validate.EPISODE_TOLERANCE_DAYS if tolerance_days is None else tolerance_days
+    )
     folder = Path(path)
     cache_root = None
     if cache_dir is not False:
         cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if cache_root is not None:
-        hashes = delivery_hashes(folder)
+        hashes = delivery_hashes(folder, max_file_bytes=max_file_bytes)
         key = _cache_key(fingerprint_of(hashes), tol)
         cached = _read_cache(cache_root / key)
         if cached is not None:
@@ -266,7 +279,7 @@ def load(
             if on_error == "raise":
                 report.raise_for_errors()
             return delivery
-    raw = read_raw_delivery(folder)
+    raw = read_raw_delivery(folder, max_file_bytes=max_file_bytes)
     fingerprint, file_hashes = raw.fingerprint, raw.file_hashes
     tables, report = _validate.validate_raw(raw, tolerance_days=tol, release=True)
     del raw

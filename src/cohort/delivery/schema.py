@@ -3,8 +3,10 @@
 A delivery is a folder with one table per file (CSV, Parquet) or one Excel workbook with a
 sheet per table. This module describes each table as plain data: its columns, their logical
 types, whether they are required, and the values they may take. Validation
-(:mod:`cohort.validate`) and loading (:mod:`cohort.io`) are built from these specs, and
-``docs/data-model.md`` documents them for the sites.
+(:mod:`cohort.delivery.validate`) and loading (:mod:`cohort.delivery.load`) are built from
+these specs, and ``docs/data-model.md`` documents them for the sites. A delivery may declare
+extra columns in ``columns.yaml`` (:mod:`cohort.delivery.columns`); :func:`with_declared`
+adds them to a table's spec for that delivery.
 
 Logical types and their in-memory pandas dtype after loading:
 
@@ -21,7 +23,7 @@ Logical types and their in-memory pandas dtype after loading:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 #: The competing event: an episode closed because the household left the region.
 MOVED_AWAY = "moved_away"
@@ -44,6 +46,12 @@ MEASURE_TYPES = (
 
 RESPONDENTS = ("professional", "parent", "child")
 
+#: The arm of a site: ``pilot`` works the new way (from its ``pilot_start``), ``comparison``
+#: is a region in regular care. A site without an arm is a pilot site, so deliveries made
+#: before comparison sites existed stay valid.
+PILOT, COMPARISON = "pilot", "comparison"
+ARMS = (PILOT, COMPARISON)
+
 SCORE_MIN, SCORE_MAX = 0.0, 10.0
 
 TRUE_VALUES = ("true", "1", "yes", "ja", "j", "y", "t", "waar")
@@ -60,6 +68,13 @@ class Column:
     min: float | None = None
     max: float | None = None
     description: str = ""
+    #: value of an optional column that is not delivered or left empty (None: missing)
+    default: str | None = None
+    #: Free text: the only kind of value that may hold a line break. No column of the data
+    #: model is free text; a delivery declares its own free-text columns in columns.yaml.
+    free_text: bool = False
+    #: Declared by the delivery (columns.yaml), not part of the data model.
+    declared: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,23 @@ SITES = Table(
         Column("name", "str", description="site name, e.g. Amsterdam-Amstelland"),
         Column("delivery_start", "date", description="first date the site's data covers"),
         Column("delivery_end", "date", description="last date the site's data covers"),
+        Column(
+            "arm",
+            "cat",
+            required=False,
+            nullable=True,
+            allowed=ARMS,
+            default=PILOT,
+            description="pilot (works the new way) or comparison (regular care); empty: pilot",
+        ),
+        Column(
+            "pilot_start",
+            "date",
+            required=False,
+            nullable=True,
+            description="first day the site works the new way; empty for comparison sites; "
+            "empty for a pilot site: its delivery_start",
+        ),
     ),
 )
 
@@ -190,3 +222,18 @@ TABLES: dict[str, Table] = {
 
 #: Columns that are pseudonyms or row identifiers; they never appear in released output.
 ID_COLUMNS = ("household_id", "episode_id", "measure_id", "assessment_id", "referral_id")
+
+
+def with_declared(table: Table, declared: tuple[Column, ...] = ()) -> Table:
+    """The spec of ``table`` with the columns a delivery declared for it appended.
+
+    Examples
+    --------
+    >>> t = with_declared(HOUSEHOLDS, (Column("severity", "cat", required=False, nullable=True,
+    ...                                       allowed=("low", "high"), declared=True),))
+    >>> t.column_names[-2:], HOUSEHOLDS.column_names[-1]
+    (('moved_out_date', 'severity'), 'moved_out_date')
+    """
+    if not declared:
+        return table
+    return replace(table, columns=table.columns + tuple(declared))

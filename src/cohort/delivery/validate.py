@@ -1,9 +1,11 @@
-"""Validation of a delivery: every rule, every row accounted for.
+"""Validation of a delivery: every rule, every row and every line accounted for.
 
-:func:`validate_delivery` reads a delivery folder, refuses it if it carries direct
-identifiers (:mod:`cohort.identifiers`), types it (:mod:`cohort.io`) and checks it against
-the rules in :data:`RULES`. Column rules (required values, allowed values, ranges) run as
-a `pandera <https://pandera.readthedocs.io>`_ schema built from :mod:`cohort.schema`;
+:func:`validate_delivery` reads a delivery folder (:mod:`cohort.delivery.read`), refuses
+it if it carries direct identifiers (:mod:`cohort.delivery.identifiers`), types it
+(:mod:`cohort.delivery.coerce`) and checks it against the rules in :data:`RULES`. Column
+rules (required values, allowed values, ranges) run as a
+`pandera <https://pandera.readthedocs.io>`_ schema built from
+:mod:`cohort.delivery.schema` (with the columns the delivery declares in ``columns.yaml``);
 rules across rows and tables (unique ids, references, date order, episodes, delivery
 period) are whole-column pandas operations.
 
@@ -15,10 +17,13 @@ Severities
 Rejection cascades along references, in the order sites, households, episodes, then
 legal measures, safety assessments and referrals: a row whose household (or episode, or
 site) was rejected is rejected too, with rule ``rejected_reference``, so the accepted
-tables are always consistent. For every table, rows read = rows accepted + rows rejected.
+tables are always consistent. For every table, rows read = rows accepted + rows rejected,
+and lines read = lines accepted + lines rejected (a CSV row whose quoted value spans line
+breaks covers several lines; a value that swallows lines through a quote never closed is a
+violation, never a silent merge).
 
-A violation names the file, the row number as in the file (see :mod:`cohort.io`), the
-column and the rule, and says what to do. Values are shown only where they cannot identify
+A violation names the file, the row number as in the file (for CSV the line where the row
+starts; see :mod:`cohort.delivery.read`), the column and the rule, and says what to do. Values are shown only where they cannot identify
 anyone: dates, numbers and yes/no values that parsed. Pseudonyms, free text and anything
 that did not parse are never shown.
 
@@ -48,7 +53,7 @@ import pyarrow.compute as pc
 from cohort.delivery import schema
 from cohort.delivery.coerce import coerce_table
 from cohort.delivery.read import RawDelivery, RawTable, read_raw_delivery
-from cohort.exceptions import ValidationError
+from cohort.exceptions import DeliveryError, ParameterError, ValidationError
 from cohort.roles import with_roles
 
 #: Legal measures and safety assessments may lie this many days before their episode's
@@ -64,6 +69,15 @@ SITE_CODE = r"[A-Za-z0-9]{1,10}"
 #: Longest site name (label) accepted.
 MAX_LABEL_LENGTH = 100
 
+#: Dates after this are not plausible either (a typo such as 2150 or 2199, or a
+#: placeholder for "open"). A fixed date, not today's, so that the same delivery always
+#: validates the same way; move it when the workbench serves a later study.
+MAX_DATE = pd.Timestamp("2035-12-31")
+
+#: ``tolerance_days`` must lie in this range: a negative tolerance rejects rows inside
+#: their episode, and more than a year lets a row belong to any episode.
+TOLERANCE_RANGE = (0, 365)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -75,6 +89,19 @@ RULES: dict[str, Rule] = {
     # structure of a file
     "field_count": Rule(
         "error", "Fix the row's fields (check quoting and separators) or remove the row."
+    ),
+    "multiline_value": Rule(
+        "error",
+        "Close the quote that opens the value, or remove the line breaks; only columns "
+        "declared as text in columns.yaml may hold line breaks.",
+    ),
+    "unbalanced_quote": Rule(
+        "error",
+        "Close the quote that opens the value: the lines after it were read into the value.",
+    ),
+    "unclosed_quote": Rule(
+        "error",
+        "Close the quote that opens the value: it runs to the end of the file.",
     ),
     "empty_row": Rule("error", "Remove empty rows from the export."),
     "required_column": Rule(
@@ -100,7 +127,11 @@ RULES: dict[str, Rule] = {
     "missing_value": Rule("error", "Fill in the value at the site or remove the row."),
     "allowed_values": Rule("error", "Use one of the allowed values listed in docs/data-model.md."),
     "out_of_range": Rule("error", "Correct the value at the site or remove the row."),
-    "implausible_date": Rule("error", "Correct the date at the site or remove the row."),
+    "implausible_date": Rule(
+        "error",
+        "Correct the date at the site or remove the row (dates lie from 1990-01-01 to "
+        "2035-12-31).",
+    ),
     # rows
     "exact_duplicate": Rule("error", "Remove the repeated row; the first copy is kept."),
     "duplicate_id": Rule(
@@ -115,6 +146,17 @@ RULES: dict[str, Rule] = {
     ),
     "end_not_before_start": Rule("error", "Correct the dates at the site or remove the row."),
     "delivery_end_not_before_start": Rule("error", "Correct the site's delivery period."),
+    # arms of the comparison design
+    "pilot_start_for_comparison": Rule(
+        "error",
+        "A comparison site works in regular care: leave its pilot_start empty, or set its "
+        "arm to pilot if it started the new way.",
+    ),
+    "pilot_start_outside_delivery": Rule(
+        "error",
+        "Correct the pilot_start, or leave it empty if the site worked the new way before "
+        "its data begins (the site then counts as a pilot site from its delivery_start).",
+    ),
     "after_delivery_end": Rule(
         "error",
         "Correct the date, or extend the site's delivery_end in sites if the data covers that date.",
@@ -205,7 +247,7 @@ class _TableCheck:
 
     def __init__(self, raw: RawTable):
         self.raw = raw
-        self.spec = schema.TABLES[raw.name]
+        self.spec = schema.with_declared(schema.TABLES[raw.name], raw.declared)
         n = len(raw.frame)
         self.rejected = np.zeros(n, dtype=bool)
         self.warned = np.zeros(n, dtype=bool)
@@ -325,10 +367,16 @@ def _structure(chk: _TableCheck) -> bool:
             + " fields where the header has "
             + bad["expected"].astype(str)
         )
-        chk.add_rows(bad["row"].to_numpy(), None, "field_count", detail.to_numpy())
+        lines = bad["lines"].to_numpy() if "lines" in bad else np.ones(len(bad), dtype=int)
+        spans = _span_text(bad["row"].to_numpy(), lines)
+        detail = (detail + pd.Series(spans, index=detail.index)).to_numpy()
+        chk.add_rows(bad["row"].to_numpy(), None, "field_count", detail)
+    labels = _column_labels(raw)
     for name in raw.frame.columns:
         if name not in spec.column_names and not spec.extra_columns_allowed:
-            chk.add_table(name, "unknown_column", f"{raw.name} has no column '{name}'")
+            label = labels[name]
+            chk.add_table(label, "unknown_column", f"{raw.name} has no column '{label}'")
+    _line_breaks_in_values(chk, labels)
     missing = [c for c in spec.required_columns if c not in raw.frame.columns]
     for name in missing:
         chk.add_table(name, "required_column", f"the required column '{name}' is missing")
@@ -352,6 +400,101 @@ def _blank(s: pd.Series) -> np.ndarray:
     if isinstance(s.dtype, pd.StringDtype):
         return (s.fillna("").str.strip() == "").to_numpy(dtype=bool)
     return s.isna().to_numpy()
+
+
+def _column_labels(raw: RawTable) -> dict[str, str]:
+    """How each column is named in violations: its name, or its position if the header
+    looks like an identifier (the guard refuses such a delivery; this keeps the rule
+    true also for data checked with ``guard=False``)."""
+    from cohort.delivery.identifiers import column_label, is_safe_label
+
+    header = list(raw.header) if raw.header else [str(c) for c in raw.frame.columns]
+    safe = is_safe_label(header) if header else np.zeros(0, dtype=bool)
+    return {
+        c: column_label(str(c), i + 1, bool(safe[i]) if i < len(safe) else True)
+        for i, c in enumerate(raw.frame.columns)
+    }
+
+
+def _span_text(rows: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """``"; it covers 4 lines (3 to 6) ..."`` for rows over several lines, else ``""``."""
+    rows, lines = np.asarray(rows, dtype=np.int64), np.asarray(lines, dtype=np.int64)
+    out = np.full(len(rows), "", dtype=object)
+    many = lines > 1
+    if many.any():
+        first = pd.Series(rows[many]).astype(str)
+        last = pd.Series(rows[many] + lines[many] - 1).astype(str)
+        n = pd.Series(lines[many]).astype(str)
+        out[many] = (
+            "; it covers " + n + " lines (" + first + " to " + last + "): a quote is "
+            "probably not closed"
+        ).to_numpy()
+    return out
+
+
+def _line_breaks_in_values(chk: _TableCheck, labels: dict[str, str]) -> None:
+    """Values holding line breaks: allowed in declared free text only.
+
+    In a CSV a value holds a line break only inside quotes, so a line break in a column
+    that is not free text means a quote left open swallowed the next lines; in a
+    free-text column a line inside the value that holds a whole row's separators means
+    the same. A quote never closed runs to the end of the file (``unclosed_quote``).
+    """
+    raw = chk.raw
+    frame = raw.frame
+    free = {c.name for c in chk.spec.columns if c.free_text}
+    delimiter = raw.delimiter
+    lines = raw.line_counts
+    # a CSV row covers one line plus the line breaks in its values: rows of one line each
+    # hold none, and the values need no search
+    searched = raw.format != "csv" or lines is not None or raw.unclosed_quote
+    for name in frame.columns if searched else ():
+        s = frame[name]
+        if not isinstance(s.dtype, pd.StringDtype):
+            continue
+        arr = pa_array(s)
+        has = pc.fill_null(pc.match_substring_regex(arr, r"[\r\n]"), False)
+        pos = np.flatnonzero(has.to_numpy(zero_copy_only=False))
+        if not len(pos):
+            continue
+        label = labels[name]
+        if name in free:
+            if delimiter is None or len(frame.columns) < 2:
+                continue  # a spreadsheet cell or Parquet value may hold lines of text
+            sub = arr.take(pyarrow.array(pos))
+            parts = pc.split_pattern_regex(sub, r"\r\n|\r|\n")
+            counts = pc.count_substring(pc.list_flatten(parts), delimiter).to_numpy(
+                zero_copy_only=False
+            )
+            parent = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
+            most = np.zeros(len(pos), dtype=np.int64)
+            np.maximum.at(most, parent, counts)
+            pos = pos[most >= len(frame.columns) - 1]
+            rule = "unbalanced_quote"
+            what = f"{label} holds lines that look like rows of the file"
+        else:
+            rule = "multiline_value"
+            what = f"{label} holds a line break"
+        if not len(pos):
+            continue
+        n_lines = np.ones(len(pos), dtype=np.int64) if lines is None else lines[pos]
+        detail = (what + pd.Series(_span_text(raw.row_numbers[pos], n_lines))).to_numpy()
+        chk.add(pos, label, rule, detail)
+    if raw.unclosed_quote:
+        bad = raw.bad_rows
+        last_good = int(raw.row_numbers[-1]) if len(raw.row_numbers) else -1
+        last_bad = int(bad["row"].max()) if len(bad) else -1
+        detail = "a quote opened in this row is never closed: the row runs to the end of the file"
+        if last_bad > last_good:
+            chk.add_rows([last_bad], None, "unclosed_quote", [detail])
+        else:
+            chk.add([len(frame) - 1], None, "unclosed_quote", detail)
+
+
+def pa_array(s: pd.Series):
+    """A text column as an Arrow (chunked) array."""
+    arr = pyarrow.array(s.array)
+    return arr if arr.type == pyarrow.string() else arr.cast(pyarrow.string())
 
 
 def _cells_and_columns(chk: _TableCheck) -> None:
@@ -453,18 +596,55 @@ def _rows(chk: _TableCheck) -> None:
                 (late + " " + bv + f" is before {early} " + av).to_numpy(),
                 value=bv.to_numpy(),
             )
+    if spec.name == "sites":
+        _site_arms(chk, live & ~dup & ~clash)
     for col in spec.columns:
         if col.kind != "date":
             continue
         s = typed[col.name]
-        pos = np.flatnonzero((s < MIN_DATE).fillna(False).to_numpy(dtype=bool))
+        for bad, what in ((s < MIN_DATE, f"before {MIN_DATE:%Y-%m-%d}"),
+                          (s > MAX_DATE, f"after {MAX_DATE:%Y-%m-%d}")):
+            pos = np.flatnonzero(bad.fillna(False).to_numpy(dtype=bool))
+            if len(pos):
+                v = _iso(s.iloc[pos])
+                chk.add(
+                    pos,
+                    col.name,
+                    "implausible_date",
+                    (col.name + " " + v + f" is {what}").to_numpy(),
+                    value=v.to_numpy(),
+                )
+
+
+def _site_arms(chk: _TableCheck, considered: np.ndarray) -> None:
+    """The arm rules of ``sites``: a comparison site has no ``pilot_start``; a pilot site's
+    ``pilot_start`` lies within its delivery period (``docs/data-model.md``)."""
+    typed = chk.typed
+    start = typed["pilot_start"]
+    has = start.notna().to_numpy(dtype=bool) & considered
+    comparison = (typed["arm"] == schema.COMPARISON).fillna(False).to_numpy(dtype=bool)
+    pos = np.flatnonzero(has & comparison)
+    if len(pos):
+        v = _iso(start.iloc[pos])
+        chk.add(
+            pos,
+            "pilot_start",
+            "pilot_start_for_comparison",
+            ("pilot_start " + v + " is given for a site whose arm is comparison").to_numpy(),
+            value=v.to_numpy(),
+        )
+    lo, hi = typed["delivery_start"], typed["delivery_end"]
+    before = (start < lo).fillna(False).to_numpy(dtype=bool)
+    after = (start > hi).fillna(False).to_numpy(dtype=bool)
+    for mask, what, ref, name in ((before, "before", lo, "delivery_start"), (after, "after", hi, "delivery_end")):
+        pos = np.flatnonzero(mask & has & ~comparison)
         if len(pos):
-            v = _iso(s.iloc[pos])
+            v = _iso(start.iloc[pos])
             chk.add(
                 pos,
-                col.name,
-                "implausible_date",
-                (col.name + " " + v + f" is before {MIN_DATE:%Y-%m-%d}").to_numpy(),
+                "pilot_start",
+                "pilot_start_outside_delivery",
+                ("pilot_start " + v + f" is {what} the site's {name} " + _iso(ref.iloc[pos])).to_numpy(),
                 value=v.to_numpy(),
             )
 
@@ -714,9 +894,13 @@ class ValidationReport:
         anyone.
     accounting : pandas.DataFrame
         Per table: ``table, file, rows_read, rows_accepted, rows_rejected,
-        rows_with_warnings``; ``rows_read == rows_accepted + rows_rejected``.
+        rows_with_warnings, lines_read, lines_accepted, lines_rejected``;
+        ``rows_read == rows_accepted + rows_rejected`` and
+        ``lines_read == lines_accepted + lines_rejected`` (physical lines of a CSV file
+        after its header; rows for Excel and Parquet).
     rejected : dict[str, pandas.DataFrame]
-        The rejected rows per table as delivered (text), with ``row`` and ``rules``:
+        The rejected rows per table as delivered (text), with ``row``, ``lines`` and
+        ``rules``:
         what :meth:`write_quarantine` writes.
     delivery : str
         The delivery's name.
@@ -877,9 +1061,17 @@ def _quarantine_rows(chk: _TableCheck, violations: pd.DataFrame) -> pd.DataFrame
         {c: body[c].astype(object).where(body[c].notna(), "").astype(str) for c in body.columns}
     )
     text.insert(0, "row", raw.row_numbers[pos])
+    lines = np.ones(len(pos), dtype=np.int64) if raw.line_counts is None else raw.line_counts[pos]
+    text.insert(1, "lines", lines)
     bad = raw.bad_rows
     if len(bad):
-        extra = pd.DataFrame({"row": bad["row"].to_numpy(), "raw_line": bad["text"].to_numpy()})
+        extra = pd.DataFrame(
+            {
+                "row": bad["row"].to_numpy(),
+                "lines": bad["lines"].to_numpy() if "lines" in bad else 1,
+                "raw_line": bad["text"].to_numpy(),
+            }
+        )
         text = pd.concat([text, extra], ignore_index=True)
     errors = violations[(violations["severity"] == "error") & violations["row"].notna()]
     rules = errors.groupby("row")["rule"].agg(lambda r: ";".join(sorted(set(r))))
@@ -945,6 +1137,7 @@ def validate_raw(
     ``release=True`` each raw table is dropped from ``raw`` once it is validated, so that a
     large delivery is not held twice in memory (``raw`` is then empty afterwards).
     """
+    tolerance_days = check_tolerance(tolerance_days)
     if guard:
         from cohort.delivery.identifiers import check_raw_delivery
 
@@ -971,18 +1164,8 @@ def validate_raw(
             tables[name] = _accepted_rows(chk)
         else:
             tables[name] = chk.typed
-        n_bad = len(chk.raw.bad_rows)
-        acc_rows.append(
-            {
-                "table": name,
-                "file": chk.raw.file,
-                "rows_read": chk.raw.rows_read,
-                "rows_accepted": int((~chk.rejected).sum()),
-                "rows_rejected": int(chk.rejected.sum()) + n_bad,
-                "rows_with_warnings": int((chk.warned & ~chk.rejected).sum()),
-            }
-        )
-        if chk.rejected.any() or n_bad:
+        acc_rows.append(_accounting_row(chk))
+        if chk.rejected.any() or len(chk.raw.bad_rows):
             rejected[name] = _quarantine_rows(chk, _finish(v))
         del chk, v
         if release:
@@ -1020,6 +1203,36 @@ def validate_raw(
         fingerprint=fingerprint,
     )
     return tables, report
+
+
+def _accounting_row(chk: _TableCheck) -> dict:
+    """Rows and physical lines read, accepted and rejected; read = accepted + rejected."""
+    raw = chk.raw
+    bad = raw.bad_rows
+    n_bad = len(bad)
+    bad_lines = int(bad["lines"].sum()) if n_bad and "lines" in bad else n_bad
+    row = {
+        "table": raw.name,
+        "file": raw.file,
+        "rows_read": raw.rows_read,
+        "rows_accepted": int((~chk.rejected).sum()),
+        "rows_rejected": int(chk.rejected.sum()) + n_bad,
+        "rows_with_warnings": int((chk.warned & ~chk.rejected).sum()),
+        "lines_read": raw.physical_lines,
+        "lines_accepted": raw.lines_of(~chk.rejected),
+        "lines_rejected": raw.lines_of(chk.rejected) + bad_lines,
+    }
+    if (
+        row["rows_read"] != row["rows_accepted"] + row["rows_rejected"]
+        or row["lines_read"] != row["lines_accepted"] + row["lines_rejected"]
+    ):
+        raise DeliveryError(
+            f"{raw.file}: {row['rows_read']} rows in {row['lines_read']} lines were read but "
+            f"{row['rows_accepted']} + {row['rows_rejected']} rows in {row['lines_accepted']} + "
+            f"{row['lines_rejected']} lines accounted for (rule: line_accounting); report this "
+            "with the file to the workbench's maintainers"
+        )
+    return row
 
 
 def _accepted_rows(chk: _TableCheck) -> pd.DataFrame:
@@ -1156,15 +1369,49 @@ def _references(chk: _TableCheck, parents: dict[str, _Parent], tol: int) -> None
     _after_delivery_end(chk, hh_site, sites)
 
 
+def check_tolerance(tolerance_days, option: str = "tolerance_days") -> int:
+    """Return ``tolerance_days`` as an int, or raise :class:`ParameterError`.
+
+    Examples
+    --------
+    >>> check_tolerance(30)
+    30
+    >>> check_tolerance(-40, "--tolerance-days")
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.ParameterError: --tolerance-days must be a whole number of days from 0 to 365, got -40; it is how far legal measures and assessments may lie outside their episode (default 30)
+    """
+    low, high = TOLERANCE_RANGE
+    if (
+        isinstance(tolerance_days, bool)
+        or not isinstance(tolerance_days, int | np.integer)
+        or not low <= tolerance_days <= high
+    ):
+        from cohort.strict_yaml import short
+
+        raise ParameterError(
+            f"{option} must be a whole number of days from {low} to {high}, got "
+            f"{short(tolerance_days, 20)}; it is how far legal measures and assessments may "
+            f"lie outside their episode (default {EPISODE_TOLERANCE_DAYS})"
+        )
+    return int(tolerance_days)
+
+
 def validate_delivery(
-    path: str | os.PathLike, *, tolerance_days: int = EPISODE_TOLERANCE_DAYS
+    path: str | os.PathLike,
+    *,
+    tolerance_days: int = EPISODE_TOLERANCE_DAYS,
+    max_file_bytes: int | None = None,
 ) -> ValidationReport:
     """Read, guard and validate a delivery folder; return the :class:`ValidationReport`.
 
     Raises only for deliveries that cannot be read (:class:`DeliveryError`,
-    :class:`InputNotFoundError`) or that carry identifiers (:class:`IdentifierError`);
-    rule violations are in the report.
+    :class:`InputNotFoundError`), that carry identifiers (:class:`IdentifierError`), or
+    for a bad ``tolerance_days`` (:class:`ParameterError`, checked before anything is
+    read); rule violations are in the report. ``max_file_bytes`` is the largest file read
+    (see :func:`cohort.delivery.read.max_file_bytes`).
     """
-    raw = read_raw_delivery(path)
+    tolerance_days = check_tolerance(tolerance_days)
+    raw = read_raw_delivery(path, max_file_bytes=max_file_bytes)
     _tables, report = validate_raw(raw, tolerance_days=tolerance_days)
     return report

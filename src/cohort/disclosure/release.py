@@ -20,6 +20,8 @@ a table with column roles                     :func:`cohort.disclosure.tables.re
 :class:`~cohort.stats.mixed.MixedModel`          :func:`cohort.disclosure.models.release_mixed_model`
 :class:`~cohort.stats.gee.GEE`                   :func:`cohort.disclosure.models.release_gee`
 :class:`~cohort.stats.segmented.SegmentedRegression`  :func:`cohort.disclosure.models.release_segmented`
+:class:`~cohort.stats.turnbull.Turnbull`         :func:`cohort.disclosure.interval_curves.release_share_safe`
+:class:`~cohort.stats.interval_regression.IntervalRegression`, ``IntervalPH``  :func:`cohort.disclosure.interval_curves.release_interval_model_table`
 Poisson, logistic, negative binomial models    :func:`cohort.disclosure.models.release_model`
 ============================================  ==========================================
 
@@ -48,6 +50,9 @@ RULES = {
     ("cohort.stats.mixed", "MixedModel"): ("cohort.disclosure.models", "release_mixed_model"),
     ("cohort.stats.gee", "GEE"): ("cohort.disclosure.models", "release_gee"),
     ("cohort.stats.segmented", "SegmentedRegression"): ("cohort.disclosure.models", "release_segmented"),
+    ("cohort.stats.turnbull", "Turnbull"): ("cohort.disclosure.interval_curves", "release_share_safe"),
+    ("cohort.stats.interval_regression", "IntervalRegression"): ("cohort.disclosure.interval_curves", "release_interval_model_table"),
+    ("cohort.stats.interval_ph", "IntervalPH"): ("cohort.disclosure.interval_curves", "release_interval_model_table"),
     ("cohort.stats.poisson", "PoissonModel"): ("cohort.disclosure.models", "release_model"),
     ("cohort.stats.logistic", "LogisticModel"): ("cohort.disclosure.models", "release_model"),
     ("cohort.stats.negative_binomial", "NegativeBinomialModel"): ("cohort.disclosure.models", "release_model"),
@@ -63,6 +68,7 @@ TABLE_RULES = {
 FIGURE_DATA = {
     ("cohort.stats.kaplan_meier", "KaplanMeier"): ("cohort.disclosure.curves", "km_figure_data"),
     ("cohort.stats.aalen_johansen", "AalenJohansen"): ("cohort.disclosure.curves", "cif_figure_data"),
+    ("cohort.stats.turnbull", "Turnbull"): ("cohort.disclosure.interval_curves", "turnbull_figure_data"),
 }
 
 

@@ -56,6 +56,9 @@ __all__ = [
     "figure_svg",
     "figure_png",
     "apply_style",
+    "record_facts",
+    "figure_facts",
+    "number_axis",
 ]
 
 #: Okabe-Ito colours that read on white (yellow left out), in order of distinctness.
@@ -295,6 +298,76 @@ def quarter_axis(ax, start, end, language: str) -> int:
         if not _labels_overlap(ax, pad):
             return step
     return step
+
+
+# --------------------------------------------------------------------------------------
+# Numbers on axes
+# --------------------------------------------------------------------------------------
+
+
+def number_axis(ax, language: str, axis: str = "y", *, percent: bool = False) -> None:
+    """Tick labels of ``axis`` ("x" or "y") written as the report writes numbers: decimal
+    comma and thousands point in Dutch (``0,5``, ``1.000``), the English way in English;
+    ``percent`` shows shares as percentages (``20%``).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> number_axis(ax, "nl", "y", percent=True)
+    >>> ax.yaxis.get_major_formatter()(0.25, 0), ax.yaxis.get_major_formatter()(0.125, 0)
+    ('25%', '12,5%')
+    >>> number_axis(ax, "nl", "x")
+    >>> ax.xaxis.get_major_formatter()(1500, 0), ax.xaxis.get_major_formatter()(2.5, 0)
+    ('1.500', '2,5')
+    >>> plt.close(fig)
+    """
+    from babel.numbers import format_decimal, format_percent
+    from matplotlib.ticker import FuncFormatter
+
+    from cohort.report.format import LOCALES
+
+    if language not in LOCALES:
+        from cohort.exceptions import ParameterError
+
+        raise ParameterError(f"report language {language!r} is not supported; use nl or en")
+    locale = LOCALES[language]
+
+    def text(value, _position):
+        value = 0.0 if abs(value) < 1e-12 else round(float(value), 10)
+        if percent:
+            return format_percent(value, format="#,##0.#%", locale=locale)
+        return format_decimal(value, format="#,##0.##", locale=locale)
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(text))
+
+
+# --------------------------------------------------------------------------------------
+# What a figure shows, for its alt text
+# --------------------------------------------------------------------------------------
+
+_FACTS = "_cohort_facts"
+
+
+def record_facts(fig, **facts) -> None:
+    """Note on ``fig`` what it shows (range, groups, where a curve ends, ...), so that the
+    notebook API can write an alt text that says so (:func:`figure_facts`).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plt.figure()
+    >>> record_facts(fig, kind="curve", x_max=12.0)
+    >>> figure_facts(fig)
+    {'kind': 'curve', 'x_max': 12.0}
+    >>> plt.close(fig)
+    """
+    setattr(fig, _FACTS, {**getattr(fig, _FACTS, {}), **facts})
+
+
+def figure_facts(fig) -> dict:
+    """What :func:`record_facts` noted on ``fig`` (empty if nothing)."""
+    return dict(getattr(fig, _FACTS, {}))
 
 
 # --------------------------------------------------------------------------------------

@@ -378,8 +378,12 @@ def _prewarm(params: Params):
     the build before any kernel starts.
     """
     from cohort.delivery.load import load
+    from cohort.report.params import check_against_delivery
 
-    return load(params.delivery, on_error="proceed")
+    delivery = load(params.delivery, on_error="proceed")
+    # everything the parameter file refers to is checked here, before any kernel starts
+    check_against_delivery(params, delivery)
+    return delivery
 
 
 def _provenance(params: Params, root: Path, sources: Sequence[Path], started: str, settings=None,

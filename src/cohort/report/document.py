@@ -43,6 +43,7 @@ import pandas as pd
 
 from cohort.exceptions import ReportError
 from cohort.report.format import (
+    ROLES,
     alignment,
     format_date,
     format_frame,
@@ -66,12 +67,17 @@ __all__ = [
     "resolve_references",
     "split_columns",
     "PRINT_WIDTH_CHARS",
+    "KEEP_TOGETHER_ROWS",
+    "keep_dates_together",
 ]
 
 #: Width of the A4 text column (174 mm) in characters of the tables' printed font (7.5 pt
 #: DejaVu Sans, about 4.5 pt a character), less a margin: wider tables are split into
 #: parts for print, each repeating the row labels.
 PRINT_WIDTH_CHARS = 100
+#: Tables of at most this many rows are kept on one page in print, with their caption;
+#: longer ones break across pages with their header repeated.
+KEEP_TOGETHER_ROWS = 25
 #: Text cells wrap; their width counts at most this many characters.
 _WRAP_CHARS = 26
 #: Cell padding, in characters, on either side together.
@@ -295,10 +301,9 @@ def _slug(text: str) -> str:
 
 
 def _column_labels(names: Sequence[str], language: str) -> list[str]:
-    from cohort.report.text import _texts
+    from cohort.report.text import column_labels
 
-    labels = {k: v.get(language, k) for k, v in _texts().get("columns", {}).items()}
-    return [labels.get(str(n), str(n)) for n in names]
+    return column_labels(names, language)
 
 
 def _legacy_values(frame: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
@@ -339,8 +344,13 @@ def _table_from_html(fragment: str, meta: Mapping, language: str, threshold: int
     if frame.columns.duplicated().any():
         frame.columns = [f"{n}#{i}" for i, n in enumerate(names)]
     declared = dict(meta.get("columns") or {})
+    listed = list(meta.get("roles") or [])
     marker = suppression_marker(language)
-    if declared:
+    if listed and len(listed) == width:
+        # the notebook API wrote every cell and says each column's role in order
+        roles = dict(zip(frame.columns, (r if r in ROLES else "label" for r in listed), strict=True))
+        cells = frame.map(lambda v: marker if is_suppressed_text(v) else v)
+    elif declared:
         # formatted by the notebook API already: keep the cells, one marker for suppression
         # headers hold column names (labelled here) or labels already: roles are found by either
         by_label = dict(zip(_column_labels(list(declared), language), declared.values(), strict=True))
@@ -351,11 +361,12 @@ def _table_from_html(fragment: str, meta: Mapping, language: str, threshold: int
         cells = format_frame(_legacy_values(frame, roles), roles, language, kind_column="kind")
     if "term" in frame.columns:
         cells["term"] = cells["term"].map(lambda v: term_label(v, language))
+    cells = cells.map(keep_dates_together)
     role_list = [roles[c] for c in frame.columns]
     table = Table(
         name=str(meta.get("name") or ""),
         caption=str(meta.get("caption") or parsed.caption.strip()),
-        columns=_column_labels(names, language),
+        columns=list(names) if meta.get("headers_labelled") else _column_labels(names, language),
         rows=cells.to_numpy(dtype=object).tolist(),
         align=[alignment(r) for r in role_list],
         roles=role_list,
@@ -363,11 +374,33 @@ def _table_from_html(fragment: str, meta: Mapping, language: str, threshold: int
     )
     if any(marker == cell for row in table.rows for cell in row):
         table.footnotes.append(suppression_footnote(language, threshold))
+    table.footnotes.extend(str(n) for n in meta.get("notes") or () if str(n) not in table.footnotes)
     if not table.rows:
         from cohort.report.text import report_text
 
-        table.empty_text = report_text("report.empty_table", language)
+        table.empty_text = str(meta.get("empty") or report_text("report.empty_table", language))
     return table
+
+
+def _written_date():
+    from cohort.report.text import _MONTHS
+
+    months = "|".join(sorted({m for names in _MONTHS.values() for m in names.split()}))
+    return re.compile(rf"\b(\d{{1,2}}) ({months}) (\d{{4}})\b")
+
+
+_WRITTEN_DATE = _written_date()
+
+
+def keep_dates_together(text: str) -> str:
+    """A written-out date in a table cell never breaks over lines (no-break spaces).
+
+    >>> keep_dates_together("1 januari 2023 t/m 31 december 2024").split(" ")
+    ['1\xa0januari\xa02023', 't/m', '31\xa0december\xa02024']
+    """
+    if not isinstance(text, str):
+        return text
+    return _WRITTEN_DATE.sub(lambda m: "\u00a0".join(m.groups()), text)
 
 
 def _figure_from_output(data: Mapping, meta: Mapping) -> Figure | None:
@@ -505,9 +538,10 @@ def resolve_references(source: str, numbers: Mapping[str, int], language: str) -
     return _REFERENCE.sub(repl, source)
 
 
-def _caption_legacy_items(blocks: list) -> None:
-    """Caption figures and tables without metadata by the heading above them."""
-    heading = None
+def _caption_legacy_items(blocks: list, fallback: str | None = None) -> None:
+    """Caption figures and tables without a caption by the heading above them (the
+    section's title, ``fallback``, where no heading comes before them)."""
+    heading = fallback
     for block in blocks:
         if isinstance(block, Heading):
             heading = block.text
@@ -761,7 +795,7 @@ def build_document(
         except KeyError:
             title = src.stem.split("_", 1)[-1].replace("_", " ").capitalize()
         blocks = _split_headings(notebook_blocks(nb, lang, threshold))
-        _caption_legacy_items(blocks)
+        _caption_legacy_items(blocks, fallback=title)
         sections.append(Section(src.stem, title, number, blocks))
     appendix = [
         ("definitions", t("report.definitions"), [Text(t("report.definitions_note"))] +

@@ -14,6 +14,9 @@ The findings:
   competing-risks table;
 * **change in safety since T0** per follow-up wave with its interval
   (``tables/safety_change_from_baseline.csv``);
+* **time to safety**: the share directly safe at the latest horizon (6 to 24 months) the
+  released table shows, and the share stably safe then or at the latest earlier horizon
+  shown (``tables/safety_share_safe.csv``);
 * **compulsory legal measures** per household involved since the start, on the reference
   date and a year earlier (``tables/monitor.csv``, all sites).
 
@@ -40,7 +43,8 @@ import pandas as pd
 
 from cohort.report.format import format_date, format_number
 
-__all__ = ["Finding", "key_findings", "reregistration_finding", "safety_finding", "legal_measures_finding"]
+__all__ = ["Finding", "key_findings", "reregistration_finding", "safety_finding", "time_to_safety_finding",
+           "legal_measures_finding"]
 
 #: Twelve months in days, as the survival tables count time (30.4375 days a month).
 TWELVE_MONTHS_DAYS = 12 * 30.4375
@@ -173,6 +177,61 @@ def safety_finding(folder: Path, language: str) -> Finding:
     return Finding(key, _t("safety", language, baseline=baseline, verb=verb, waves=joined), source, True)
 
 
+def _shown_shares(table: pd.DataFrame, outcome: str) -> list[tuple[float, float, float, float]]:
+    """``(months, share, lower, upper)`` of the rows of ``outcome`` that are shown."""
+    rows = table[table["group"] == outcome] if "group" in table.columns else table
+    out = []
+    for _, row in rows.iterrows():
+        values = tuple(_number(row.get(c)) for c in ("months", "share_safe", "ci_lower", "ci_upper"))
+        if None not in values:
+            out.append(values)
+    return sorted(out)
+
+
+def time_to_safety_finding(folder: Path, language: str) -> Finding:
+    """The share directly safe at the latest horizon the released table shows, and the share
+    stably safe at that horizon (or the latest earlier one shown).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "tables").mkdir()
+    >>> _ = (folder / "tables" / "safety_share_safe.csv").write_text(
+    ...     "group,months,share_safe,ci_lower,ci_upper,suppressed\\n"
+    ...     "direct,6,0.186,0.16,0.21,false\\ndirect,12,0.365,0.316,0.41,false\\n"
+    ...     "stable,6,0.127,0.088,0.163,false\\nstable,12,,,,true\\n")
+    >>> print(time_to_safety_finding(folder, "en").text)
+    At 12 months after registration an estimated 36.5% of households were directly safe (95% CI 31.6% to 41.0%; Turnbull estimate for interval-censored times). The share stably safe at 12 months rests on too few households to be shown; at 6 months it was 12.7% (95% CI 8.8% to 16.3%).
+    """
+    key, source = "time_to_safety", "tables/safety_share_safe.csv"
+    table = _read(folder, source)
+    if table is None or table.empty:
+        return _not_reported(key, source, language, "time_to_safety", "no_table")
+    direct = _shown_shares(table, "direct")
+    if not direct:
+        return _not_reported(key, source, language, "time_to_safety", "suppressed")
+
+    def share(v):
+        return format_number(v, "share", language)
+
+    months, value, lower, upper = direct[-1]
+    when = format_number(months, "count", language)
+    text = _t("time_to_safety", language, months=when, share=share(value), lower=share(lower),
+              upper=share(upper))
+    stable = [row for row in _shown_shares(table, "stable") if row[0] <= months]
+    if stable and stable[-1][0] == months:
+        _, s_value, s_lower, s_upper = stable[-1]
+        text += " " + _t("time_to_safety_stable", language, share=share(s_value), lower=share(s_lower),
+                         upper=share(s_upper))
+    elif stable:
+        s_months, s_value, s_lower, s_upper = stable[-1]
+        text += " " + _t("time_to_safety_stable_earlier", language, months=when,
+                         earlier=format_number(s_months, "count", language), share=share(s_value),
+                         lower=share(s_lower), upper=share(s_upper))
+    else:
+        text += " " + _t("time_to_safety_stable_none", language, months=when)
+    return Finding(key, text, source, True)
+
+
 def legal_measures_finding(folder: Path, language: str) -> Finding:
     """Compulsory legal measures per household involved, on the reference date and a year
     earlier (all sites)."""
@@ -229,11 +288,13 @@ def key_findings(folder: str | Path, language: str) -> list[Finding]:
     Returns
     -------
     list of Finding
-        Re-registration within 12 months, change in safety since T0, legal measures.
+        Re-registration within 12 months, change in safety since T0, time to safety,
+        legal measures.
     """
     folder = Path(folder)
     return [
         reregistration_finding(folder, language),
         safety_finding(folder, language),
+        time_to_safety_finding(folder, language),
         legal_measures_finding(folder, language),
     ]

@@ -269,8 +269,8 @@ def suppression_marker(language: str) -> str:
 def suppression_footnote(language: str, threshold: int) -> str:
     """The footnote explaining :func:`suppression_marker` under a table that shows it.
 
-    >>> suppression_footnote("en", 10)
-    '[c] = not shown: fewer than 10 households rest on this cell (disclosure control). It is not a zero.'
+    >>> print(suppression_footnote("en", 10))
+    [c] = not shown (disclosure control): the cell rests on fewer than 10 households, episodes or rows – zero included – or is withheld so that such a small cell cannot be worked out from other cells or totals.
     """
     from cohort.report.text import report_text
 
@@ -293,7 +293,7 @@ _COUNT = re.compile(
     r"^(n|n_.*|numerator|denominator|rows_.*|households|episodes|measures|events|"
     r"previous_n|current_n|threshold|df)$"
 )
-_SHARE = re.compile(r"^(proportion|share|.*_share|cif|survival)$")
+_SHARE = re.compile(r"^(proportion|share|share_safe|.*_share|cif|survival)$")
 _P = re.compile(r"^(p|p_value|pvalue|p-value)$")
 _DATE = re.compile(r"^(.*_date|interval_start|interval_end|date)$")
 _GROUP = re.compile(r"^(site|wave|respondent|cause|analysis|measure_type|kind|severity|table|quarter)$")

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cohort.report.document import (
+    KEEP_TOGETHER_ROWS,
     Document,
     Figure,
     Heading,
@@ -73,12 +74,18 @@ def _figure_html(figure: Figure, label: str, data_label: str) -> str:
     )
 
 
-def _table_element(table: Table, caption: str, columns: Sequence[int] | None = None) -> str:
+def _header_text(label: str) -> str:
+    """A column header for the page: words wrap at spaces, never inside ``95%-BI``."""
+    return html.escape(label).replace("-", "\u2011")
+
+
+def _table_element(table: Table, caption: str | None, columns: Sequence[int] | None = None,
+                   labelled_by: str | None = None) -> str:
     indices = list(range(len(table.columns))) if columns is None else list(columns)
     # dates are not broken over lines; numbers never are (see the style sheet)
     classes = [table.align[i] + (" nowrap" if table.roles[i] == "date" else "") for i in range(len(table.columns))]
     head = "".join(
-        f'<th scope="col" class="{table.align[i]}">{html.escape(table.columns[i])}</th>' for i in indices
+        f'<th scope="col" class="{table.align[i]}">{_header_text(table.columns[i])}</th>' for i in indices
     )
     body = []
     for row in table.rows:
@@ -88,8 +95,9 @@ def _table_element(table: Table, caption: str, columns: Sequence[int] | None = N
             scope = ' scope="row"' if tag == "th" else ""
             cells.append(f'<{tag}{scope} class="{classes[i]}">{html.escape(row[i])}</{tag}>')
         body.append("<tr>" + "".join(cells) + "</tr>")
+    opening = f'<table aria-labelledby="{labelled_by}">' if labelled_by else f"<table><caption>{caption}</caption>"
     return (
-        f"<table><caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"{opening}\n<thead><tr>{head}</tr></thead>\n"
         f"<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
     )
 
@@ -102,14 +110,21 @@ def _table_html(table: Table, doc: Document) -> str:
             f' <span class="data">{html.escape(doc.label("report.table_data"))}: '
             f'<a href="{html.escape(table.release)}">{html.escape(table.release)}</a></span>'
         )
-    parts = [f'<div class="table-block" id="{table.id}">']
+    # a short table is kept on one page in print, with its caption
+    keep = " keep" if len(table.rows) <= KEEP_TOGETHER_ROWS else ""
+    parts = [f'<div class="table-block{keep}" id="{table.id}">']
     if not table.rows:
         parts.append(f'<p class="table-caption">{caption}</p><p class="empty">{html.escape(table.empty_text)}</p>')
     elif len(table.parts) <= 1:
         parts.append(f'<div class="table-wrap">{_table_element(table, caption)}</div>')
     else:
-        # on screen one table that scrolls sideways; in print column parts that fit the page
-        parts.append(f'<div class="table-wrap screen-only">{_table_element(table, caption)}</div>')
+        # on screen one table that scrolls sideways, its caption above it (it does not
+        # scroll away); in print column parts that fit the page
+        caption_id = f"{table.id}-caption"
+        parts.append(f'<p class="table-caption screen-only" id="{caption_id}">{caption}</p>')
+        parts.append(
+            f'<div class="table-wrap screen-only">{_table_element(table, None, labelled_by=caption_id)}</div>'
+        )
         total = len(table.parts)
         for n, columns in enumerate(table.parts, start=1):
             part_caption = caption + f' <span class="part">({doc.label("report.part", n=n, total=total)})</span>'

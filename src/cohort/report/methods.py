@@ -77,6 +77,11 @@ def _sentence(about: Mapping, caption: str, language: str) -> str | None:
         fields["random_text"] = report_text(f"methods.random_{'slope' if slope else 'intercept'}", language)
     if model in ("MixedModel", "GEE", "model"):
         fields["terms"] = _terms(about.get("terms", []), language)
+    if model in ("IntervalRegression", "IntervalPH"):
+        # the intercept and the log scale are parameters of the distribution, not terms
+        fields["terms"] = _terms([t for t in about.get("terms", []) if t not in ("(Intercept)", "Log(scale)")],
+                                 language)
+        fields["dist_text"] = _label("dist", about.get("dist"), language)
     if model == "GEE" and about.get("rho") is not None:
         fields["rho"] = _number(float(about["rho"]), language, decimals=2)
     if model == "SegmentedRegression":

@@ -26,24 +26,23 @@ What a notebook shows carries metadata for the report page (``metadata["cohort"]
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
 import inspect
-import io
 import os
 import re
 
-import numpy as np
 import pandas as pd
 
-from cohort.disclosure.policy import SUPPRESSED
 from cohort.disclosure.writer import KINDS, ReleaseFolder, released_frame
 from cohort.exceptions import ParameterError
+from cohort.report.format import alignment
 from cohort.report.params import Params, from_namespace
 from cohort.report.text import (
     Markdown,
     caption_text,
+    column_labels,
+    figure_caption,
     labelled,
     plot_labels,
     report_text,
@@ -51,7 +50,7 @@ from cohort.report.text import (
 )
 from cohort.roles import column_roles
 
-__all__ = ["start", "Report", "TableView", "FigureView", "SOURCE_DATE_EPOCH"]
+__all__ = ["start", "Report", "TableView", "FigureView", "display_roles", "figure_alt", "SOURCE_DATE_EPOCH"]
 
 #: Fixed timestamp (31 December 2024) for anything that embeds one.
 SOURCE_DATE_EPOCH = "1735603200"
@@ -89,24 +88,16 @@ def _settings() -> None:
 
 @functools.cache
 def _matplotlib():
-    """matplotlib with the report's settings; imported when the first figure is made."""
+    """matplotlib with the report's figure style (:func:`cohort.plots.style.apply_style`);
+    imported when the first figure is made."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    matplotlib.rcParams.update(
-        {
-            "figure.figsize": (8.0, 4.5),
-            "figure.dpi": 96,
-            "savefig.dpi": 150,
-            "svg.hashsalt": "cohort",
-            "svg.fonttype": "path",
-            "font.family": "DejaVu Sans",
-            "axes.grid": True,
-            "grid.color": "0.9",
-        }
-    )
+    from cohort.plots.style import apply_style
+
+    apply_style()
     return plt
 
 
@@ -138,18 +129,27 @@ class Report:
     # -- data ------------------------------------------------------------------------
     @property
     def delivery(self):
-        """The parameters' delivery, restricted to the report's sites (loaded once).
+        """The parameters' delivery, restricted to the report's pilot sites (loaded once).
 
         Validation errors do not stop a report: rejected rows are kept aside and counted,
         and the data-quality notebook shows them.
         """
         if self._delivery is None:
-            from cohort.definitions.population import restrict_to_sites
-            from cohort.delivery.load import load
-
-            delivery = load(self.params.delivery, on_error="proceed")
-            self._delivery = restrict_to_sites(delivery, self.params.sites, source=self.params.source)
+            self._delivery = self.population()
         return self._delivery
+
+    def population(self, arms="pilot"):
+        """The parameters' delivery restricted to the report's sites of ``arms``: the pilot
+        sites (what the monitor and every indicator describe) or ``"all"`` for the effect
+        analyses, which compare pilot households with households in regular care."""
+        from cohort.definitions.population import restrict
+        from cohort.delivery.load import load
+
+        delivery = load(self.params.delivery, on_error="proceed")
+        try:
+            return restrict(delivery, sites=self.params.sites, arms=arms)
+        except ParameterError as error:
+            raise ParameterError(f"{self.params.source}: parameter 'sites': {error}") from None
 
     # -- text ------------------------------------------------------------------------
     def text(self, key: str, *, level: int | None = None, **fields) -> Markdown:
@@ -232,8 +232,13 @@ class Report:
         """
         released = self.release(obj, name, caption=caption, exemption=exemption, **options)
         caption = caption if caption is not None else caption_text("table", name, self.language)
-        shown = released if columns is None else released[list(columns)]
-        return TableView(shown, self.language, caption=caption, name=name)
+        if columns is not None:
+            # the row flag stays with the selection, so a suppressed row shows the marker
+            keep = [*columns, *(["suppressed"] if "suppressed" in released.columns and "suppressed" not in columns else [])]
+            shown = released[keep]
+        else:
+            shown = released
+        return TableView(shown, self.language, caption=caption, name=name, threshold=self._policy.threshold)
 
     def show(self, frame: pd.DataFrame, *, caption: str | None = None, index=None, columns=None,
              values=None) -> TableView:
@@ -244,12 +249,28 @@ class Report:
         was made from, suppressed cells marked as in those tables.
         """
         if index is not None or columns is not None or values is not None:
-            frame = (
-                released_frame(frame)
-                .pivot_table(index=index, columns=columns, values=values, aggfunc="first", sort=False)
+            source = released_frame(frame)
+            source_roles = display_roles(source, column_roles(frame))
+            pivot = (
+                source.pivot_table(index=index, columns=columns, values=values, aggfunc="first", sort=False)
                 .reset_index()
             )
-        return TableView(frame, self.language, caption=caption)
+            # the pivot's value columns are written as the value column they came from;
+            # columns taken from the monitor's indicators by each indicator's kind
+            kinds = _measure_kinds() if columns == "indicator" else {}
+            by_kind = {"count": "count", "proportion": "share", "ratio": "value"}
+            keys = [index] if isinstance(index, str) else list(index or [])
+            roles = {}
+            for column in pivot.columns:
+                if column in keys:
+                    roles[column] = source_roles.get(column, "label")
+                elif column in kinds:
+                    roles[column] = by_kind[kinds[column]]
+                else:
+                    roles[column] = source_roles.get(values, "value") if isinstance(values, str) else "value"
+            pivot.attrs = {DISPLAY_ROLES: roles}
+            frame = pivot
+        return TableView(frame, self.language, caption=caption, threshold=self._policy.threshold)
 
     def figure(self, name: str, plot, data, *, caption: str | None = None, alt: str | None = None,
                **options) -> FigureView:
@@ -305,15 +326,14 @@ class Report:
         label_set = getattr(plot, "label_set", None)
         if label_set and "labels" not in plot_options:
             plot_options["labels"] = plot_labels(label_set, self.params)
+        if "language" in inspect.signature(plot).parameters and "language" not in plot_options:
+            plot_options["language"] = self.language
         plt = _matplotlib()
         figure = plot(*tables.values(), **plot_options)
-        caption = caption if caption is not None else (caption_text("figure-data", name, self.language) or "")
+        if caption is None:
+            caption = figure_caption(name, self.language) or caption_text("figure-data", name, self.language) or ""
         if alt is None:
-            axes = [a for a in figure.axes if a.get_xlabel() or a.get_ylabel()]
-            described = "; ".join(
-                part for a in axes for part in (a.get_ylabel(), a.get_xlabel()) if part
-            )
-            alt = f"{caption}. {described}." if described else caption
+            alt = figure_alt(figure, caption, self.language)
         view = FigureView(figure, name=name, caption=caption, alt=alt, files=files)
         plt.close(figure)
         return view
@@ -360,86 +380,239 @@ def _days_per_month() -> float:
 class TableView:
     """A table as the report shows it: deterministic HTML and plain text, no index.
 
-    Suppressed cells show the marker; the ``suppressed`` flag column of the released file
-    is left out (the markers say the same). Known values (headline figures, attrition
-    steps, ...) are shown in the report's language; column headers are labelled on the
-    report page.
+    Every cell is written by :func:`cohort.report.format.format_frame` in the report's
+    language (``19.973`` / ``19,973``, ``12,0%``, ``< 0,001``, dates written out) from the
+    table's column roles (:func:`display_roles`); a value column whose rows mix counts,
+    proportions and ratios (the monitor's tables) is written row by row by its kind.
+    Suppressed cells show the report's one marker, with its footnote under the table; the
+    ``suppressed`` flag column of the released file is left out (the markers say the same).
+    Known values (headline figures, attrition steps, model terms, ...) and the column
+    headers are shown in the report's language, as on the report page. A table without rows
+    says so, in words of its own where the report text has them (``empty.NAME``).
     """
 
     def __init__(self, frame: pd.DataFrame, language: str, *, caption: str | None = None,
-                 name: str | None = None):
-        self.roles = column_roles(frame)
+                 name: str | None = None, threshold: int | None = None):
+        declared = column_roles(frame)
+        shown_roles = frame.attrs.get(DISPLAY_ROLES)
         if isinstance(frame.attrs.get("disclosure"), dict):
             frame = released_frame(frame)
         frame = frame.drop(columns="suppressed") if "suppressed" in frame.columns else frame
-        self.frame = labelled(frame, language)
+        roles = display_roles(frame, declared)
+        if isinstance(shown_roles, dict):
+            roles.update({c: r for c, r in shown_roles.items() if c in roles})
+        self.language = language
         self.caption = caption
         self.name = name
+        self.threshold = threshold
+        self.roles = roles
+        self.kinds = _row_kinds(frame)
+        self.frame = frame
+        # a pivot's headers are values of a label column (indicators, sites): labelled as values
+        self.headers = column_labels(list(labelled(frame.head(0), language).columns), language)
+        self.notes = _table_notes(name, language, threshold)
+        self.empty_text = _empty_text(name, language) if frame.empty else ""
 
+    # -- cells -----------------------------------------------------------------------
     def _display(self) -> pd.DataFrame:
-        """Every cell as display text: whole numbers without decimals, others to 4
-        significant digits, dates as YYYY-MM-DD, missing values empty."""
+        """Every cell as display text in the report's language (headers still column names)."""
+        from cohort.report.format import format_frame, format_number, term_label
 
-        def fmt(values: np.ndarray) -> np.ndarray:
-            whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e15)
-            return np.where(
-                whole,
-                np.char.mod("%d", np.where(whole, values, 0).astype(np.int64)),
-                np.char.mod("%.4g", values),
-            ).astype(object)
+        frame = self.frame.copy()
+        frame.columns = [str(c) for c in frame.columns]
+        if "term" in frame.columns:
+            frame["term"] = frame["term"].map(lambda v: term_label(v, self.language) if isinstance(v, str) else v)
+        kind_column = "kind" if "kind" in frame.columns else None
+        if self.kinds is not None:
+            kind_column = _KIND_COLUMN
+            frame[kind_column] = self.kinds.to_numpy()
+        frame = labelled(frame, self.language)
+        roles = {str(c): r for c, r in self.roles.items()}
+        if kind_column == _KIND_COLUMN:
+            roles[_KIND_COLUMN] = "label"
+        text = format_frame(frame, roles, self.language, kind_column=kind_column)
+        if "change" in frame.columns and kind_column == "kind":
+            # a change in a share is a number of percentage points, not a percentage
+            points = self.frame["kind"].astype(object).eq("proportion").to_numpy()  # before labelling
+            unit = report_text("report.percentage_points", self.language)
+            for index in frame.index[points]:
+                value = pd.to_numeric(pd.Series([frame.at[index, "change"]]), errors="coerce").iloc[0]
+                if pd.notna(value):
+                    text.at[index, "change"] = format_number(100 * float(value), "value", self.language,
+                                                             decimals=1) + f" {unit}"
+        return text.drop(columns=_KIND_COLUMN) if kind_column == _KIND_COLUMN else text
 
-        out = {}
-        for column in self.frame.columns:
-            col = self.frame[column]
-            present = col.notna().to_numpy()
-            if pd.api.types.is_datetime64_any_dtype(col.dtype):
-                text = col.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-            elif pd.api.types.is_bool_dtype(col.dtype):
-                text = col.astype(object).to_numpy()
-            elif pd.api.types.is_numeric_dtype(col.dtype):
-                text = fmt(col.astype("Float64").fillna(0).to_numpy(dtype=float))
-            else:
-                numeric = pd.to_numeric(col.where(col != SUPPRESSED), errors="coerce")
-                is_number = numeric.notna().to_numpy() & col.map(lambda v: isinstance(v, int | float)).to_numpy()
-                text = col.astype(object).to_numpy()
-                text = np.where(is_number, fmt(numeric.fillna(0).to_numpy(dtype=float)), text)
-            out[str(column)] = pd.Series(np.where(present, text, ""), index=self.frame.index, dtype=object)
-        return pd.DataFrame(out, index=self.frame.index)
+    def footnotes(self) -> list[str]:
+        """The footnotes under the table: the marker's (where a cell shows it), then the
+        table's own notes."""
+        from cohort.report.format import suppression_footnote, suppression_marker
+
+        notes = []
+        marker = suppression_marker(self.language)
+        if self.threshold is not None and (self._display() == marker).to_numpy().any():
+            notes.append(suppression_footnote(self.language, self.threshold))
+        return notes + list(self.notes)
 
     def _html(self) -> str:
-        body = self._display().to_html(index=False, border=0, classes="table")
+        cells = self._display()
+        align = [alignment(self.roles[c]) for c in self.frame.columns]
         attributes = f' data-release="tables/{self.name}.csv"' if self.name else ""
-        caption = f"\n  <caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return re.sub(r"^<table([^>]*)>", lambda m: f"<table{m.group(1)}{attributes}>{caption}", body, count=1)
+        out = [f'<table class="dataframe table"{attributes}>']
+        if self.caption:
+            out.append(f"  <caption>{html.escape(self.caption)}</caption>")
+        head = "".join(
+            f'<th style="text-align: {a};">{html.escape(h)}</th>' for h, a in zip(self.headers, align, strict=True)
+        )
+        out.append(f"  <thead>\n    <tr>{head}</tr>\n  </thead>")
+        out.append("  <tbody>")
+        for row in cells.itertuples(index=False):
+            tds = "".join(
+                f'<td style="text-align: {a};">{html.escape(str(v))}</td>' for v, a in zip(row, align, strict=True)
+            )
+            out.append(f"    <tr>{tds}</tr>")
+        out.append("  </tbody>\n</table>")
+        if self.empty_text:
+            out.append(f'<p class="empty"><em>{html.escape(self.empty_text)}</em></p>')
+        for note in self.footnotes():
+            out.append(f'<p class="footnote"><small>{html.escape(note)}</small></p>')
+        return "\n".join(out)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = {"text/html": self._html(), "text/plain": repr(self)}
-        meta = {"cohort": {"kind": "table", "name": self.name, "caption": self.caption, "columns": self.roles}}
+        meta = {
+            "cohort": {
+                "kind": "table",
+                "name": self.name,
+                "caption": self.caption,
+                "columns": {str(c): r for c, r in self.roles.items()},
+                "roles": [self.roles[c] for c in self.frame.columns],
+                "headers_labelled": True,
+                "notes": list(self.notes),
+                "empty": self.empty_text,
+            }
+        }
         return data, meta
 
     def _repr_html_(self) -> str:
         return self._html()
 
     def __repr__(self) -> str:
-        body = self._display().to_string(index=False)
-        return f"{self.caption}\n{body}" if self.caption else body
+        if self.frame.empty:
+            body = self.empty_text
+        else:
+            cells = self._display()
+            cells.columns = self.headers
+            body = cells.to_string(index=False)
+        lines = ([self.caption] if self.caption else []) + [body] + self.footnotes()
+        return "\n".join(lines)
+
+
+#: Where :meth:`Report.show` leaves the roles of a pivot's columns for :class:`TableView`.
+DISPLAY_ROLES = "display_roles"
+_KIND_COLUMN = "__kind__"
+
+
+def display_roles(frame: pd.DataFrame, declared=None) -> dict:
+    """How each column of ``frame`` is written (:data:`cohort.report.format.ROLES`).
+
+    ``declared`` are the roles the table states (:func:`cohort.roles.column_roles`:
+    ``count``, ``value``, ``group``, ``key``, ``label``); the column's name and type refine
+    them (:func:`cohort.report.format.infer_roles`): a value named ``proportion``,
+    ``survival`` or ``cif`` is a share (and so are its interval bounds), ``p`` a p-value,
+    a key ``interval_end`` a date. Columns without a stated role are read by name and type.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"wave": ["T0"], "n_households": [25], "proportion": [0.4],
+    ...                   "ci_lower": [0.2], "ci_upper": [0.6], "p": [0.01], "interval_end": ["2024-12-31"]})
+    >>> display_roles(t, {"wave": "group", "n_households": "count", "proportion": "value",
+    ...                   "ci_lower": "value", "ci_upper": "value", "interval_end": "key"})
+    {'wave': 'group', 'n_households': 'count', 'proportion': 'share', 'ci_lower': 'share', 'ci_upper': 'share', 'p': 'p', 'interval_end': 'date'}
+    """
+    from cohort.report.format import infer_roles
+
+    declared = dict(declared or {})
+    inferred = infer_roles(list(frame.columns), frame)
+    roles = {}
+    for column in frame.columns:
+        stated, guessed = declared.get(str(column), "label"), inferred[column]
+        if pd.api.types.is_datetime64_any_dtype(frame[column].dtype):
+            role = "date"
+        elif stated == "count":
+            role = "count"
+        elif stated == "value":
+            role = guessed if guessed in ("share", "p", "count") else "value"
+        elif stated in ("group", "key"):
+            role = "date" if guessed == "date" else stated
+        else:
+            role = guessed
+        roles[column] = role
+    if "share" in roles.values() and "kind" not in roles:
+        for bound in ("ci_lower", "ci_upper"):
+            if roles.get(bound) == "value":
+                roles[bound] = "share"
+    return roles
+
+
+@functools.cache
+def _measure_kinds() -> dict[str, str]:
+    """The kind (count, proportion, ratio) of every monitor indicator and headline figure."""
+    from cohort.monitor.measures import monitor_measures
+    from cohort.monitor.series import HEADLINE
+
+    kinds = {m.name: m.kind for m in monitor_measures()}
+    kinds.update({figure: kinds[indicator] for figure, indicator, _ in HEADLINE if indicator in kinds})
+    return kinds
+
+
+def _row_kinds(frame: pd.DataFrame) -> pd.Series | None:
+    """Per row, what the value columns hold, for a monitor table shown without its ``kind``
+    column (the headline figures): read from its ``indicator`` or ``figure``."""
+    if "kind" in frame.columns or not {"value", "numerator"} & {str(c) for c in frame.columns}:
+        return None
+    kinds = _measure_kinds()
+    for column in ("indicator", "figure"):
+        if column in frame.columns:
+            mapped = frame[column].astype(object).map(lambda v: kinds.get(v) if isinstance(v, str) else None)
+            if mapped.notna().any():
+                return mapped
+    return None
+
+
+def _table_notes(name: str | None, language: str, threshold: int | None) -> list[str]:
+    """A table's own notes in the report text (``table_notes.NAME``), if it has any."""
+    from cohort.report.format import suppression_marker
+
+    if name and threshold is not None and text_exists(f"table_notes.{name}"):
+        return [report_text(f"table_notes.{name}", language, marker=suppression_marker(language),
+                            threshold=threshold)]
+    return []
+
+
+def _empty_text(name: str | None, language: str) -> str:
+    """What a table without rows says: its own words (``empty.NAME``) or the general text."""
+    if name and text_exists(f"empty.{name}"):
+        return report_text(f"empty.{name}", language)
+    return report_text("report.empty_table", language)
 
 
 class FigureView:
-    """A released figure: SVG (vector, for the report and print) and PNG, with its caption,
-    alt text and the figure-data files it was drawn from."""
+    """A released figure as vector graphics (SVG, :func:`cohort.plots.style.figure_svg`:
+    the same bytes on every run, sharp on screen and in print), with its caption, alt text
+    and the figure-data files it was drawn from.
+
+    No PNG copy is kept: the report page and the PDF draw the SVG, JupyterLab shows it,
+    and nbval compares the SVG (it skips images in PNG only).
+    """
 
     def __init__(self, figure, *, name: str, caption: str, alt: str, files: list[str]):
-        svg = io.BytesIO()
-        figure.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-        png = io.BytesIO()
-        figure.savefig(png, format="png", dpi=150, metadata={"Software": None})
-        self.svg = svg.getvalue().decode("utf-8")
-        self.png = base64.b64encode(png.getvalue()).decode("ascii")
+        from cohort.plots.style import figure_svg
+
+        self.svg = figure_svg(figure)
         self.name, self.caption, self.alt, self.files = name, caption, alt, files
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"image/svg+xml": self.svg, "image/png": self.png, "text/plain": self.caption}
+        data = {"image/svg+xml": self.svg, "text/plain": self.caption}
         meta = {"cohort": {"kind": "figure", "name": self.name, "caption": self.caption,
                            "alt": self.alt, "data": self.files}}
         return data, meta
@@ -447,3 +620,79 @@ class FigureView:
     def __repr__(self) -> str:
         return self.caption
 
+
+# ----------------------------------------------------------------------------- alt text
+
+
+def _axis_label(figure, which: str) -> str:
+    label = figure.get_supxlabel() if which == "x" else figure.get_supylabel()
+    if label:
+        return " ".join(label.split())
+    for axis in figure.axes:
+        text = axis.get_xlabel() if which == "x" else axis.get_ylabel()
+        if text:
+            return " ".join(text.split())  # a wrapped label reads as one line
+    return ""
+
+
+def _listing(items, language: str) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {report_text('findings.and', language)} " + items[-1]
+
+
+def figure_alt(figure, caption: str, language: str) -> str:
+    """An alt text that says what ``figure`` shows: its caption, what is plotted against
+    what over which range, the groups, where a curve ends and why, the numbers at risk.
+
+    Built from the facts the plot function noted (:func:`cohort.plots.style.record_facts`)
+    and the axis labels, in the report's language (``alt`` texts of the report text).
+    """
+    from cohort.plots.style import figure_facts
+    from cohort.report.format import format_number
+
+    facts = figure_facts(figure)
+
+    def t(key: str, **fields) -> str:
+        return report_text(f"alt.{key}", language, **fields)
+
+    parts = [caption.rstrip(".") + "."] if caption else []
+    y, x = _axis_label(figure, "y"), _axis_label(figure, "x")
+    kind = facts.get("kind")
+
+    def number(value, decimals=0):
+        return format_number(value, "value", language, decimals=decimals)
+
+    if kind == "trend" and facts.get("start") is not None:
+        first = pd.Timestamp(facts["start"]).to_period("Q")
+        last = pd.Timestamp(facts["end"]).to_period("Q")
+        letter = t("quarter_letter")
+        span = t("quarters", first=f"{letter}{first.quarter} {first.year}", last=f"{letter}{last.quarter} {last.year}")
+        parts.append(t("plotted", y=y or "", x=x or "", range=span))
+    elif kind in ("curve", "trajectory") and facts.get("x_max") is not None:
+        low = number(facts.get("x_min") or 0)
+        parts.append(t("plotted", y=y or "", x=x or "", range=t("range", low=low, high=number(facts["x_max"]))))
+    elif y or x:
+        parts.append(t("plotted", y=y or "", x=x or "", range="").replace(" ,", ",").rstrip(", .") + ".")
+    groups = facts.get("groups") or []
+    if kind == "trend" and groups:
+        key = "panels" if facts.get("panels") else "lines"
+        parts.append(t(key, n=len(groups), groups=_listing(groups, language)))
+        if facts.get("gaps"):
+            parts.append(t("gaps"))
+    if kind == "curve":
+        if len(groups) > 1:
+            parts.append(t("lines", n=len(groups), groups=_listing(groups, language)))
+        if facts.get("ended_early"):
+            end = min(facts["curve_ends"].values())
+            key = "curve_ends_at_risk" if facts.get("end_reason") == "at_risk" else "curve_ends"
+            parts.append(t(key, months=number(end, 1), threshold=facts.get("threshold") or ""))
+        times = facts.get("at_risk_times") or []
+        if times:
+            parts.append(t("at_risk", times=_listing([number(v) for v in times], language)))
+    if kind == "trajectory" and facts.get("waves_shown"):
+        parts.append(t("waves", waves=_listing(facts["waves_shown"], language),
+                       low=facts["percentiles"][0] if facts.get("percentiles") else "",
+                       high=facts["percentiles"][-1] if facts.get("percentiles") else ""))
+    return " ".join(p for p in parts if p)

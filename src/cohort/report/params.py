@@ -8,7 +8,15 @@ and ``cohort report parameters/X.yaml`` run the same analysis.
 
 Every key is declared once in :data:`SPEC` with its default, its check and a description.
 An unknown key, a missing required key or a bad value is a
-:class:`~cohort.exceptions.ParameterError` naming the key and the file.
+:class:`~cohort.exceptions.ParameterError` naming the key and the file. Files are read
+strictly (:func:`cohort.strict_yaml.load_yaml`): YAML anchors and aliases, duplicate keys
+and deep nesting are refused with a short message naming the line, so a 1 KB "alias
+bomb" cannot become a gigabyte of values or of error text.
+
+What a parameter file refers to is checked against the delivery itself by
+:func:`check_against_delivery` before any notebook starts: the delivery loads, every site
+in ``sites`` exists there and was accepted, and the dates fall where the data can say
+something about them.
 
 Papermill reads YAML without turning dates into date objects, so notebooks receive dates
 as strings like ``"2024-12-31"``; :func:`from_mapping` parses them here, in the package,
@@ -38,10 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cohort.disclosure.policy import DisclosurePolicy, DisclosureSettings, disclosure_settings
 from cohort.exceptions import InputNotFoundError, ParameterError
+from cohort.strict_yaml import load_yaml, short
 
 __all__ = [
     "SPEC",
@@ -53,6 +60,7 @@ __all__ = [
     "repo_root",
     "resolve_path",
     "notebook_parameters",
+    "check_against_delivery",
 ]
 
 LANGUAGES = ("nl", "en")
@@ -377,7 +385,8 @@ def from_mapping(
     unknown = [k for k in values if k not in SPEC_BY_KEY]
     if unknown:
         raise ParameterError(
-            f"{source}: unknown parameter {unknown[0]!r}; known parameters: {', '.join(KEYS)}"
+            f"{source}: unknown parameter {short(unknown[0], 40)}; known parameters: "
+            f"{', '.join(KEYS)}"
         )
     parsed: dict[str, Any] = {}
     raw: dict[str, Any] = {}
@@ -392,7 +401,7 @@ def from_mapping(
             parsed[spec.key] = spec.check(value)
         except ValueError as error:
             raise ParameterError(
-                f"{source}: parameter {spec.key!r} {error}, got {value!r}"
+                f"{source}: parameter {spec.key!r} {error}, got {short(value)}"
             ) from None
         raw[spec.key] = _as_literal(value)
     settings = parsed["disclosure"]
@@ -461,34 +470,164 @@ def _check_dates(p: dict, source: str) -> None:
         )
 
 
-class _KeepDatesAsText(yaml.SafeLoader):
-    """Read YAML dates as text, as papermill does, so both paths parse them here."""
-
-
-_KeepDatesAsText.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_params(path: str | Path, *, check_delivery: bool = True) -> Params:
     """Read and check a parameter file.
+
+    YAML dates are kept as text, as papermill keeps them, so both paths parse them here.
 
     Raises
     ------
     InputNotFoundError
         The file does not exist.
     ParameterError
-        The file is not valid YAML, or a key or value is wrong (the message names both).
+        The file is too large, not UTF-8 or not valid YAML; it uses anchors or aliases,
+        repeats a key or nests too deeply (the message names the line); or a key or value
+        is wrong (the message names both).
     """
+    from cohort.strict_yaml import MAX_BYTES
+
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"parameter file {str(path)!r} not found")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ParameterError(
+            f"{path} is {size:,} bytes; a parameter file holds a few settings (at most "
+            f"{MAX_BYTES:,} bytes) (rule: yaml_size); check that you named the right file"
+        )
     try:
-        values = yaml.load(path.read_text(encoding="utf-8"), Loader=_KeepDatesAsText)  # noqa: S506
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML: {error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise ParameterError(f"{path} cannot be read ({error.strerror}) (rule: unreadable)") from None
+    values = load_yaml(data, source=str(path), error=ParameterError, dates_as_text=True)
     return from_mapping(values or {}, source=str(path), check_delivery=check_delivery)
+
+
+def check_against_delivery(params: Params, delivery=None) -> tuple[str, ...]:
+    """Check what a parameter set refers to against its delivery, before any notebook runs.
+
+    Parameters
+    ----------
+    params : Params
+        The checked parameters.
+    delivery : cohort.delivery.load.Delivery or path-like, optional
+        The loaded delivery (default: load ``params.delivery`` with ``on_error="proceed"``,
+        which raises for a delivery that cannot be read or carries identifiers).
+
+    Returns
+    -------
+    tuple of str
+        Notes on what is allowed but worth saying in the report (a reference date after
+        the data ends, a site that starts later, rows rejected by validation).
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter file and key: a site in ``sites`` that the delivery does not
+        have or whose row validation rejected, selected sites without accepted households,
+        a ``reference_date`` before the selected sites' data begins, a ``study_start``
+        after it ends, or a delivery without accepted sites or households.
+
+    Examples
+    --------
+    >>> from cohort.delivery.load import load
+    >>> d = load(repo_root() / "tests" / "fixtures" / "deliveries" / "valid", cache_dir=False)
+    >>> p = from_mapping({"name": "d", "title": "D", "language": "en", "sites": ["AMS", "ROT"],
+    ...                   "delivery": "tests/fixtures/deliveries/valid",
+    ...                   "reference_date": "2024-12-31"}, source="p.yaml")
+    >>> check_against_delivery(p, d)
+    Traceback (most recent call last):
+    ...
+    cohort.exceptions.ParameterError: p.yaml: parameter 'sites': site 'ROT' is not a site of the delivery valid (its sites: AMS, UTR); use codes from the delivery's sites table
+    """
+    import pandas as pd
+
+    if delivery is None or isinstance(delivery, str | Path):
+        from cohort.delivery.load import load
+
+        delivery = load(params.delivery if delivery is None else delivery, on_error="proceed")
+    source = params.source or "parameters"
+    name = delivery.name or "the delivery"
+    sites = delivery.sites
+    accepted = [str(s) for s in sites["site"].dropna()]
+    if not accepted:
+        raise ParameterError(
+            f"{source}: parameter 'delivery': the delivery {name} has no accepted site (rule: "
+            "no_sites); run 'cohort validate' on it and correct the sites table"
+        )
+    rejected_sites: set[str] = set()
+    rejected = getattr(delivery.validation, "rejected", {}) or {}
+    if "sites" in rejected and "site" in rejected["sites"].columns:
+        rejected_sites = {str(v).strip() for v in rejected["sites"]["site"]}
+    chosen = list(params.sites) if params.sites is not None else accepted
+    shown = ", ".join(sorted(accepted)[:20]) + (", ..." if len(accepted) > 20 else "")
+    for site in chosen:
+        if site in accepted:
+            continue
+        if site in rejected_sites:
+            raise ParameterError(
+                f"{source}: parameter 'sites': the row of site {short(site, 20)} in the "
+                f"delivery's sites table was rejected by validation (rule: rejected_site); "
+                f"run 'cohort validate' on {name} and correct it, or leave the site out"
+            )
+        raise ParameterError(
+            f"{source}: parameter 'sites': site {short(site, 20)} is not a site of the "
+            f"delivery {name} (its sites: {shown}); use codes from the delivery's sites table"
+        )
+    households = delivery.households
+    in_sites = households["site"].isin(chosen)
+    if not bool(in_sites.any()):
+        which = "the delivery" if params.sites is None else "the sites " + ", ".join(chosen)
+        raise ParameterError(
+            f"{source}: parameter 'sites': {which} have no accepted household (rule: "
+            "no_households); run 'cohort validate' on the delivery"
+        )
+    rows = sites[sites["site"].isin(chosen)]
+    first = pd.Timestamp(rows["delivery_start"].min()).date()
+    last = pd.Timestamp(rows["delivery_end"].max()).date()
+    what = "the delivery's data" if params.sites is None else "the data of the chosen sites"
+    if params.reference_date < first:
+        raise ParameterError(
+            f"{source}: parameter 'reference_date' ({params.reference_date}) is before "
+            f"{what} begins ({first}) (rule: reference_date_before_data); there is nothing "
+            "to report on that date"
+        )
+    if params.study_start > last:
+        raise ParameterError(
+            f"{source}: parameter 'study_start' ({params.study_start}) is after {what} ends "
+            f"({last}) (rule: study_start_after_data); the study period holds no data"
+        )
+    notes = []
+    if params.reference_date > last:
+        notes.append(
+            f"The reference date {params.reference_date} lies after {what} ends ({last}): "
+            "follow-up is censored where each site's data ends."
+        )
+    late = rows.loc[rows["delivery_start"] > pd.Timestamp(params.reference_date), "site"]
+    if len(late):
+        notes.append(
+            "Sites whose data begins after the reference date add nothing to it: "
+            + ", ".join(sorted(map(str, late)))
+            + "."
+        )
+    prev = params.previous_reference_date
+    if prev is not None and prev < first:
+        notes.append(
+            f"The previous reference date {prev} is before {what} begins ({first}): there is "
+            "no earlier figure to compare with."
+        )
+    if not first < params.change_date <= last:
+        notes.append(
+            f"The change date {params.change_date} is not inside the period {what} covers "
+            f"({first} to {last}): the segmented regression has no data on one side."
+        )
+    acc = getattr(delivery.validation, "accounting", None)
+    if acc is not None and len(acc) and int(acc["rows_rejected"].sum()):
+        notes.append(
+            f"Validation rejected {int(acc['rows_rejected'].sum()):,} of "
+            f"{int(acc['rows_read'].sum()):,} rows of the delivery; they are left out."
+        )
+    return tuple(notes)
 
 
 def from_namespace(namespace: Mapping[str, Any], *, check_delivery: bool = True) -> Params:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 from cohort.exceptions import ReportError
 from cohort.report.document import (
+    KEEP_TOGETHER_ROWS,
+    PRINT_WIDTH_CHARS,
     Document,
     Figure,
     Heading,
@@ -182,6 +184,28 @@ def _figure(figure: Figure, doc: Document, files: dict[str, bytes]) -> str:
     )
 
 
+def _cell_chars(table: Table, row, index: int) -> int:
+    """Printed width of a cell in characters: text wraps at 26 characters, numbers never."""
+    text = row[index]
+    return len(text) if table.roles[index] in ("count", "value", "share", "p") else min(len(text), 26)
+
+
+def _header(table: Table, index: int, wrap: bool = True) -> str:
+    """A column header, broken (with ``wrap``) into lines no wider than the column's cells
+    or its longest word, so the header never makes its column wider than the page has
+    room for."""
+    import textwrap
+
+    label = table.columns[index]
+    if not wrap:
+        return _s(label)
+    words = label.split() or [""]
+    cells = max((_cell_chars(table, row, index) for row in table.rows), default=0)
+    width = max(max(len(w) for w in words), cells, 1)
+    lines = textwrap.wrap(label, width=width, break_long_words=False, break_on_hyphens=False) or [label]
+    return "#linebreak();".join(_s(line) for line in lines)
+
+
 def _table(table: Table, doc: Document) -> str:
     label = f"{doc.label('report.table')} {table.number}."
     caption = f"#strong[{_s(label)}] {_s(table.caption)}"
@@ -195,12 +219,19 @@ def _table(table: Table, doc: Document) -> str:
         part_caption = caption
         if len(parts) > 1:
             part_caption += " " + _s(f"({doc.label('report.part', n=n, total=len(parts))})")
-        header = ", ".join(f"[{_s(table.columns[i])}]" for i in columns)
+        # headers on one line where the part fits the page so; else each wrapped to its column
+        natural = sum(max(len(table.columns[i]), *(_cell_chars(table, r, i) for r in table.rows)) + 2
+                      for i in columns)
+        wrap = natural > PRINT_WIDTH_CHARS
+        header = ", ".join(f"[{_header(table, i, wrap)}]" for i in columns)
         aligns = ", ".join("right" if table.align[i] == "right" else "left" for i in columns)
         cells = ", ".join(f"[{_s(row[i])}]" for row in table.rows for i in columns)
         label_mark = f" <{table.id}>" if n == 1 else ""
+        # a short table stays on one page (with its caption); a long one breaks, its
+        # header repeated on every page
+        breakable = "true" if len(table.rows) > KEEP_TOGETHER_ROWS else "false"
         out.append(
-            f"#data-table([{part_caption}], ({aligns},), ({header},), ({cells},)){label_mark}\n"
+            f"#data-table([{part_caption}], ({aligns},), ({header},), ({cells},), breakable: {breakable}){label_mark}\n"
         )
     for note in table.footnotes:
         out.append(f"#footnote-text({typst_string(note)})\n")
@@ -228,7 +259,7 @@ _PREAMBLE = r"""
 #set text(font: "DejaVu Sans", size: 9pt, lang: LANG, hyphenate: true)
 #set par(leading: 0.6em, spacing: 0.9em)
 #show raw: set text(font: "DejaVu Sans Mono", size: 8pt)
-#show heading: set text(fill: accent)
+#show heading: set text(fill: accent, hyphenate: false)
 #show heading: set block(sticky: true, above: 1.4em, below: 0.7em)
 #show heading.where(level: 1): it => { pagebreak(weak: true); block(width: 100%, stroke: (bottom: 0.6pt + accent), inset: (bottom: 3pt), text(size: 15pt, it.body)) }
 #show heading.where(level: 2): set text(size: 11.5pt)
@@ -241,11 +272,11 @@ _PREAMBLE = r"""
 #show figure.caption: set text(size: 8.5pt)
 #set figure(numbering: none, supplement: none, gap: 0.5em)
 #set figure.caption(separator: none)
-#let data-table(caption, aligns, header, cells) = figure(
+#let data-table(caption, aligns, header, cells, breakable: true) = block(breakable: breakable, width: 100%, figure(
   kind: table,
   caption: figure.caption(position: top, caption),
   {
-    set text(size: 7.5pt, number-width: "tabular")
+    set text(size: 7.5pt, number-width: "tabular", hyphenate: false)
     table(
       columns: header.len(),
       align: (x, y) => aligns.at(x) + if y == 0 { bottom } else { top },
@@ -256,9 +287,9 @@ _PREAMBLE = r"""
       ..cells,
     )
   },
-)
+))
 #let text-table(n, header, cells) = {
-  set text(size: 8pt)
+  set text(size: 8pt, hyphenate: false)
   table(
     columns: n,
     inset: (x: 3.5pt, y: 2.6pt),
@@ -314,7 +345,9 @@ def typst_source(doc: Document) -> tuple[str, dict[str, bytes]]:
         f"#block(stroke: 1.2pt + {status_colour}, inset: (x: 6pt, y: 3pt))"
         f"[#text(fill: {status_colour}, weight: \"bold\", tracking: 0.08em, {typst_string(doc.status_label.upper())})]\n"
     )
-    out.append(f"#v(4mm)\n#text(size: 20pt, weight: \"bold\", fill: accent, {typst_string(doc.title)})\n#v(4mm)\n")
+    out.append(
+        f"#v(4mm)\n#text(size: 20pt, weight: \"bold\", fill: accent, hyphenate: false, {typst_string(doc.title)})\n#v(4mm)\n"
+    )
     grid = ", ".join(f"strong({typst_string(k)}), {typst_string(v)}" for k, v in doc.title_block)
     out.append(f"#grid(columns: (auto, 1fr), column-gutter: 10mm, row-gutter: 2.2mm, {grid})\n")
     if doc.synthetic:
@@ -401,17 +434,3 @@ def render_pdf(
     """``report.pdf`` for the report in ``folder`` (same arguments as ``render_html``)."""
     doc = build_document(params, folder, sources, releases, provenance, root, synthetic=synthetic)
     return document_pdf(doc)
-
-
-def write_pdf(
-    params: Params,
-    folder: Path,
-    sources: Sequence[Path],
-    releases: Mapping[str, dict],
-    provenance: Mapping,
-    root: Path,
-) -> Path:
-    """Write ``folder/report.pdf`` beside ``report.html`` and return its path."""
-    path = Path(folder) / "report.pdf"
-    path.write_bytes(render_pdf(params, folder, sources, releases, provenance, root))
-    return path

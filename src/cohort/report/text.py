@@ -172,6 +172,31 @@ def plot_labels(name: str, params: Params) -> dict[str, str]:
     return {key: _lookup(f"plots.{name}.{key}", params.language) for key in table}
 
 
+def column_labels(names, language: str) -> list[str]:
+    """Column headers as the report shows them (``columns`` section of the report text);
+    a column not listed keeps its name.
+
+    >>> column_labels(["n_households", "ci_lower", "AMS"], "nl")
+    ['huishoudens', '95%-BI onder', 'AMS']
+    """
+    labels = _texts().get("columns", {})
+    return [labels.get(str(n), {}).get(language, str(n)) for n in names]
+
+
+def figure_caption(name: str, language: str) -> str | None:
+    """The caption of figure ``name`` in ``language`` (``captions.figures``), or ``None``.
+
+    >>> figure_caption("monitor_registrations_by_site", "nl")
+    'Aanmeldingen per kwartaal, per proeftuin'
+    >>> figure_caption("no_such_figure", "nl") is None
+    True
+    """
+    try:
+        return _lookup(f"captions.figures.{name}", language)
+    except KeyError:
+        return None
+
+
 def caption_text(kind: str, name: str, language: str) -> str | None:
     """The caption of released file ``name`` of ``kind`` in ``language`` (None if unknown).
 

@@ -50,11 +50,12 @@ __all__ = [
     "PUBLISHED_FIGURES",
     "SITES",
     "TRUE_EFFECTS",
+    "TRUE_PILOT_EFFECTS",
     "SyntheticDelivery",
     "generate",
     "monitor_figures",
     "plant_faults",
-    "synthesize",
+    "write_declarations",
     "write_delivery",
 ]
 
@@ -227,6 +228,46 @@ TRUE_EFFECTS = {
         "residual_sd": 0.9,
         "rounding": "scores are rounded to whole points and clipped to [0, 10]",
     },
+}
+
+#: The true effects of the new way of working in the comparison design
+#: (:mod:`cohort.synth.comparison`, ``cohort synth OUT --design comparison``): what the
+#: effect analyses should recover. An episode is *served the new way* when it is registered
+#: at a pilot site on or after the site's ``pilot_start``. See docs/synthetic-data.md,
+#: "The comparison design".
+TRUE_PILOT_EFFECTS = {
+    # a pilot site registers more households once it works the new way: its regular intake
+    # plus 40% extra, severe and acute cases (the programme's sites "increasingly take on
+    # severe and acute cases"); site-level effect on log registrations: log(1.4)
+    "intake": {"pilot_intake_ratio": 1.40},
+    # the extra cases: latent severity shifted by +1.5 (so more often severity "high" and
+    # more prior reports, through the default model's proxies) and more often without
+    # children (+0.8 on the log odds). This is the confounding by case mix.
+    "case_mix": {"acute_severity_shift": 1.5, "acute_childless_logodds": 0.8},
+    # re-registration after the closure of an episode served the new way: hazard ratio 0.80
+    # on the default model's Weibull proportional hazards (other terms as TRUE_EFFECTS;
+    # regions have no effect of their own in this design)
+    "reregistration_loghr": {"pilot": _LN(0.80)},
+    "reregistration_hr": {"pilot": 0.80},
+    # first compulsory legal measure during an episode: Weibull proportional hazards from
+    # the registration, ended by the closure; hazard ratio 0.70 for the new way
+    "measure_loghr": {
+        "pilot": _LN(0.70),
+        "severity_high": _LN(3.5),
+        "prior_reports": _LN(1.15),  # per prior report
+        "no_children": _LN(0.60),
+    },
+    "measure_hr": {"pilot": 0.70, "severity_high": 3.5, "prior_reports": 1.15, "no_children": 0.60},
+    "measure_baseline": {"distribution": "weibull", "shape": 0.8, "scale_days": 14000.0},
+    # safety score: the slope per month since registration is 0.05 steeper for an episode
+    # served the new way (no difference at T0): +0.6 points after 12 months
+    "safety": {"pilot_slope_per_month": 0.05, "pilot_t0": 0.0, "pilot_change_12m": 0.6},
+    # what the design leaves out on purpose (so that its assumptions hold by construction)
+    "assumptions": (
+        "regions differ in size only: no outcome effects or case mix of their own",
+        "no calendar trends: parallel trends hold for the site-level outcomes",
+        "episode durations do not depend on severity or on the way of working",
+    ),
 }
 
 _RR = TRUE_EFFECTS["reregistration_loghr"]
@@ -831,16 +872,17 @@ def _sites_frame() -> pd.DataFrame:
     ).sort_values("site", ignore_index=True)
 
 
-def _frames(raw: dict, rng, offsets: dict) -> dict[str, pd.DataFrame]:
+def _frames(raw: dict, rng, offsets: dict, site_codes: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Typed tables with pseudonyms; rows sorted by their key. IDs are a random
-    permutation within the chunk's number range, so they do not encode dates."""
+    permutation within the chunk's number range, so they do not encode dates.
+    ``site_codes`` maps the site numbers of ``raw`` to codes (default: :data:`SITES`)."""
     hh, ep = raw["households"], raw["episodes"]
     n_h = hh["reg1"].size
     h_num = offsets["households"] + 1 + rng.permutation(n_h)
     n_e = ep["reg"].size
     e_num = offsets["episodes"] + 1 + rng.permutation(n_e)
     hid = _ids("H", h_num)
-    site = pd.Series(_SITE_CODES[hh["site"]], dtype="string")
+    site = pd.Series((_SITE_CODES if site_codes is None else site_codes)[hh["site"]], dtype="string")
 
     households = pd.DataFrame(
         {
@@ -1006,7 +1048,7 @@ def generate(seed: int = DEFAULT_SEED, households: int | None = None, faults: bo
     households : int, optional
         ``None`` (default) gives the calibrated default delivery that reproduces
         :data:`PUBLISHED_FIGURES`; a number gives that many households drawn from the
-        model without calibration (for large numbers use :func:`synthesize`, which writes
+        model without calibration (for large numbers use :func:`cohort.synth.write.synthesize`, which writes
         chunk by chunk).
     faults : bool
         Plant data-quality faults (see :func:`plant_faults`); off by default. With faults
@@ -1119,6 +1161,31 @@ def _write_csv(df: pd.DataFrame, path: Path, header: bool) -> None:
         _format_frame(df).to_csv(fh, index=False, header=header, lineterminator="\n")
 
 
+#: The household covariates the synthetic delivery adds, declared as a site would declare
+#: them (``columns.yaml``, see :mod:`cohort.delivery.columns`): a text column outside the
+#: data model is refused unless declared.
+DECLARATIONS = """\
+# Columns of this delivery outside the data model (docs/data-model.md).
+households:
+  severity:
+    type: code
+    values: [low, high]
+    description: case severity at registration
+  prior_reports:
+    type: integer
+    description: reports about the household before registration
+"""
+
+
+def write_declarations(out_dir) -> Path:
+    """Write :data:`DECLARATIONS` as ``columns.yaml`` in ``out_dir``; return its path."""
+    from cohort.delivery.columns import DECLARATIONS_FILE
+
+    path = Path(out_dir) / DECLARATIONS_FILE
+    path.write_text(DECLARATIONS, encoding="utf-8", newline="\n")
+    return path
+
+
 def write_delivery(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv") -> list[Path]:
     """Write ``tables`` as one file per table (``<table>.csv`` or ``<table>.parquet``).
 
@@ -1146,67 +1213,9 @@ def write_delivery(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv"
         else:
             df.to_parquet(path, index=False)
         paths.append(path)
+    if "severity" in tables.get("households", pd.DataFrame()).columns:
+        paths.append(write_declarations(out))
     return paths
-
-
-def synthesize(out_dir, seed: int = DEFAULT_SEED, households: int | None = None, faults: bool = False,
-               format: str = "csv") -> dict:
-    """Generate a delivery and write it to ``out_dir``; return a summary (row counts).
-
-    Scaled deliveries are written chunk by chunk (50,000 households at a time), so
-    memory stays bounded whatever ``households`` is. With ``faults`` the planted faults
-    (all in the first chunk) are listed in ``.faults.csv`` next to the tables (a dot file,
-    which readers of the delivery skip).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     synthesize(tmp, seed=5, households=100)["rows"]["households"]
-    100
-    """
-    _check_households(households, seed)
-    if format not in ("csv", "parquet"):
-        raise ParameterError(f"--format must be csv or parquet, got {format!r}")
-    if faults and format != "csv":
-        raise ParameterError("--faults plants faults in the delivered text; use --format csv")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = {"sites": len(SITES)}
-    calibration: dict = {}
-    writers: dict = {}
-    fault_frame = pd.DataFrame(columns=_FAULT_COLUMNS)
-    sites = _sites_frame()
-    try:
-        for i, (frames, cal) in enumerate(_iter_chunks(seed, households)):
-            calibration.update(cal)
-            tables = {"sites": sites, **frames}
-            if faults and i == 0:
-                tables, fault_frame = plant_faults(tables, seed=seed)
-            if i > 0:
-                tables.pop("sites")
-            for name in TABLES:
-                if name not in tables:
-                    continue
-                df = tables[name]
-                rows[name] = rows.get(name, 0) + len(df) if name != "sites" else len(df)
-                path = out / f"{name}.{format}"
-                if format == "csv":
-                    _write_csv(df, path, header=(i == 0))
-                else:
-                    import pyarrow as pa
-                    import pyarrow.parquet as pq
-
-                    table = pa.Table.from_pandas(df, preserve_index=False)
-                    if name not in writers:
-                        writers[name] = pq.ParquetWriter(path, table.schema)
-                    writers[name].write_table(table.cast(writers[name].schema))
-    finally:
-        for w in writers.values():
-            w.close()
-    if faults:
-        _write_csv(fault_frame, out / FAULTS_FILE, header=True)
-    return {"rows": rows, "calibration": calibration, "faults": len(fault_frame)}
 
 
 # --------------------------------------------------------------------------- accounting
@@ -1251,10 +1260,11 @@ def monitor_figures(tables: dict[str, pd.DataFrame], reference_date, study_start
 
 # --------------------------------------------------------------------------- faults
 
-#: Where :func:`synthesize` lists the planted faults (a dot file: delivery readers skip it).
+#: Where :func:`cohort.synth.write.synthesize` lists the planted faults (a dot file: delivery readers skip it).
 FAULTS_FILE = ".faults.csv"
 
-#: The faults :func:`plant_faults` plants: (table, column, rule of cohort.validate, what).
+#: The faults :func:`plant_faults` plants: (table, column, rule of cohort.delivery.validate,
+#: what).
 FAULTS = (
     ("episodes", "closure_date", "closure_not_before_registration", "closure date a week before registration"),
     ("episodes", "rvt_end_date", "rvt_end_not_before_rvt_start", "RVT end before RVT start"),
