@@ -94,7 +94,6 @@ WRITERS = {
     "cohort.commands.pseudonymise": "a pseudonymised delivery",
     "cohort.synth.generate": "a synthetic delivery",
     "cohort.synth.write": "a synthetic delivery, chunk by chunk",
-    "cohort.disclosure.ledger": "the release ledger beside the reports (append-only, one file per build)",
     "cohort.report.rebuild": "the committed notebooks (refresh)",
     "cohort.report.execute": "the kernel spec in a temporary folder",
     "cohort.report.notebook": "figures rendered to bytes in memory, no file",

@@ -8,8 +8,8 @@ import pandas as pd
 
 from cohort.disclosure.cells import apply_disclosure, concat, disclosure_record
 from cohort.disclosure.policy import check_policy
-from cohort.roles import with_roles
 from cohort.exceptions import DefinitionError
+from cohort.roles import with_roles
 from cohort.stats.aalen_johansen import AalenJohansen
 from cohort.stats.kaplan_meier import DAYS_PER_MONTH, SUMMARY_MONTHS, KaplanMeier
 
@@ -100,8 +100,8 @@ def release_km_table(km: KaplanMeier, policy) -> pd.DataFrame:
     rests on at least ``threshold`` events (the survival shown at a step is the exact
     estimate at that time); ``n_risk`` and ``n_event`` (events since the previous released
     step) are rounded as configured. ``attrs["disclosure"]`` records what was done, so
-    :func:`cohort.disclosure.writer.write_released_csv` accepts the table (the report writes it to
-    ``reregistration_km.csv``).
+    the release gate (:meth:`cohort.disclosure.writer.ReleaseFolder.release`) accepts the table
+    (the report releases it as ``tables/reregistration_km.csv``).
 
     Examples
     --------
