@@ -346,7 +346,11 @@ def test_successful_build_replaces_the_last_report(tmp_path):
         "site,n,suppressed\nA,[suppressed],true\nB,[suppressed],true\nall,29,false\n"
     )
     assert (folder / "figure-data" / "sites_plot.csv").is_file()
-    assert sorted(p.name for p in reports.iterdir()) == ["interim-2024q4"]
+    # nothing left of the build but the report and its entry in the release ledger beside it
+    assert sorted(p.name for p in reports.iterdir()) == [".ledger", "interim-2024q4"]
+    from cohort.disclosure.ledger import Ledger
+
+    assert [e.report for e in Ledger(reports / ".ledger").entries()] == ["interim-2024q4"]
 
 
 def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp_path):
