@@ -49,8 +49,8 @@ from cohort.disclosure.check import errors, record_release, run_check
 from cohort.disclosure.ledger import Ledger, ReleaseContext
 from cohort.disclosure.policy import disclosure_settings
 from cohort.disclosure.protect import apply_suppressions, choose_suppressions
-from cohort.disclosure.writer import ReleaseFolder
 from cohort.disclosure.release import release
+from cohort.disclosure.writer import ReleaseFolder
 from cohort.monitor.series import quarterly_counts
 
 

@@ -23,7 +23,8 @@ protects its release in rounds (:func:`cohort.report.build.build_report`):
 How a cell is chosen (the rule of :func:`protect_cells
 <cohort.disclosure.cells.protect_cells>`, over the audit's relations): for each unprotected
 cell, in a fixed order, among the relations that pin it - those containing the cell
-first - the candidates are the counts this release shows that no earlier release showed,
+first; for a cell the audit names no pins for, the relations it takes part in - the
+candidates are the counts this release shows that no earlier release showed,
 at or above the threshold; the one chosen is a cell an earlier release suppressed if there
 is one (suppressing it again reveals nothing new), else the smallest, ties by position. A
 cell whose candidates include one already chosen in this round waits for the next audit.
@@ -220,6 +221,14 @@ def choose_suppressions(
             return np.zeros(0, dtype=np.int64)
         return np.unique(np.concatenate([member_cell[order_rel[starts[r]:starts[r + 1]]] for r in rels]))
 
+    # the relations each cell takes part in: where the audit names no pins (a cell decided by
+    # bounds propagated through several relations), these are where its protection lies
+    order_cell = np.argsort(member_cell, kind="mergesort")
+    cell_starts = np.searchsorted(member_cell[order_cell], np.arange(n + 1))
+
+    def relations_of(cell: int) -> list[int]:
+        return sorted(set(member_rel[order_cell[cell_starts[cell]:cell_starts[cell + 1]]].tolist()))
+
     chosen_all: list[int] = []
     rounds = 0
     stats = {"audits": 0, "seconds": 0.0}
@@ -237,7 +246,7 @@ def choose_suppressions(
         chosen_set: set[int] = set()
         unfixable = []
         for cell in sorted(int(c) for c in todo):
-            pins = list(current.pins.get(cell, ()))
+            pins = list(current.pins.get(cell, ())) or relations_of(cell)
             near = [r for r in pins if cell in set(members([r]).tolist())]
             pick = None
             for pool_rels in (near, pins):

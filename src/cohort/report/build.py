@@ -306,7 +306,9 @@ def _protect(params, gate, sources, executed, parameters, jobs, progress, requir
         timing["choose"] += time.perf_counter() - t0
         audits += choice.stats.get("audits", 0)
         merged = further.merge(Suppressions(choice.suppressions.cells, {f: digests[f] for f in choice.suppressions.cells if f in digests}))
-        if choice.unprotected or len(merged) == len(further):
+        # cells the chooser could not protect this round may be protected by the others it
+        # chose (the next pass audits again); a pass that adds nothing fails the build
+        if len(merged) == len(further):
             raise ReportError(
                 f"report {params.name}: the release check failed, and suppressing further cells of "
                 "this release cannot protect these cells (earlier releases give them away, or "
