@@ -10,7 +10,7 @@ from cohort.definitions.dates import DAYS_PER_MONTH
 from cohort.exceptions import DefinitionError
 from cohort.stats.base import Estimator, _check_columns, _group_codes, _numeric
 from cohort.stats.intervals import _check_conf_type, confint
-from cohort.stats.kaplan_meier import SUMMARY_MONTHS
+from cohort.stats.kaplan_meier import SUMMARY_MONTHS, horizon_columns
 
 __all__ = ["AalenJohansen"]
 
@@ -206,13 +206,7 @@ class AalenJohansen(Estimator):
             out = pd.DataFrame({"cause": cause, "n": self._n_rows, "events": events})
             if self.group_col is not None:
                 out.insert(0, "group", groups)
-            k = len(SUMMARY_MONTHS)
-            for i, m in enumerate(SUMMARY_MONTHS):
-                part = at.iloc[i::k]
-                out[f"cif_{m}m"] = part["cif"].to_numpy()
-                out[f"cif_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
-                out[f"cif_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
-            parts.append(out)
+            parts.append(horizon_columns(out, at, SUMMARY_MONTHS, "cif"))
         out = pd.concat(parts, ignore_index=True)
         out.attrs["conf_type"] = self.conf_type
         return out

@@ -89,6 +89,32 @@ def _km_counts(time, event, groups, entry=None):
     ).astype(np.int64)
 
 
+def horizon_columns(out: pd.DataFrame, at: pd.DataFrame, months, value: str) -> pd.DataFrame:
+    """``out`` with ``{value}_{m}m`` and its interval limits for each horizon ``m``.
+
+    ``at`` holds the estimates at the horizons group by group, in the order of ``months``
+    within each group (as ``survival_at`` and ``cif_at`` return them), one group per row of
+    ``out``.
+    """
+    out = out.copy()
+    k = len(months)
+    for i, m in enumerate(months):
+        part = at.iloc[i::k]
+        out[f"{value}_{m}m"] = part[value].to_numpy()
+        out[f"{value}_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
+        out[f"{value}_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
+    return out
+
+
+def median_columns(out: pd.DataFrame, median: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the median time and its interval limits, one group per row."""
+    out = out.copy()
+    out["median"] = median["median"].to_numpy()
+    out["median_ci_lower"] = median["ci_lower"].to_numpy()
+    out["median_ci_upper"] = median["ci_upper"].to_numpy()
+    return out
+
+
 class KaplanMeier(Estimator):
     """Kaplan-Meier estimator with Greenwood variance, as R's ``survfit`` (stype=1, ctype=1).
 
@@ -282,17 +308,9 @@ class KaplanMeier(Estimator):
         out = pd.DataFrame({"n": n, "events": events})
         if self.group_col is not None:
             out.insert(0, "group", self.labels_)
-        med = self.median_
-        out["median"] = med["median"].to_numpy()
-        out["median_ci_lower"] = med["ci_lower"].to_numpy()
-        out["median_ci_upper"] = med["ci_upper"].to_numpy()
+        out = median_columns(out, self.median_)
         at = self.survival_at([m * DAYS_PER_MONTH for m in SUMMARY_MONTHS])
-        k = len(SUMMARY_MONTHS)
-        for i, m in enumerate(SUMMARY_MONTHS):
-            part = at.iloc[i::k]
-            out[f"survival_{m}m"] = part["survival"].to_numpy()
-            out[f"survival_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
-            out[f"survival_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
+        out = horizon_columns(out, at, SUMMARY_MONTHS, "survival")
         out.attrs["conf_type"] = self.conf_type
         return out
 

@@ -89,7 +89,7 @@ from cohort.stats.base import (
     _group_codes,
 )
 from cohort.stats.intervals import _check_conf_type, confint
-from cohort.stats.kaplan_meier import DAYS_PER_MONTH, _findq
+from cohort.stats.kaplan_meier import DAYS_PER_MONTH, _findq, horizon_columns, median_columns
 
 #: R's stopping tolerance: largest change of the survival at the jump points.
 R_TOLERANCE = 5e-5
@@ -853,17 +853,9 @@ class Turnbull(Estimator):
         at 6, 12, 18 and 24 months (with limits)."""
         self._require_fitted()
         out = self.counts_.copy()
-        med = self.median_
-        out["median"] = med["median"].to_numpy()
-        out["median_ci_lower"] = med["ci_lower"].to_numpy()
-        out["median_ci_upper"] = med["ci_upper"].to_numpy()
+        out = median_columns(out, self.median_)
         at = self.survival_at([m * DAYS_PER_MONTH for m in SUMMARY_MONTHS])
-        k = len(SUMMARY_MONTHS)
-        for i, m in enumerate(SUMMARY_MONTHS):
-            part = at.iloc[i::k]
-            out[f"survival_{m}m"] = part["survival"].to_numpy()
-            out[f"survival_{m}m_ci_lower"] = part["ci_lower"].to_numpy()
-            out[f"survival_{m}m_ci_upper"] = part["ci_upper"].to_numpy()
+        out = horizon_columns(out, at, SUMMARY_MONTHS, "survival")
         return out
 
     def describe(self) -> dict:

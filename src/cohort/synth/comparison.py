@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cohort.delivery.schema import RESPONDENTS, TABLES
+from cohort.delivery.schema import TABLES
 from cohort.synth import generate as _g
 from cohort.synth.generate import (
     _CHUNK_HOUSEHOLDS,
@@ -334,73 +334,6 @@ def _draw_measures(rng, hh: dict, ep: dict) -> dict:
     return {"ep": e_idx, "type": typ, "start": start, "end": end}
 
 
-def _draw_assessments(rng, hh: dict, ep: dict) -> dict:
-    """Safety scores as in the default model; an episode served the new way has a steeper
-    slope (``safety["pilot_slope_per_month"]``)."""
-    m = MODEL
-    n_ep = ep["reg"].size
-    waves = np.array(m["safety_waves_months"])
-    miss = np.array(m["safety_wave_miss_prob"])
-    nw = waves.size
-    e = np.repeat(np.arange(n_ep), nw)
-    w = np.tile(np.arange(nw), n_ep)
-    jitter = np.where(
-        w == 0,
-        rng.integers(0, 15, e.size),
-        np.rint(rng.normal(0.0, m["safety_wave_jitter_sd_days"], e.size)).astype(np.int64),
-    )
-    date = _weekday_forward(ep["reg"][e] + np.rint(waves[w] * 30.4375).astype(np.int64) + jitter)
-    drop_wave = 1 + rng.geometric(m["safety_dropout_per_wave"], n_ep)
-    ok = (date < ep["close"][e]) & (rng.random(e.size) >= miss[w]) & (w < drop_wave[e])
-    e, w, date = e[ok], w[ok], date[ok]
-    nr = len(RESPONDENTS)
-    e3, w3, d3 = np.repeat(e, nr), np.repeat(w, nr), np.repeat(date, nr)
-    r3 = np.tile(np.arange(nr), e.size)
-    h3 = ep["hh"][e3]
-    p_resp = np.array([m["safety_respondent_prob"][r] for r in RESPONDENTS])
-    ok = rng.random(e3.size) < p_resp[r3]
-    ok &= ~((r3 == RESPONDENTS.index("child")) & hh["childless"][h3])
-    e3, w3, d3, r3, h3 = e3[ok], w3[ok], d3[ok], r3[ok], h3[ok]
-    months = (d3 - ep["reg"][e3]) / 30.4375
-    resp_eff = np.array([_SAF["respondent"][r] for r in RESPONDENTS])
-    slope = _SAF["slope_per_month"] + _P["safety"]["pilot_slope_per_month"] * ep["treated"][e3]
-    y = (
-        _SAF["intercept"]
-        + _SAF["severity_high"] * hh["high"][h3]
-        + resp_eff[r3]
-        + hh["b0"][h3]
-        + (slope + hh["b1"][h3]) * months
-        + rng.normal(0.0, _SAF["residual_sd"], e3.size)
-    )
-    return {"ep": e3, "date": d3, "resp": r3, "score": np.clip(np.rint(y), 0.0, 10.0), "wave": w3}
-
-
-def _draw_referrals(rng, ep: dict, rr: dict) -> dict:
-    m = MODEL
-    first = np.flatnonzero(ep["k"] == 0)
-    lag = rng.integers(0, 22, first.size)
-    d0 = np.maximum(ep["reg"][first] - lag, DATA_START)
-    span = np.minimum(ep["close"], _GEN_HORIZON) - ep["reg"]
-    n_f = rng.poisson(m["followup_referral_rate_per_year"] * np.maximum(span, 0) / 365.25)
-    fe = np.repeat(np.arange(ep["reg"].size), n_f)
-    fd = ep["reg"][fe] + 1 + np.floor(rng.random(fe.size) * np.maximum(span[fe] - 1, 0)).astype(
-        np.int64
-    )
-    return {
-        "hh": np.concatenate([ep["hh"][first], rr["hh"], ep["hh"][fe]]),
-        "date": np.concatenate([d0, rr["date"], fd]),
-        "src": np.concatenate([ep["src"][first], rr["src"], _choice(rng, _REFERRAL_SOURCE_P, fe.size)]),
-    }
-
-
-def _draw_rvt(rng, ep: dict):
-    n = ep["reg"].size
-    start = _weekday_forward(ep["reg"] + rng.integers(0, 29, n))
-    has = (rng.random(n) < MODEL["rvt_prob"]) & (start < ep["close"])
-    end = np.maximum(ep["close"] - rng.integers(0, 15, n), start)
-    return np.where(has, start, _NA), np.where(has, end, _NA)
-
-
 # --------------------------------------------------------------------------- assembling
 
 
@@ -409,9 +342,10 @@ def _chunk(rng, n: int, offsets: dict) -> dict[str, pd.DataFrame]:
     hh = _draw_households(rng, site, reg)
     ep, rr, move = _simulate_histories(rng, hh)
     meas = _draw_measures(rng, hh, ep)
-    ass = _draw_assessments(rng, hh, ep)
-    ref = _draw_referrals(rng, ep, rr)
-    rvt = _draw_rvt(rng, ep)
+    # an episode served the new way has a steeper slope (``safety["pilot_slope_per_month"]``)
+    ass = _g.draw_assessments(rng, hh, ep, _P["safety"]["pilot_slope_per_month"] * ep["treated"])
+    ref = _g.draw_referrals(rng, ep, rr, DATA_START)
+    rvt = _g.draw_rvt(rng, ep)
     # cut at the data end: nothing later is delivered, a later closure is still open
     end = DATA_END
     keep = ep["reg"] <= end

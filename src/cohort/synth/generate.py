@@ -726,9 +726,11 @@ def _calibrate_measures(state: _State, meas: dict, rng) -> dict:
     return meas
 
 
-def _draw_assessments(state: _State, rng) -> dict:
+def draw_assessments(rng, hh: dict, ep: dict, slope_shift=0.0) -> dict:
+    """Safety scores of every episode's waves and respondents (the model's ``safety``
+    block); ``slope_shift`` (a number or one per episode) is added to the slope per month,
+    so a comparison design can give episodes served the new way a steeper one."""
     m = MODEL
-    ep, hh = state.ep, state.hh
     n_ep = ep["reg"].size
     waves = np.array(m["safety_waves_months"])
     miss = np.array(m["safety_wave_miss_prob"])
@@ -757,40 +759,42 @@ def _draw_assessments(state: _State, rng) -> dict:
     e3, w3, d3, r3, h3 = e3[ok], w3[ok], d3[ok], r3[ok], h3[ok]
     months = (d3 - ep["reg"][e3]) / 30.4375
     resp_eff = np.array([_SAF["respondent"][r] for r in RESPONDENTS])
+    # adding a zero shift is exact, so the default delivery does not change
+    shift = np.asarray(slope_shift, dtype=float)
+    slope = _SAF["slope_per_month"] + (shift[e3] if shift.ndim else shift)
     y = (
         _SAF["intercept"]
         + _SAF["severity_high"] * hh["high"][h3]
         + resp_eff[r3]
         + hh["b0"][h3]
-        + (_SAF["slope_per_month"] + hh["b1"][h3]) * months
+        + (slope + hh["b1"][h3]) * months
         + rng.normal(0.0, _SAF["residual_sd"], e3.size)
     )
     score = np.clip(np.rint(y), 0.0, 10.0)
     return {"ep": e3, "date": d3, "resp": r3, "score": score, "wave": w3}
 
 
-def _draw_referrals(state: _State, rng) -> dict:
-    """All referrals: the one before each first episode, the re-registrations, and
-    follow-up reports during open episodes."""
+def draw_referrals(rng, ep: dict, rr: dict, first_start) -> dict:
+    """All referrals: the one before each first episode (not before ``first_start``, one
+    date per first episode or one for all), the re-registrations, and follow-up reports
+    during open episodes."""
     m = MODEL
-    ep, hh = state.ep, state.hh
     first = np.flatnonzero(ep["k"] == 0)
-    h = ep["hh"][first]
     lag = rng.integers(0, 22, first.size)
-    d0 = np.maximum(ep["reg"][first] - lag, _SITE_START[hh["site"][h]])
+    d0 = np.maximum(ep["reg"][first] - lag, first_start)
     # follow-up reports during an open episode (strictly before its closure)
     span = np.minimum(ep["close"], _GEN_HORIZON) - ep["reg"]
     n_f = rng.poisson(m["followup_referral_rate_per_year"] * np.maximum(span, 0) / 365.25)
     fe = np.repeat(np.arange(ep["reg"].size), n_f)
     fd = ep["reg"][fe] + 1 + np.floor(rng.random(fe.size) * np.maximum(span[fe] - 1, 0)).astype(np.int64)
-    hh_all = np.concatenate([h, state.rr["hh"], ep["hh"][fe]])
-    date = np.concatenate([d0, state.rr["date"], fd])
-    src = np.concatenate([ep["src"][first], state.rr["src"], _choice(rng, _REFERRAL_SOURCE_P, fe.size)])
+    hh_all = np.concatenate([ep["hh"][first], rr["hh"], ep["hh"][fe]])
+    date = np.concatenate([d0, rr["date"], fd])
+    src = np.concatenate([ep["src"][first], rr["src"], _choice(rng, _REFERRAL_SOURCE_P, fe.size)])
     return {"hh": hh_all, "date": date, "src": src}
 
 
-def _draw_rvt(state: _State, rng) -> tuple[np.ndarray, np.ndarray]:
-    ep = state.ep
+def draw_rvt(rng, ep: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of the child-protection investigation (RvT) of each episode, or none."""
     n = ep["reg"].size
     start = _weekday_forward(ep["reg"] + rng.integers(0, 29, n))
     has = (rng.random(n) < MODEL["rvt_prob"]) & (start < ep["close"])
@@ -981,9 +985,11 @@ def _chunk(rng, counts: np.ndarray, calibrate: bool, offsets: dict) -> tuple[dic
     meas = _draw_measures(state, rng)
     if calibrate:
         meas = _calibrate_measures(state, meas, rng)
-    ass = _draw_assessments(state, rng)
-    ref = _draw_referrals(state, rng)
-    rvt = _draw_rvt(state, rng)
+    ass = draw_assessments(rng, state.hh, state.ep)
+    # a first referral is not dated before its site joined the study
+    first_hh = state.ep["hh"][state.ep["k"] == 0]
+    ref = draw_referrals(rng, state.ep, state.rr, _SITE_START[state.hh["site"][first_hh]])
+    rvt = draw_rvt(rng, state.ep)
     raw = _truncate(state, meas, ass, ref, rvt)
     return _frames(raw, rng, offsets), state.calibration
 
