@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cohort.report.findings import (
+    effects_findings,
     key_findings,
     legal_measures_finding,
     reregistration_finding,
@@ -47,6 +48,17 @@ legal_measures_share,ratio,2024-10-01,2024-12-31,AMS,40,297,0.13468,,,none,false
 """
 
 
+EFFECTS_REREGISTRATION = """months,risk_pilot,risk_comparison,difference,se,ci_lower,ci_upper,p,n_risk_pilot,n_risk_comparison,n_events_pilot,n_events_comparison,suppressed
+6,0.1079799212,0.1372427213,-0.02926280009,0.0122,-0.05325637948,-0.005269220688,0.017,1336,897,215,167,false
+12,0.1673609091,0.2217009518,-0.05434004268,0.0159,-0.08549519455,-0.02318489082,0.0006,753,537,294,243,false
+24,[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],[suppressed],true
+"""
+
+EFFECTS_SAFETY = """mean_pilot,mean_comparison,difference,se,ci_lower,ci_upper,p,n_pilot,n_comparison,suppressed
+2.020467068,1.508074857,0.5123922115,0.0701,0.3750369228,0.6497475002,2.6e-13,1066,696,false
+"""
+
+
 def report(tmp_path, **tables):
     (tmp_path / "tables").mkdir(exist_ok=True)
     for name, text in tables.items():
@@ -60,7 +72,8 @@ def numbers_in(text: str) -> list[str]:
 
 def test_every_number_of_a_finding_is_a_cell_of_its_table(tmp_path):
     folder = report(tmp_path, reregistration_cif=CIF, safety_change_from_baseline=SAFETY, monitor=MONITOR,
-                    safety_share_safe=SHARE_SAFE)
+                    safety_share_safe=SHARE_SAFE, effects_reregistration_risks=EFFECTS_REREGISTRATION,
+                    effects_safety=EFFECTS_SAFETY)
     for language in ("nl", "en"):
         for finding in key_findings(folder, language):
             assert finding.reported, finding.text
@@ -74,6 +87,9 @@ def test_every_number_of_a_finding_is_a_cell_of_its_table(tmp_path):
                 for role in ("count", "share"):
                     shown.add(format_number(number, role, language))
                 shown.add(format_number(number, "value", language, decimals=2))
+                # a difference of shares in percentage points, a difference of means by its size
+                shown.add(format_number(100 * abs(number), "value", language, decimals=1))
+                shown.add(format_number(abs(number), "value", language, decimals=2))
             text = finding.text
             for date in table.get("interval_end", pd.Series(dtype=str)).unique():
                 text = text.replace(format_date(date, language), "")
@@ -121,8 +137,45 @@ def test_kaplan_meier_is_used_without_a_competing_risks_table(tmp_path):
 def test_a_missing_table_cannot_be_reported(tmp_path):
     (tmp_path / "tables").mkdir()
     findings = key_findings(tmp_path, "nl")
-    assert [f.reported for f in findings] == [False, False, False, False]
-    assert all(f.text.endswith("dit rapport bevat de tabel niet.") for f in findings)
+    assert [f.reported for f in findings] == [False, False, False, False, False]
+    assert all(f.text.endswith("dit rapport bevat de tabel niet.") for f in findings[:4])
+    assert findings[4].key == "effects" and findings[4].text == (
+        "Het effect van de nieuwe werkwijze ten opzichte van reguliere zorg kan hier niet worden gerapporteerd: "
+        "het is hier niet te schatten: het rapport heeft geen of te weinig vergelijkingshuishoudens "
+        "(zie het hoofdstuk over effecten)."
+    )
+
+
+def test_the_effect_against_regular_care_reads_the_twelve_month_row_and_says_which_way_it_went(tmp_path):
+    folder = report(tmp_path, effects_reregistration_risks=EFFECTS_REREGISTRATION, effects_safety=EFFECTS_SAFETY)
+    rereg, safety = effects_findings(folder, "nl")
+    assert rereg.source == "tables/effects_reregistration_risks.csv" and rereg.reported
+    assert rereg.text == (
+        "Ten opzichte van reguliere zorg werden in de proeftuinen minder huishoudens binnen 12 maanden na "
+        "afsluiting opnieuw aangemeld: 16,7% tegenover 22,2% in de vergelijkingsregio's "
+        "(gewogen; verschil -5,4 procentpunt, 95%-BI -8,5 tot -2,3)."
+    )
+    assert safety.source == "tables/effects_safety.csv" and safety.text.startswith(
+        "De veiligheidsscore van de professional steeg van T0 tot T2 in de proeftuinen 0,51 punt meer")
+    assert effects_findings(folder, "en")[1].text == (
+        "The professional's safety score rose 0.51 points more from T0 to T2 at the pilot sites than in regular "
+        "care (weighted means 2.02 against 1.51; 95% CI of the difference 0.38 to 0.65)."
+    )
+    # an interval that holds zero is no direction
+    unclear = EFFECTS_SAFETY.replace("0.3750369228", "-0.05")
+    assert "did not differ clearly" in effects_findings(report(tmp_path, effects_safety=unclear), "en")[1].text
+    # the 12-month row suppressed: the sentence says so, and the safety sentence still stands
+    hidden = EFFECTS_REREGISTRATION.replace("12,0.1673609091", "12,[suppressed]")
+    rereg, safety = effects_findings(report(tmp_path, effects_reregistration_risks=hidden), "en")
+    assert not rereg.reported and rereg.text.endswith("the cell is suppressed (disclosure control).")
+    assert safety.reported
+
+
+def test_an_analysis_the_section_could_not_estimate_says_so(tmp_path):
+    folder = report(tmp_path, effects_safety=EFFECTS_SAFETY)
+    rereg, safety = effects_findings(folder, "en")
+    assert not rereg.reported and "too few households or events" in rereg.text
+    assert safety.reported
 
 
 def test_safety_skips_suppressed_waves_and_says_which_way_it_went(tmp_path):

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -88,6 +89,13 @@ def test_unknown_disclosure_subkey_is_named(tmp_path):
         ("disclosure", {"threshold": 0}, "threshold must be a whole number of at least 1"),
         ("disclosure", {"rounding": 2.5}, "rounding must be a whole number"),
         ("disclosure", {"enabled": "yes"}, "enabled must be true or false"),
+        ("effects", {"horizon": [6]}, "has unknown key 'horizon'; known keys: enrolment_start"),
+        ("effects", [6, 12], "must be a mapping with the keys enrolment_start"),
+        ("effects", {"horizons_months": [0]}, "horizons_months must be whole months from 1 to 120"),
+        ("effects", {"covariates": []}, "covariates must be a non-empty list"),
+        ("effects", {"enrolment_end": "2025-06-30"}, "must be in order and end on or before the reference date"),
+        ("effects", {"trim_quantiles": [0.99, 0.01]}, "trim_quantiles must be two quantiles"),
+        ("comparison_delivery", 3, "must be a path"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, key, value, expected):
@@ -96,6 +104,34 @@ def test_bad_values_name_the_key(tmp_path, key, value, expected):
         load_params(path, check_delivery=False)
     message = str(info.value)
     assert f"parameter {key!r}" in message and "p.yaml" in message and expected in message
+
+
+def test_the_effects_block_is_the_protocol_of_the_effect_analyses(tmp_path):
+    from cohort.definitions.target_trial import TrialSpec
+
+    p = load_params(write(tmp_path, {**MINIMAL, "study_start": "2023-04-01"}), check_delivery=False)
+    assert p.comparison_delivery is None
+    assert p.effects == TrialSpec(reference_date="2024-12-31", enrolment_start="2023-04-01")
+    assert p.notebook_parameters()["effects"] == {
+        "enrolment_start": "2023-04-01", "enrolment_end": None, "comparison": "concurrent",
+        "covariates": ["severity", "prior_reports", "has_children", "prior_episodes"],
+        "horizons_months": [6, 12, 24], "trim_quantiles": None, "stabilised": True, "bootstrap_replications": 999,
+    }
+    given = {"enrolment_end": dt.date(2024, 6, 30), "covariates": ["severity"], "trim_quantiles": [0.01, 0.99]}
+    q = load_params(write(tmp_path, {**MINIMAL, "effects": given}), check_delivery=False)
+    assert q.effects.enrolment_end == pd.Timestamp("2024-06-30") and q.effects.covariates == ("severity",)
+    assert q.notebook_parameters()["effects"]["enrolment_end"] == "2024-06-30"
+    assert from_mapping({**MINIMAL, "effects": q.notebook_parameters()["effects"]}, check_delivery=False) == q, (
+        "the values papermill injects parse to the same protocol"
+    )
+
+
+def test_the_comparison_delivery_is_a_folder_like_the_delivery(tmp_path):
+    final = load_params(ROOT / "parameters" / "final-2026.yaml")
+    assert final.comparison_delivery == repo_root() / "data" / "synthetic" / "comparison"
+    assert load_params(ROOT / "parameters" / "interim-2024q4.yaml").comparison_delivery is None
+    with pytest.raises(InputNotFoundError, match="parameter 'comparison_delivery': folder 'no/such' does not exist"):
+        load_params(write(tmp_path, {**MINIMAL, "comparison_delivery": "no/such"}))
 
 
 def test_missing_required_key(tmp_path):

@@ -36,7 +36,16 @@ from cohort.disclosure.policy import DEFAULT_POLICY, DisclosurePolicy, check_pol
 from cohort.exceptions import DisclosureError
 
 __all__ = [
+    "balance_figure_data",
+    "event_study_figure_data",
     "release_ate",
+    "release_ate_result",
+    "release_balance_result",
+    "release_staggered",
+    "release_weight_distribution",
+    "release_weighted_cox",
+    "release_weighted_risks",
+    "weighted_curves_figure_data",
     "release_att_gt",
     "release_balance",
     "release_curves",
@@ -104,9 +113,12 @@ def release_balance(balance: pd.DataFrame, table: pd.DataFrame, treatment_col: s
     1   sev: low            <NA>        True
     """
     policy = check_policy(policy)
-    _require(balance, ["term", "n_pilot", "n_comparison", "smd_unweighted"], "balance table")
     arm_sizes = table[treatment_col].astype(int).value_counts()
-    n1, n0 = int(arm_sizes.get(1, 0)), int(arm_sizes.get(0, 0))
+    return _release_balance(balance, int(arm_sizes.get(1, 0)), int(arm_sizes.get(0, 0)), policy)
+
+
+def _release_balance(balance: pd.DataFrame, n1: int, n0: int, policy: DisclosurePolicy) -> pd.DataFrame:
+    _require(balance, ["term", "n_pilot", "n_comparison", "smd_unweighted"], "balance table")
     level = balance["level"].astype(str).ne("") | balance["n_pilot"].lt(n1) | balance["n_comparison"].lt(n0)
     p, c = balance["n_pilot"].to_numpy(), balance["n_comparison"].to_numpy()
     other_p = np.where(level, n1 - p, n1)
@@ -123,7 +135,8 @@ def release_weight_summary(summary: pd.DataFrame, policy: DisclosurePolicy = DEF
     arm of ``n`` households is shown only when ``min(q, 1 - q) * n`` reaches the threshold;
     an arm of fewer households than the threshold is suppressed whole. The count of
     truncated weights is a count of households: below the threshold (0 included, as every
-    count) it is suppressed.
+    count) it is suppressed. A row with a suppressed cell has ``suppressed`` set, so that the
+    released file marks exactly its missing cells.
 
     Examples
     --------
@@ -148,10 +161,18 @@ def release_weight_summary(summary: pd.DataFrame, policy: DisclosurePolicy = DEF
                 out.loc[(q * n < policy.threshold) | whole, col] = pd.NA
     truncated = out.pop("truncated").to_numpy(dtype=np.int64)
     values = [c for c in ("sum", "mean", "p01", "p25", "median", "p75", "p99", "effective_sample_size") if c in out.columns]
+    hidden = np.zeros(len(out), dtype=bool)  # rows with a percentile left out
+    for col in ("p01", "p25", "median", "p75", "p99"):
+        if col in out.columns:
+            hidden |= out[col].isna().to_numpy(dtype=bool)
     res = _finish(out, whole, policy, ["n"], values)
     few = _unsafe(policy, truncated) & policy.enabled
     res["truncated"] = pd.array(np.where(few, 0, policy.round_counts(truncated)), dtype="Int64")
     res.loc[few, "truncated"] = pd.NA
+    # a row with a suppressed cell is flagged, so that its suppressed cells carry the marker
+    # (cohort.disclosure.writer.suppressed_cells: missing values on flagged rows)
+    res["suppressed"] = pd.array(res["suppressed"].to_numpy(dtype=bool) | ((hidden | few) & policy.enabled),
+                                 dtype="boolean")
     res.attrs["disclosure"]["count_columns"].append("truncated")
     res.attrs["disclosure"]["suppressed_cells"] += int(few.sum())
     return res
@@ -293,15 +314,20 @@ def release_hazard_ratio(cox, table: pd.DataFrame, treatment_col: str = "treated
     policy = check_policy(policy)
     if treatment_col not in cox.params_.index:
         raise DisclosureError(f"the model has no term {treatment_col!r}: release_hazard_ratio is for the arm")
-    s = cox.summary.loc[treatment_col]
     a = table[treatment_col].astype(int).to_numpy()
     e = table[event_col].astype(int).to_numpy()
+    counts = (int((a == 1).sum()), int((a == 0).sum()), int(e[a == 1].sum()), int(e[a == 0].sum()))
+    return _release_hazard_ratio(cox, treatment_col, counts, policy)
+
+
+def _release_hazard_ratio(cox, treatment_col: str, counts, policy: DisclosurePolicy) -> pd.DataFrame:
+    s = cox.summary.loc[treatment_col]
     frame = pd.DataFrame([{
         "term": treatment_col, "hazard_ratio": s["exp_estimate"], "ci_lower": s["exp_ci_lower"],
         "ci_upper": s["exp_ci_upper"], "log_hr": s["estimate"], "se": s["se"], "p": s["p"],
         "variance": cox.variance_,
-        "households_pilot": int((a == 1).sum()), "households_comparison": int((a == 0).sum()),
-        "events_pilot": int(e[a == 1].sum()), "events_comparison": int(e[a == 0].sum()),
+        "households_pilot": counts[0], "households_comparison": counts[1],
+        "events_pilot": counts[2], "events_comparison": counts[3],
     }])
     counts = ["households_pilot", "households_comparison", "events_pilot", "events_comparison"]
     unsafe = _unsafe(policy, *[frame[c] for c in counts])
@@ -439,3 +465,158 @@ def release_did_aggregates(did, panel: pd.DataFrame, count_col: str, unit_col: s
     overall = _finish(ov, np.full(len(ov), not ok), policy, ["households_treated", "households_control"],
                       ["estimate", "se", "se_did", "ci_lower", "ci_upper", "p"])
     return {"event_study": event_study, "overall": overall}
+
+
+# ----------------------------------------------------------------------------- fitted results
+#
+# The rules above take a result and the table or panel behind it. The rules below take the
+# fitted result alone (it keeps the households behind its numbers), as the notebook API
+# releases it: cohort.disclosure.release.RULES names them per class.
+
+
+def release_balance_result(balance, policy: DisclosurePolicy = DEFAULT_POLICY) -> pd.DataFrame:
+    """A fitted :class:`cohort.stats.balance.Balance`, by the rule of :func:`release_balance`.
+
+    Examples
+    --------
+    >>> from cohort.stats.balance import Balance
+    >>> d = pd.DataFrame({"treated": [1] * 12 + [0] * 12, "sev": ["high"] * 3 + ["low"] * 21})
+    >>> release_balance_result(Balance().fit(d, "treated", ["sev"], weights=[1.0] * 24))["suppressed"].tolist()
+    [True, True]
+    """
+    policy = check_policy(policy)
+    return _release_balance(balance.table_, balance.n_pilot_, balance.n_comparison_, policy)
+
+
+def _without(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """A released table without ``columns``, its disclosure record kept and brought up to
+    date (the columns left out are not released, so they are not in the record either)."""
+    columns = [c for c in columns if c in frame.columns]
+    record = dict(frame.attrs["disclosure"])
+    out = frame.drop(columns=columns)
+    for key in ("count_columns", "value_columns"):
+        record[key] = [c for c in record.get(key, []) if c not in columns]
+    if "suppressed" in out.columns:
+        rows = out["suppressed"].fillna(False).to_numpy(dtype=bool)
+        kept = [c for c in (*record["count_columns"], *record["value_columns"]) if c in out.columns]
+        record["suppressed_cells"] = int(sum((rows & out[c].isna().to_numpy()).sum() for c in kept))
+    out.attrs = {**frame.attrs, "disclosure": record}
+    return out
+
+
+def release_weighted_risks(estimator, policy: DisclosurePolicy = DEFAULT_POLICY) -> pd.DataFrame:
+    """A fitted :class:`WeightedAalenJohansen` or :class:`WeightedKaplanMeier`, by the rule of
+    :func:`release_risk_differences`; with one cause reported its ``cause`` column is left
+    out (the table's caption names the event)."""
+    out = release_risk_differences(estimator, policy)
+    return _without(out, ["cause"]) if out["cause"].nunique() <= 1 else out
+
+
+def release_weight_distribution(distribution, policy: DisclosurePolicy = DEFAULT_POLICY) -> pd.DataFrame:
+    """A fitted :class:`cohort.stats.balance.WeightDistribution`, by the rule of
+    :func:`release_weight_summary`, its households per arm named ``households``, without
+    the count of truncated weights: the methods text states where weights were truncated,
+    and a small count there would withhold the whole row of its arm."""
+    out = _without(release_weight_summary(distribution.table_, policy), ["truncated"])
+    record = out.attrs["disclosure"]
+    out = out.rename(columns={"n": "households"})
+    record["count_columns"] = ["households" if c == "n" else c for c in record["count_columns"]]
+    out.attrs = {**out.attrs, "disclosure": record}
+    return out
+
+
+def release_weighted_cox(cox, policy: DisclosurePolicy = DEFAULT_POLICY, treatment_col: str = "treated") -> pd.DataFrame:
+    """A fitted :class:`cohort.stats.weighted_cox.WeightedCoxPH` with the arm as a term, by
+    the rule of :func:`release_hazard_ratio`; the households and events per arm are those
+    behind the model's term (its ``term_support_``)."""
+    policy = check_policy(policy)
+    if treatment_col not in cox.params_.index:
+        raise DisclosureError(f"the model has no term {treatment_col!r}: release_weighted_cox is for the arm")
+    support = cox.term_support_.loc[treatment_col]
+    if not bool(support["indicator"]):
+        raise DisclosureError(f"term {treatment_col!r} is not the arm (0/1): release_weighted_cox is for the arm")
+    counts = tuple(int(support[c]) for c in ("units_1", "units_0", "events_1", "events_0"))
+    return _release_hazard_ratio(cox, treatment_col, counts, policy)
+
+
+def release_ate_result(estimator, policy: DisclosurePolicy = DEFAULT_POLICY) -> pd.DataFrame:
+    """A fitted :class:`cohort.stats.ate.AverageTreatmentEffect`, by the rule of
+    :func:`release_ate` on the rows it was fitted on."""
+    rows = pd.DataFrame({"time": estimator.durations_, "status": estimator.status_,
+                         "treated": estimator.treatment_})
+    return release_ate(estimator, rows, policy=policy)
+
+
+def weighted_curves_figure_data(estimator, policy: DisclosurePolicy = DEFAULT_POLICY, *, risk_times,
+                                cause: int = 1) -> dict:
+    """The released tables a figure of weighted curves per arm draws: the curves
+    (:func:`release_curves`) and the households at risk per arm at ``risk_times`` (days;
+    :func:`cohort.disclosure.curves.numbers_at_risk_table`, unweighted; released with the
+    times in ``months``). Returns ``{"": curves, "_at_risk": numbers}``."""
+    from cohort.disclosure.curves import numbers_at_risk_table
+
+    policy = check_policy(policy)
+    at_risk = numbers_at_risk_table(estimator.table_, risk_times, policy, group_col="group")
+    # the times under the figure in months (whole months read as a time axis, not as counts)
+    months = np.round(at_risk["time"].to_numpy(dtype=float) / DAYS_PER_MONTH, 6)
+    at_risk.insert(at_risk.columns.get_loc("time"), "months", months)
+    return {"": release_curves(estimator, policy, cause=cause), "_at_risk": _without(at_risk, ["time"])}
+
+
+#: What :func:`release_staggered` releases of a fitted :class:`StaggeredDiD`.
+STAGGERED_PARTS = ("att_gt", "event_study", "overall")
+
+
+def release_staggered(did, policy: DisclosurePolicy = DEFAULT_POLICY, *, panel: pd.DataFrame, households: str,
+                      part: str = "overall", unit_col: str = "site", time_col: str = "period") -> pd.DataFrame:
+    """A table of a fitted :class:`cohort.stats.staggered_did.StaggeredDiD`: its group-time
+    effects (``part="att_gt"``, :func:`release_att_gt`), the event study or the overall
+    effects (:func:`release_did_aggregates`).
+
+    ``panel`` is the site panel the model was fitted on and ``households`` its column of
+    the households behind each site-quarter value (e.g. ``first_registrations`` for the
+    new households registered). The group-time table names quarters as ``2024Q1`` and
+    keeps the households behind each cell; the event study and the overall effects show
+    the estimates only. Numbers of sites and groups are not released as columns.
+    """
+    from cohort.definitions.site_panel import _label
+
+    if part not in STAGGERED_PARTS:
+        raise DisclosureError(f"part must be one of {', '.join(STAGGERED_PARTS)}, got {part!r}")
+    # numbers of sites and groups are facts of the adoption design, not counts of
+    # households: they are left out (a release check reads whole numbers as counts)
+    design = ["sites_treated", "sites_control", "groups"]
+    quarters = pd.api.types.is_integer_dtype(panel[time_col].dtype) and panel[time_col].min() > 4 * 1900
+    if part == "att_gt":
+        out = release_att_gt(did, panel, households, unit_col, time_col, policy=policy)
+        for col in ("group", "time", "base"):
+            if quarters:  # quarters as numbers -> 2024Q1
+                out[col] = _label(out[col].to_numpy(dtype=np.int64))
+        return _without(out, design)
+    out = release_did_aggregates(did, panel, households, unit_col, time_col, policy=policy)[part]
+    # the households behind an aggregate decided whether it is shown; its table shows the
+    # estimates (a withheld one marked) and not the smallest of those numbers
+    return _without(out, [*design, "households_treated", "households_control"])
+
+
+def event_study_figure_data(did, policy: DisclosurePolicy = DEFAULT_POLICY, *, panel: pd.DataFrame,
+                            households: str) -> dict:
+    """The released table an event-study figure draws (:func:`release_staggered`,
+    ``part="event_study"``), as ``{"": event_study}``."""
+    return {"": release_staggered(did, policy, panel=panel, households=households, part="event_study")}
+
+
+#: The columns of the balance table a balance figure draws.
+BALANCE_FIGURE_COLUMNS = ("analysis", "term", "smd_unweighted", "smd_weighted", "suppressed")
+
+
+def balance_figure_data(balance, policy: DisclosurePolicy = DEFAULT_POLICY) -> dict:
+    """The released table a balance figure draws: the standardised differences before and
+    after weighting per term (and analysis, for a
+    :class:`~cohort.stats.by_analysis.ByAnalysis` of :class:`~cohort.stats.balance.Balance`),
+    the same cells as the released balance table (:func:`release_balance_result`), without
+    the households and means it does not draw. Returns ``{"": table}``."""
+    from cohort.disclosure.release import release
+
+    table = release(balance, policy)
+    return {"": _without(table, [c for c in table.columns if c not in BALANCE_FIGURE_COLUMNS])}

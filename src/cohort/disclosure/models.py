@@ -119,7 +119,7 @@ def _model_reason(n_units: int, n_events: int | None, policy, what: str) -> str 
 
 def _terms_hidden(table: pd.DataFrame, support: pd.DataFrame, policy, *, events: bool) -> np.ndarray:
     small = suppressed_terms(support, policy, events=events)
-    return table["term"].map(small).fillna(False).to_numpy(dtype=bool)
+    return table["term"].map(small).eq(True).to_numpy(dtype=bool)  # no support row: False
 
 
 # ----------------------------------------------------------------------------- models

@@ -23,6 +23,10 @@ a table with column roles                     :func:`cohort.disclosure.tables.re
 :class:`~cohort.stats.turnbull.Turnbull`         :func:`cohort.disclosure.interval_curves.release_share_safe`
 :class:`~cohort.stats.interval_regression.IntervalRegression`, ``IntervalPH``  :func:`cohort.disclosure.interval_curves.release_interval_model_table`
 Poisson, logistic, negative binomial models    :func:`cohort.disclosure.models.release_model`
+the effect analyses (propensity model,         :mod:`cohort.disclosure.effects` (``release_balance_result``,
+  balance, weights, weighted curves and Cox,     ``release_weighted_risks``, ``release_weighted_cox``,
+  AIPTW, mean difference, staggered adoption)    ``release_ate_result``, ``release_staggered``, ...)
+:class:`~cohort.stats.by_analysis.ByAnalysis`   :func:`release_by_analysis` (each part by its rule, stacked)
 ============================================  ==========================================
 
 Results are recognised by their class's module and name, so importing this module does
@@ -38,7 +42,7 @@ import pandas as pd
 from cohort.disclosure.policy import check_policy
 from cohort.exceptions import DisclosureError
 
-__all__ = ["release", "figure_data", "RULES"]
+__all__ = ["release", "release_by_analysis", "figure_data", "RULES"]
 
 #: (module, class) of a result -> (module, function) of its release rule.
 RULES = {
@@ -56,6 +60,17 @@ RULES = {
     ("cohort.stats.poisson", "PoissonModel"): ("cohort.disclosure.models", "release_model"),
     ("cohort.stats.logistic", "LogisticModel"): ("cohort.disclosure.models", "release_model"),
     ("cohort.stats.negative_binomial", "NegativeBinomialModel"): ("cohort.disclosure.models", "release_model"),
+    # the effect analyses (cohort.disclosure.effects: per-arm thresholds)
+    ("cohort.stats.propensity", "PropensityScore"): ("cohort.disclosure.models", "release_model"),
+    ("cohort.stats.balance", "Balance"): ("cohort.disclosure.effects", "release_balance_result"),
+    ("cohort.stats.balance", "WeightDistribution"): ("cohort.disclosure.effects", "release_weight_distribution"),
+    ("cohort.stats.weighted_aalen_johansen", "WeightedAalenJohansen"): ("cohort.disclosure.effects", "release_weighted_risks"),
+    ("cohort.stats.weighted_kaplan_meier", "WeightedKaplanMeier"): ("cohort.disclosure.effects", "release_weighted_risks"),
+    ("cohort.stats.weighted_cox", "WeightedCoxPH"): ("cohort.disclosure.effects", "release_weighted_cox"),
+    ("cohort.stats.ate", "AverageTreatmentEffect"): ("cohort.disclosure.effects", "release_ate_result"),
+    ("cohort.stats.weighted_mean", "WeightedMeanDifference"): ("cohort.disclosure.effects", "release_mean_difference"),
+    ("cohort.stats.staggered_did", "StaggeredDiD"): ("cohort.disclosure.effects", "release_staggered"),
+    ("cohort.stats.by_analysis", "ByAnalysis"): ("cohort.disclosure.release", "release_by_analysis"),
 }
 
 #: Named rules for tables that state their roles (``roles["rule"]``).
@@ -141,6 +156,21 @@ def release(obj, policy, **options) -> pd.DataFrame:
             "results that states its column roles, or add a rule to cohort.disclosure.release.RULES"
         )
     return rule(obj, policy, **options)
+
+
+def release_by_analysis(results, policy, **options) -> pd.DataFrame:
+    """Results of one kind for several analyses (:class:`~cohort.stats.by_analysis.ByAnalysis`)
+    as one released table: each released by its own rule, stacked in order under a first
+    column ``analysis``, with one disclosure record for the whole table."""
+    from cohort.disclosure.cells import concat
+
+    policy = check_policy(policy)
+    parts = []
+    for name, result in results.items():
+        table = release(result, policy, **options).copy()
+        table.insert(0, "analysis", name)
+        parts.append(table)
+    return concat(parts, ignore_index=True)
 
 
 def figure_data(obj, policy, **options) -> dict[str, pd.DataFrame]:

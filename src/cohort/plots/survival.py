@@ -124,9 +124,10 @@ def _draw(curve, at_risk, value, *, ax, title, xlabel, ylabel, time_scale, legen
         y = tab[value].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         name = labels["all"] if label is None else str(label)
         ax.step(x, y, where="post", color=colour, lw=1.8, label=name)
-        lo = tab["ci_lower"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        hi = tab["ci_upper"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
+        if "ci_lower" in tab.columns:  # weighted curves carry their intervals in a table
+            lo = tab["ci_lower"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            hi = tab["ci_upper"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
     # where a curve ends before the axis does, say so on the plot
     threshold = (curve.attrs.get("disclosure") or {}).get("threshold")
     x_max = x_end / time_scale if x_end is not None else None

@@ -23,7 +23,8 @@ Layout of a report folder::
         notebooks/*.ipynb    the executed notebooks, normalised
         tables/*.csv         released tables
         figure-data/*.csv    the aggregated data behind every figure
-        provenance.json      code version, input hashes, parameters, versions, times
+        provenance.json      code version, input hashes (the delivery, the comparison delivery),
+                             parameters, versions, times
         manifest.json        every file with its sha256 and disclosure-control status
 """
 
@@ -170,7 +171,7 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
     staging.mkdir()
     gate = ReleaseFolder(staging, params.disclosure)
     started = prov.utc_now()
-    snapshot = prov.hash_files([params.delivery], root)
+    snapshot = {key: prov.hash_files([folder], root) for key, folder in _input_folders(params).items()}
     with tempfile.TemporaryDirectory(prefix=f"cohort-{params.name}-") as run_dir:
         executed = Path(run_dir)
         try:
@@ -182,12 +183,13 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
             parameters = params.notebook_parameters(output_dir=str(staging))
             protected = _protect(params, gate, sources, executed, parameters, jobs, progress, required_tables,
                                  settings, context, against, book, entries)
-            if prov.hash_files([params.delivery], root) != snapshot:
-                raise ReportError(
-                    f"report {params.name}: the delivery {_rel(params.delivery, root)} changed while "
-                    "the report was being built, so its notebooks may have read different versions; "
-                    "build it again once the delivery is complete"
-                )
+            for key, folder in _input_folders(params).items():
+                if prov.hash_files([folder], root) != snapshot[key]:
+                    raise ReportError(
+                        f"report {params.name}: the {key.replace('_', ' ')} {_rel(folder, root)} changed "
+                        "while the report was being built, so its notebooks may have read different "
+                        "versions; build it again once the delivery is complete"
+                    )
             for src in sources:
                 nb = prov.normalise_notebook(
                     _read_notebook(executed / src.name), {str(staging): f"reports/{params.name}"}
@@ -372,19 +374,31 @@ def _stage_previous_monitor(against: Path, gate: ReleaseFolder) -> None:
     gate.stage_input(PREVIOUS_MONITOR, source)
 
 
+def _input_folders(params: Params) -> dict[str, Path]:
+    """The deliveries a report reads, by parameter: ``delivery`` and, when set,
+    ``comparison_delivery`` (the effects section's). Both are hashed into the provenance
+    and must stay unchanged while the report is built."""
+    folders = {"delivery": Path(params.delivery)}
+    if params.comparison_delivery is not None:
+        folders["comparison_delivery"] = Path(params.comparison_delivery)
+    return folders
+
+
 def _prewarm(params: Params):
-    """Load the delivery once before the notebooks run, and return it.
+    """Load the deliveries once before the notebooks run, and return the delivery.
 
     This fills the loader's Parquet cache, so notebooks running side by side read it instead
     of validating the delivery at the same time, and a delivery that cannot be read stops
     the build before any kernel starts.
     """
     from cohort.delivery.load import load
-    from cohort.report.params import check_against_delivery
+    from cohort.report.params import check_against_delivery, check_comparison_delivery
 
     delivery = load(params.delivery, on_error="proceed")
     # everything the parameter file refers to is checked here, before any kernel starts
     check_against_delivery(params, delivery)
+    if params.comparison_delivery is not None:
+        check_comparison_delivery(params, load(params.comparison_delivery, on_error="proceed"))
     return delivery
 
 
@@ -392,7 +406,7 @@ def _provenance(params: Params, root: Path, sources: Sequence[Path], started: st
                 protected: dict | None = None) -> dict:
     from cohort.delivery.read import delivery_hashes, fingerprint_of
 
-    inputs = prov.hash_files([params.delivery], root)
+    inputs = {key: prov.hash_files([folder], root) for key, folder in _input_folders(params).items()}
     code_files = [*sources, root / "docs" / "definitions.md", root / "docs" / "definitions.nl.md"]
     if params.source:
         code_files.append(Path(params.source))
@@ -403,8 +417,12 @@ def _provenance(params: Params, root: Path, sources: Sequence[Path], started: st
         "parameters": params.notebook_parameters(),
         "seeds": {"seed": params.seed, "PYTHONHASHSEED": "0"},
         "git": prov.git_info(root),
-        "inputs": {"delivery": inputs, "code": code_inputs},
+        "inputs": {**inputs, "code": code_inputs},
         "delivery_fingerprint": fingerprint_of(delivery_hashes(params.delivery)),
+        **(
+            {"comparison_delivery_fingerprint": fingerprint_of(delivery_hashes(params.comparison_delivery))}
+            if params.comparison_delivery is not None else {}
+        ),
         "versions": prov.package_versions(),
         "started": started,
         "finished": prov.utc_now(),

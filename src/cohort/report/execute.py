@@ -29,6 +29,7 @@ NOTEBOOKS = (
     "04_legal_measures",
     "05_safety",
     "06_summary",
+    "07_effects",
 )
 
 KERNEL_NAME = "python3"  # the kernel notebooks are saved with; provided by the builder

@@ -18,7 +18,12 @@ The findings:
   released table shows, and the share stably safe then or at the latest earlier horizon
   shown (``tables/safety_share_safe.csv``);
 * **compulsory legal measures** per household involved since the start, on the reference
-  date and a year earlier (``tables/monitor.csv``, all sites).
+  date and a year earlier (``tables/monitor.csv``, all sites);
+* **the effect against regular care** (the effects section): re-registration within 12
+  months of closure per group, weighted, with the difference and its interval
+  (``tables/effects_reregistration_risks.csv``), and the weighted change in the safety
+  score from T0 to T2 per group with the difference (``tables/effects_safety.csv``). A
+  report without comparison households says that the effect is not estimable here.
 
 Examples
 --------
@@ -44,7 +49,7 @@ import pandas as pd
 from cohort.report.format import format_date, format_number
 
 __all__ = ["Finding", "key_findings", "reregistration_finding", "safety_finding", "time_to_safety_finding",
-           "legal_measures_finding"]
+           "legal_measures_finding", "effects_findings"]
 
 #: Twelve months in days, as the survival tables count time (30.4375 days a month).
 TWELVE_MONTHS_DAYS = 12 * 30.4375
@@ -276,6 +281,82 @@ def legal_measures_finding(folder: Path, language: str) -> Finding:
     return Finding(key, text, source, True)
 
 
+#: The released tables of the effects section the effect findings are written from.
+EFFECT_SOURCES = ("tables/effects_reregistration_risks.csv", "tables/effects_safety.csv")
+
+
+def _direction(lower: float, upper: float) -> str:
+    """``lower`` / ``higher`` when the interval of a pilot-minus-comparison difference lies
+    below / above zero, else ``unclear``."""
+    return "lower" if upper < 0 else "higher" if lower > 0 else "unclear"
+
+
+def effects_findings(folder: Path, language: str) -> list[Finding]:
+    """The effect of the new way of working against regular care, from the effects section's
+    released tables: re-registration within 12 months of closure and the change in safety
+    (weighted, pilot minus comparison, with 95% intervals).
+
+    Without any of those tables (the report has no comparison households, or too few) one
+    sentence says that the effect is not estimable here.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "tables").mkdir()
+    >>> print(effects_findings(folder, "en")[0].text)
+    The effect of the new way of working compared with regular care cannot be reported here: it is not estimable here: the report has no comparison households, or too few (see the effects section).
+    >>> _ = (folder / "tables" / "effects_reregistration_risks.csv").write_text(
+    ...     "months,risk_pilot,risk_comparison,difference,ci_lower,ci_upper,suppressed\\n"
+    ...     "6,0.108,0.137,-0.029,-0.053,-0.005,false\\n12,0.167,0.222,-0.054,-0.085,-0.023,false\\n")
+    >>> print(effects_findings(folder, "en")[0].text)
+    Compared with regular care, fewer households at the pilot sites were registered again within 12 months of closure: 16.7% against 22.2% in the comparison regions (weighted; difference -5.4 percentage points, 95% CI -8.5 to -2.3).
+    """
+    rereg_source, safety_source = EFFECT_SOURCES
+    rereg, safety = _read(folder, rereg_source), _read(folder, safety_source)
+    if rereg is None and safety is None:
+        return [_not_reported("effects", rereg_source, language, "effects", "no_comparison")]
+    out = []
+    key = "effects_reregistration_12_months"
+    if rereg is None or rereg.empty:
+        out.append(_not_reported(key, rereg_source, language, "effects_reregistration", "too_few"))
+    else:
+        rows = rereg[pd.to_numeric(rereg["months"], errors="coerce") == 12]
+        values = [_number(rows.iloc[0][c]) for c in ("risk_pilot", "risk_comparison", "difference", "ci_lower",
+                                                      "ci_upper")] if len(rows) else [None]
+        if None in values:
+            out.append(_not_reported(key, rereg_source, language, "effects_reregistration", "suppressed"))
+        else:
+            pilot, comparison, difference, lower, upper = values
+
+            def share(v):
+                return format_number(v, "share", language)
+
+            def points(v):  # a difference of two shares, in percentage points
+                return format_number(100 * v, "value", language, decimals=1)
+
+            out.append(Finding(key, _t(f"effects_reregistration.{_direction(lower, upper)}", language,
+                                       pilot=share(pilot), comparison=share(comparison), difference=points(difference),
+                                       lower=points(lower), upper=points(upper)), rereg_source, True))
+    key = "effects_safety"
+    if safety is None or safety.empty:
+        out.append(_not_reported(key, safety_source, language, "effects_safety", "too_few"))
+    else:
+        values = [_number(safety.iloc[0].get(c)) for c in ("mean_pilot", "mean_comparison", "difference", "ci_lower",
+                                                           "ci_upper")]
+        if None in values:
+            out.append(_not_reported(key, safety_source, language, "effects_safety", "suppressed"))
+        else:
+            pilot, comparison, difference, lower, upper = values
+
+            def points(v):
+                return format_number(v, "value", language, decimals=2)
+
+            out.append(Finding(key, _t(f"effects_safety.{_direction(lower, upper)}", language,
+                                       pilot=points(pilot), comparison=points(comparison),
+                                       difference=points(abs(difference)), lower=points(lower), upper=points(upper)),
+                               safety_source, True))
+    return out
+
+
 def key_findings(folder: str | Path, language: str) -> list[Finding]:
     """The key findings of the report in ``folder``, from its released tables.
 
@@ -289,7 +370,7 @@ def key_findings(folder: str | Path, language: str) -> list[Finding]:
     -------
     list of Finding
         Re-registration within 12 months, change in safety since T0, time to safety,
-        legal measures.
+        legal measures, and the effect against regular care (:func:`effects_findings`).
     """
     folder = Path(folder)
     return [
@@ -297,4 +378,5 @@ def key_findings(folder: str | Path, language: str) -> list[Finding]:
         safety_finding(folder, language),
         time_to_safety_finding(folder, language),
         legal_measures_finding(folder, language),
+        *effects_findings(folder, language),
     ]

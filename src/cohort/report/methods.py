@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from cohort.report.text import _lookup, report_text
 
-__all__ = ["fitted_sentences", "methods_markdown"]
+__all__ = ["EFFECT_MODELS", "fitted_sentences", "methods_markdown"]
 
 
 def _number(value, language: str, decimals: int | None = None) -> str:
@@ -86,6 +86,8 @@ def _sentence(about: Mapping, caption: str, language: str) -> str | None:
         fields["rho"] = _number(float(about["rho"]), language, decimals=2)
     if model == "SegmentedRegression":
         fields["dispersion"] = _number(float(about.get("dispersion", 1.0)), language, decimals=1)
+    if model in EFFECT_MODELS:
+        fields.update(_effect_fields(about, language))
     key = f"methods.{model}"
     try:
         return report_text(key, language, **fields)
@@ -94,6 +96,68 @@ def _sentence(about: Mapping, caption: str, language: str) -> str | None:
             fields["terms"] = _terms(about.get("terms", []), language)
             return report_text("methods.model", language, **fields)
         return None
+
+
+#: The estimators of the effects section (``cohort.stats``), whose released tables bring
+#: the effects methods paragraphs (``effects.methods_text``) into the methods section.
+EFFECT_MODELS = (
+    "PropensityScore", "Balance", "WeightDistribution", "WeightedAalenJohansen", "WeightedKaplanMeier",
+    "WeightedCoxPH", "AverageTreatmentEffect", "WeightedMeanDifference", "StaggeredDiD",
+)
+
+
+def _effect_fields(about: Mapping, language: str) -> dict:
+    """The facts of an effect estimator's ``describe()`` as its methods sentence quotes them."""
+    from cohort.report.text import _listing
+
+    def months(days):
+        return _listing([_number(int(round(float(d) / 30.4375)), language) for d in days], language)
+
+    out = {}
+    model = about.get("model")
+    if "variance" in about and model != "WeightedCoxPH":
+        estimated = "estimated" in str(about["variance"])
+        out["variance_text"] = report_text(f"methods.variance_{'estimated' if estimated else 'fixed'}", language)
+    if model == "PropensityScore":
+        key = "weights_stabilised" if about.get("stabilised", True) else "weights_unstabilised"
+        text = report_text(f"methods.{key}", language)
+        trim = about.get("trim_quantiles")
+        if trim:
+            text += report_text("methods.weights_truncated", language, low=_number(round(100 * float(trim[0]), 1), language),
+                                high=_number(round(100 * float(trim[1]), 1), language))
+        out["weights_text"] = text
+    if model == "Balance":
+        out["smd_balanced"] = _number(float(about.get("smd_balanced", 0.1)), language, decimals=1)
+    if model in ("WeightedAalenJohansen", "WeightedKaplanMeier"):
+        out["horizons"] = months(about.get("horizons_days", []))
+    if model == "WeightedCoxPH":
+        out["ties"] = _label("ties", about.get("ties"), language)
+        out["cox_variance_text"] = _label("cox_variance", about.get("variance"), language)
+    if model == "AverageTreatmentEffect":
+        out["horizons"] = months(about.get("times", []))
+        out["estimator_text"] = _label("ate_estimator", about.get("estimator"), language)
+        out["nuisance_text"] = _label("ate_nuisance", about.get("estimator"), language)
+    if model == "StaggeredDiD":
+        out["control_text"] = _label("did_controls", about.get("control_group"), language)
+        out["multipliers_text"] = _label("did_multipliers", about.get("multipliers"), language)
+        for key in ("replications", "seed"):
+            out[key] = str(about.get(key, ""))
+    return out
+
+
+def _parts(about: Mapping, caption: str, language: str) -> list[tuple[Mapping, str]]:
+    """The models of a release with their captions: one, or one per analysis of a table of
+    several analyses (:class:`cohort.stats.by_analysis.ByAnalysis`)."""
+    from cohort.report.text import value_labels
+
+    parts = about.get("parts")
+    if not isinstance(parts, Mapping):
+        return [(about, caption)]
+    names = value_labels("analysis", language)
+    return [
+        (part, report_text("methods.part", language, caption=caption.rstrip("."), analysis=names.get(key, key)))
+        for key, part in parts.items() if isinstance(part, Mapping)
+    ]
 
 
 def fitted_sentences(releases: Mapping[str, Mapping], language: str) -> list[str]:
@@ -115,10 +179,16 @@ def fitted_sentences(releases: Mapping[str, Mapping], language: str) -> list[str
         about = record.get("about")
         if not isinstance(about, Mapping) or "model" not in about:
             continue
-        sentence = _sentence(about, record.get("caption") or "", language)
-        if sentence:
-            out.append(sentence)
+        for part, caption in _parts(about, record.get("caption") or "", language):
+            sentence = _sentence(part, caption, language)
+            if sentence:
+                out.append(sentence)
     return out
+
+
+def _effects_released(releases: Mapping[str, Mapping]) -> bool:
+    return any(isinstance(r.get("about"), Mapping) and r["about"].get("model") in EFFECT_MODELS
+               for r in releases.values())
 
 
 def methods_markdown(params, releases: Mapping[str, Mapping]) -> str:
@@ -126,6 +196,8 @@ def methods_markdown(params, releases: Mapping[str, Mapping]) -> str:
     from cohort.report.text import _fields
 
     general = report_text("report.methods_text", params.language, **_fields(params)).rstrip()
+    if _effects_released(releases):  # the effects section's design and estimators
+        general += "\n\n" + report_text("effects.methods_text", params.language, **_fields(params)).rstrip()
     fitted = fitted_sentences(releases, params.language)
     if not fitted:
         return general

@@ -32,6 +32,7 @@ import inspect
 import os
 import re
 
+import numpy as np
 import pandas as pd
 
 from cohort.disclosure.writer import KINDS, ReleaseFolder, released_frame
@@ -120,6 +121,7 @@ class Report:
         self._policy = params.disclosure
         self._gate = ReleaseFolder(params.output_dir, self._policy)
         self._delivery = None
+        self._effects_population = None
         self._previous = ...
         self._further = ...
 
@@ -150,6 +152,91 @@ class Report:
             return restrict(delivery, sites=self.params.sites, arms=arms)
         except ParameterError as error:
             raise ParameterError(f"{self.params.source}: parameter 'sites': {error}") from None
+
+    def effects_population(self):
+        """The delivery the effect analyses read: its comparison regions and the report's
+        pilot sites, both arms recorded alike (loaded once).
+
+        That is the parameters' ``comparison_delivery`` when they name one (a delivery
+        with comparison regions and each pilot site's quarters before its start), else the
+        report's own delivery. Every comparison region is kept; the pilot sites are the
+        report's ``sites`` that the delivery holds (all of its pilot sites for ``"all"``).
+        Without comparison regions the arm is empty and the effects section says so.
+        """
+        if self._effects_population is None:
+            from cohort.definitions.population import ALL_ARMS, restrict, site_arms
+            from cohort.delivery.load import load
+            from cohort.delivery.schema import PILOT
+
+            delivery = load(self.params.comparison_delivery or self.params.delivery, on_error="proceed")
+            arms = site_arms(delivery)
+            pilot = (arms["arm"] == PILOT).to_numpy(dtype=bool)
+            chosen = arms["site"].isin(self.params.sites).to_numpy(dtype=bool) if self.params.sites else pilot
+            keep = arms.loc[(pilot & chosen) | ~pilot, "site"].astype(str).tolist()
+            self._effects_population = restrict(delivery, sites=keep, arms=ALL_ARMS)
+        return self._effects_population
+
+    def _effects_minimum(self) -> int:
+        """Households (and events) an arm needs before an effect is estimated: the
+        disclosure threshold, or 2 with disclosure control off (one household has no spread)."""
+        return max(int(self._policy.threshold), 2) if self._policy.enabled else 2
+
+    def effects_status(self, estimable=None) -> str:
+        """Whether the effects section can estimate anything, and if not why not.
+
+        Returns
+        -------
+        str
+            ``"ok"``; ``"no_comparison_delivery"`` (the parameters name no comparison
+            delivery and the report's own delivery has no comparison region);
+            ``"no_comparison"`` (no comparison household in the delivery read);
+            ``"no_pilot"`` (none of the report's pilot sites is in it); ``"too_few"``
+            (an arm has fewer households than the disclosure threshold, or, given
+            ``estimable`` (:meth:`estimable`), no analysis supports an estimate). The report
+            text ``effects.not_estimable.<status>`` says it to the reader.
+        """
+        from cohort.definitions.population import arm_counts
+        from cohort.delivery.schema import COMPARISON, PILOT
+
+        counts = arm_counts(self.effects_population()).set_index("arm")["households"]
+        if int(counts[COMPARISON]) == 0:
+            return "no_comparison_delivery" if self.params.comparison_delivery is None else "no_comparison"
+        if int(counts[PILOT]) == 0:
+            return "no_pilot"
+        if min(int(counts[COMPARISON]), int(counts[PILOT])) < self._effects_minimum():
+            return "too_few"
+        if estimable is not None and not any(estimable.values()):
+            return "too_few"
+        return "ok"
+
+    def estimable(self, trials) -> dict[str, bool]:
+        """Which trial tables of the effects section support an estimate: each arm
+        (``treated`` 1/0) holds at least the threshold of households (``cluster``) and, for
+        a time-to-event trial (an ``event`` column), of events. Below that every estimate
+        would be suppressed, so it is not fitted and the section says it cannot be
+        estimated here (``effects.analysis_not_estimable``).
+
+        Parameters
+        ----------
+        trials : mapping of name to DataFrame
+            The trial tables (:mod:`cohort.definitions.target_trial`).
+
+        Returns
+        -------
+        dict of name to bool
+        """
+        minimum = self._effects_minimum()
+        out = {}
+        for name, trial in trials.items():
+            arm = trial["treated"].astype(int).to_numpy()
+            unit = trial["cluster"] if "cluster" in trial.columns else pd.Series(np.arange(len(trial)))
+            households = [unit[arm == a].nunique() for a in (1, 0)]
+            ok = min(households) >= minimum
+            if ok and "event" in trial.columns:
+                event = trial["event"].astype(bool).to_numpy()
+                ok = min(int(event[arm == a].sum()) for a in (1, 0)) >= minimum
+            out[name] = bool(ok)
+        return out
 
     # -- text ------------------------------------------------------------------------
     def text(self, key: str, *, level: int | None = None, **fields) -> Markdown:
@@ -308,7 +395,8 @@ class Report:
                 rule_options[key] = value
             else:
                 plot_options[key] = value
-        if rule is not None and not isinstance(data, dict | pd.DataFrame):
+        # a plain dict holds tables; a result that is a dict (ByAnalysis) goes to the rule
+        if rule is not None and not (isinstance(data, pd.DataFrame) or type(data) is dict):
             tables = rule(data, self._policy, **rule_options)
         else:
             if rule_options:
@@ -670,10 +758,10 @@ def figure_alt(figure, caption: str, language: str) -> str:
         letter = t("quarter_letter")
         span = t("quarters", first=f"{letter}{first.quarter} {first.year}", last=f"{letter}{last.quarter} {last.year}")
         parts.append(t("plotted", y=y or "", x=x or "", range=span))
-    elif kind in ("curve", "trajectory") and facts.get("x_max") is not None:
+    elif kind in ("curve", "trajectory", "event_study") and facts.get("x_max") is not None:
         low = number(facts.get("x_min") or 0)
         parts.append(t("plotted", y=y or "", x=x or "", range=t("range", low=low, high=number(facts["x_max"]))))
-    elif y or x:
+    elif (y or x) and kind != "balance":  # the balance sentence says what the axes hold
         parts.append(t("plotted", y=y or "", x=x or "", range="").replace(" ,", ",").rstrip(", .") + ".")
     groups = facts.get("groups") or []
     if kind == "trend" and groups:
@@ -691,6 +779,18 @@ def figure_alt(figure, caption: str, language: str) -> str:
         times = facts.get("at_risk_times") or []
         if times:
             parts.append(t("at_risk", times=_listing([number(v) for v in times], language)))
+    if kind == "event_study":
+        parts.append(t("event_study"))
+        if facts.get("suppressed_times"):
+            parts.append(t("event_study_hidden", times=_listing([number(v) for v in facts["suppressed_times"]],
+                                                                   language)))
+    if kind == "balance":
+        from cohort.report.text import value_labels
+
+        names = value_labels("analysis", language)
+        parts.append(t("balance", analyses=_listing([names.get(a, a) for a in facts.get("analyses") or []], language)))
+        if facts.get("suppressed_terms"):
+            parts.append(t("balance_hidden", terms=_listing(facts["suppressed_terms"], language)))
     if kind == "trajectory" and facts.get("waves_shown"):
         parts.append(t("waves", waves=_listing(facts["waves_shown"], language),
                        low=facts["percentiles"][0] if facts.get("percentiles") else "",

@@ -13,6 +13,10 @@ strictly (:func:`cohort.strict_yaml.load_yaml`): YAML anchors and aliases, dupli
 and deep nesting are refused with a short message naming the line, so a 1 KB "alias
 bomb" cannot become a gigabyte of values or of error text.
 
+The ``effects`` block is the protocol of the effect analyses (the emulated target trial,
+:class:`cohort.definitions.target_trial.TrialSpec`); ``comparison_delivery`` names the
+delivery those analyses read (see :data:`SPEC`).
+
 What a parameter file refers to is checked against the delivery itself by
 :func:`check_against_delivery` before any notebook starts: the delivery loads, every site
 in ``sites`` exists there and was accepted, and the dates fall where the data can say
@@ -34,7 +38,7 @@ True
 >>> from_mapping({"name": "demo", "colour": "red"}, source="x.yaml")
 Traceback (most recent call last):
 ...
-cohort.exceptions.ParameterError: x.yaml: unknown parameter 'colour'; known parameters: name, title, author, organisation, issue_date, version, status, language, delivery, reference_date, study_start, previous_reference_date, sites, reregistration_window_days, followup_months, safety_threshold, change_date, disclosure, seed, output_dir
+cohort.exceptions.ParameterError: x.yaml: unknown parameter 'colour'; known parameters: name, title, author, organisation, issue_date, version, status, language, delivery, reference_date, study_start, previous_reference_date, sites, reregistration_window_days, followup_months, safety_threshold, change_date, disclosure, seed, comparison_delivery, effects, output_dir
 """
 
 from __future__ import annotations
@@ -44,11 +48,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cohort.disclosure.policy import DisclosurePolicy, DisclosureSettings, disclosure_settings
 from cohort.exceptions import InputNotFoundError, ParameterError
 from cohort.strict_yaml import load_yaml, short
+
+if TYPE_CHECKING:
+    from cohort.definitions.target_trial import TrialSpec
 
 __all__ = [
     "SPEC",
@@ -61,6 +68,7 @@ __all__ = [
     "resolve_path",
     "notebook_parameters",
     "check_against_delivery",
+    "check_comparison_delivery",
 ]
 
 LANGUAGES = ("nl", "en")
@@ -139,6 +147,21 @@ def _path(value):
 
 def _optional_path(value):
     return None if value is None else _path(value)
+
+
+def _effects(value):
+    """The effects block: a mapping of the protocol's keys; the values are checked with the
+    reference date (:func:`from_mapping`), since the enrolment window depends on it."""
+    from cohort.definitions.target_trial import _KEYS
+
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a mapping with the keys {', '.join(_KEYS)} (or empty)")
+    unknown = [k for k in value if k not in _KEYS]
+    if unknown:
+        raise ValueError(f"has unknown key {short(unknown[0], 40)}; known keys: {', '.join(_KEYS)}")
+    return dict(value)
 
 
 def _int_between(low, high):
@@ -250,6 +273,24 @@ SPEC: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("seed", _int_between(0, 2**32 - 1), False, 20230101, "seed for every random number generator"),
     ParamSpec(
+        "comparison_delivery",
+        _optional_path,
+        False,
+        None,
+        "delivery the effects section reads, for its comparison regions and the report's pilot "
+        "sites as recorded there (both arms measured alike, quarters before each start); "
+        "empty: the report's own delivery and its comparison regions",
+    ),
+    ParamSpec(
+        "effects",
+        _effects,
+        False,
+        {},
+        "protocol of the effect analyses (cohort.definitions.target_trial.TrialSpec): "
+        "enrolment_start, enrolment_end, comparison, covariates, horizons_months, "
+        "trim_quantiles, stabilised, bootstrap_replications",
+    ),
+    ParamSpec(
         "output_dir",
         _optional_path,
         False,
@@ -267,8 +308,11 @@ class Params:
     """A checked parameter set. Build it with :func:`load_params` or :func:`from_mapping`.
 
     Dates are ``datetime.date``; ``sites`` is ``None`` for all sites, else a sorted tuple;
-    ``delivery`` and ``output_dir`` are resolved absolute paths. ``raw`` keeps the values
-    as notebooks receive them (dates as ISO strings), for papermill and provenance.
+    ``delivery``, ``comparison_delivery`` and ``output_dir`` are resolved absolute paths;
+    ``effects`` is the checked protocol of the effect analyses (a
+    :class:`~cohort.definitions.target_trial.TrialSpec` on the reference date). ``raw``
+    keeps the values as notebooks receive them (dates as ISO strings; the effects block
+    with every key), for papermill and provenance.
     """
 
     name: str
@@ -290,6 +334,8 @@ class Params:
     change_date: dt.date
     disclosure: DisclosurePolicy
     seed: int
+    comparison_delivery: Path | None
+    effects: TrialSpec
     output_dir: Path | None
     disclosure_settings: DisclosureSettings | None = None
     source: str = field(default="", compare=False)
@@ -414,17 +460,39 @@ def from_mapping(
     if settings.protection_width is not None:
         raw["disclosure"]["protection_width"] = settings.protection_width
     _check_dates(parsed, source)
+    parsed["effects"], raw["effects"] = _effects_protocol(parsed, source)
     root = root or repo_root()
-    delivery = resolve_path(parsed["delivery"], root)
-    if check_delivery and not delivery.is_dir():
-        raise InputNotFoundError(
-            f"{source}: parameter 'delivery': folder {parsed['delivery']!r} does not exist; "
-            "give a delivery folder relative to the repository root or an absolute path"
-        )
-    parsed["delivery"] = delivery
+    for key in ("delivery", "comparison_delivery"):
+        if parsed[key] is None:
+            continue
+        folder = resolve_path(parsed[key], root)
+        if check_delivery and not folder.is_dir():
+            raise InputNotFoundError(
+                f"{source}: parameter {key!r}: folder {parsed[key]!r} does not exist; "
+                "give a delivery folder relative to the repository root or an absolute path"
+            )
+        parsed[key] = folder
     if parsed["output_dir"] is not None:
         parsed["output_dir"] = resolve_path(parsed["output_dir"], root)
     return Params(**parsed, source=source, raw=raw)
+
+
+def _effects_protocol(parsed: dict, source: str):
+    """The effects block as a checked protocol on the reference date, and as the literal
+    mapping notebooks receive (every key; unset keys take the protocol's defaults,
+    ``enrolment_start`` the study start; an empty ``enrolment_end`` stays empty: the
+    reference date)."""
+    from cohort.definitions.target_trial import _KEYS, TrialSpec
+
+    given = parsed["effects"]
+    values = {k: _as_literal(v) if isinstance(v, dt.date) else v for k, v in given.items()}
+    values.setdefault("enrolment_start", parsed["study_start"].isoformat())
+    spec = TrialSpec.from_mapping(values, parsed["reference_date"], source=f"{source}: parameter 'effects'")
+    protocol = spec.as_dict()
+    literal = {k: protocol[k] for k in _KEYS}
+    if given.get("enrolment_end") is None:
+        literal["enrolment_end"] = None
+    return spec, literal
 
 
 def _as_literal(value):
@@ -628,6 +696,37 @@ def check_against_delivery(params: Params, delivery=None) -> tuple[str, ...]:
             f"{int(acc['rows_read'].sum()):,} rows of the delivery; they are left out."
         )
     return tuple(notes)
+
+
+def check_comparison_delivery(params: Params, delivery=None) -> None:
+    """Check the delivery the effects section reads (``comparison_delivery``) before any
+    notebook runs: it loads (identifiers refused, rows that fail validation kept aside) and
+    holds at least one comparison region with accepted households.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter file and key: the delivery has no site of the comparison arm,
+        or none of its comparison regions has an accepted household.
+    """
+    from cohort.definitions.population import arm_counts
+    from cohort.delivery.schema import COMPARISON
+
+    if params.comparison_delivery is None:
+        return
+    if delivery is None or isinstance(delivery, str | Path):
+        from cohort.delivery.load import load
+
+        delivery = load(params.comparison_delivery if delivery is None else delivery, on_error="proceed")
+    source = params.source or "parameters"
+    name = delivery.name or "the comparison delivery"
+    counts = arm_counts(delivery).set_index("arm")
+    if int(counts.loc[COMPARISON, "sites"]) == 0 or int(counts.loc[COMPARISON, "households"]) == 0:
+        raise ParameterError(
+            f"{source}: parameter 'comparison_delivery': the delivery {name} holds no comparison "
+            "region with accepted households (no site with arm 'comparison' in its sites table); "
+            "name a delivery with comparison regions, or leave the parameter empty"
+        )
 
 
 def from_namespace(namespace: Mapping[str, Any], *, check_delivery: bool = True) -> Params:

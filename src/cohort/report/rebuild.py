@@ -12,7 +12,7 @@ from pathlib import Path
 from cohort.disclosure.ledger import ledger_path
 from cohort.exceptions import ReportError
 from cohort.report import provenance as prov
-from cohort.report.build import REQUIRED_TABLES, _prewarm, build_report
+from cohort.report.build import REQUIRED_TABLES, _input_folders, _prewarm, build_report
 from cohort.report.execute import NOTEBOOKS, _read_notebook, _run_all, notebook_paths
 from cohort.report.params import (
     from_mapping,
@@ -51,9 +51,11 @@ def rebuild_report(
     provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
     manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
     params = from_mapping(provenance["parameters"], source=str(provenance_path), root=root)
-    recorded = provenance["inputs"]["delivery"]
-    current = prov.hash_files([params.delivery], root)
-    changed = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+    changed = []
+    for key, folder in _input_folders(params).items():
+        recorded = provenance["inputs"].get(key, {})
+        current = prov.hash_files([folder], root)
+        changed += sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
     if changed:
         raise ReportError(
             f"cannot rebuild {report_dir}: input file {changed[0]} changed since the report was "

@@ -49,7 +49,35 @@ def _fields(params: Params) -> dict:
         out[key] = _format_date(value, params.language) if value else ""
     out["safety_threshold"] = f"{params.safety_threshold:g}"
     out["disclosure_threshold"] = params.disclosure.threshold
+    spec = getattr(params, "effects", None)
+    if spec is not None:  # the protocol of the effect analyses, as the effects texts quote it
+        out["enrolment_start"] = _format_date(spec.enrolment_start.date(), params.language)
+        out["enrolment_end"] = _format_date(spec.enrolment_end.date(), params.language)
+        out["covariates"] = _listing([_covariate(c, params.language) for c in spec.covariates], params.language)
+        out["horizons"] = _listing([str(h) for h in spec.horizons_months], params.language)
+        out["bootstrap_replications"] = spec.bootstrap_replications
     return out
+
+
+def _covariate(name: str, language: str) -> str:
+    """A covariate of the propensity model as the effects texts name it
+    (``effects.covariates``), else its column name in words."""
+    try:
+        return _lookup(f"effects.covariates.{name}", language)
+    except KeyError:
+        return name.replace("_", " ")
+
+
+def _listing(items, language: str) -> str:
+    """``a, b en c`` (nl) or ``a, b and c`` (en).
+
+    >>> _listing(["6", "12", "24"], "nl"), _listing(["x"], "en")
+    ('6, 12 en 24', 'x')
+    """
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {_lookup('findings.and', language)} " + items[-1]
 
 
 _MONTHS = {

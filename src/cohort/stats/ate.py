@@ -117,6 +117,9 @@ class AverageTreatmentEffect(Estimator):
         ratio scale, as ate).
     influence_ : dict of ndarray
         Influence functions (n x times) of the risks per arm and of the difference.
+    durations_, status_, treatment_ : ndarray
+        The fitted rows' times, status and arm (1 = pilot): the households behind each
+        risk, for disclosure control.
     """
 
     _fitted_attribute = "risks_"
@@ -168,6 +171,8 @@ class AverageTreatmentEffect(Estimator):
         cens = _Censoring(time, status == 0, strata)
         self.propensity_model_ = ps
         self.n_, self.n_events_ = n, int((status == self.cause).sum())
+        # what each household contributed, for the households behind each released risk
+        self.durations_, self.status_, self.treatment_ = time, status, a
         if self.estimator == "IPTW":
             risk, infl = self._iptw(time, status, a, p, ps, cens, strata, tau)
         else:

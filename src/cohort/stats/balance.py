@@ -36,9 +36,16 @@ import numpy as np
 import pandas as pd
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import _check_columns
+from cohort.stats.base import Estimator, _check_columns
 
-__all__ = ["SMD_BALANCED", "balance_table", "effective_sample_size", "weight_summary"]
+__all__ = [
+    "SMD_BALANCED",
+    "Balance",
+    "WeightDistribution",
+    "balance_table",
+    "effective_sample_size",
+    "weight_summary",
+]
 
 #: The usual threshold of balance: an absolute standardised mean difference below 0.1.
 SMD_BALANCED = 0.1
@@ -179,3 +186,138 @@ def weight_summary(weights, treatment, truncated=None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _weights_of(df: pd.DataFrame, weights, propensity) -> np.ndarray:
+    if weights is None and propensity is None:
+        raise DefinitionError("give the weights or the fitted propensity model behind them")
+    if weights is None:
+        if propensity.n_ != len(df):
+            raise DefinitionError(
+                f"the propensity model was fitted on {propensity.n_} rows, the table has {len(df)}: "
+                "fit it on the same rows, in the same order"
+            )
+        return propensity.weights_.to_numpy(dtype=float)
+    if isinstance(weights, str):
+        _check_columns(df, [weights])
+        return df[weights].to_numpy(dtype=float)
+    return np.asarray(weights, dtype=float)
+
+
+class Balance(Estimator):
+    """Balance of the covariates between the arms before and after weighting, as a fitted
+    result that disclosure control can release (:func:`balance_table` with the arms' sizes).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1, 1, 1, 0, 0, 0], "x": [3.0, 2.0, 1.0, 1.0, 0.0, 2.0]})
+    >>> b = Balance().fit(d, "a", ["x"], weights=[1.0] * 6)
+    >>> b.table_[["term", "smd_unweighted"]], (b.n_pilot_, b.n_comparison_)
+    (  term  smd_unweighted
+    0    x             1.0, (3, 3))
+
+    Attributes
+    ----------
+    table_ : DataFrame
+        :func:`balance_table` (one row per covariate term).
+    n_pilot_, n_comparison_ : int
+        Households per arm (unweighted).
+    """
+
+    _fitted_attribute = "table_"
+
+    def fit(self, df: pd.DataFrame, treatment_col: str, covariates, weights=None, propensity=None):
+        """Tabulate the balance.
+
+        Parameters
+        ----------
+        df : DataFrame
+            One row per household (a trial table).
+        treatment_col : str
+            1 for the pilot arm, 0 for the comparison arm.
+        covariates : list of str
+        weights : str or array, optional
+            A column or one weight per row; default the weights of ``propensity``.
+        propensity : PropensityScore, optional
+            The fitted model behind the weights.
+
+        Returns
+        -------
+        self
+        """
+        covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+        _check_columns(df, [treatment_col, *covariates])
+        w = _weights_of(df, weights, propensity)
+        self.table_ = balance_table(df, treatment_col, covariates, w)
+        a, _ = _arrays(df[treatment_col], w)
+        self.n_, self.n_pilot_, self.n_comparison_ = len(df), int(a.sum()), int((~a).sum())
+        self.treatment_col, self.covariates = treatment_col, covariates
+        self.weighting_ = "propensity" if weights is None else "given"
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """:attr:`table_`."""
+        self._require_fitted()
+        return self.table_
+
+    def describe(self) -> dict:
+        out = super().describe()
+        del out["confidence_level"]
+        out.update(covariates=list(self.covariates), smd_balanced=SMD_BALANCED,
+                   standardiser="pooled SD of the unweighted arms")
+        return out
+
+
+class WeightDistribution(Estimator):
+    """The distribution of a propensity model's weights per arm, with Kish's effective
+    sample size, as a fitted result that disclosure control can release
+    (:func:`weight_summary`).
+
+    Examples
+    --------
+    >>> from cohort.stats.propensity import PropensityScore
+    >>> d = pd.DataFrame({"a": [1, 1, 1, 0, 0, 0, 1, 0], "x": [2.0, 1.5, 0.3, 0.2, 1.0, -0.5, 0.8, 0.1]})
+    >>> WeightDistribution().fit(PropensityScore().fit(d, "a", ["x"])).table_[["arm", "n"]]
+              arm  n
+    0       pilot  4
+    1  comparison  4
+
+    Attributes
+    ----------
+    table_ : DataFrame
+        :func:`weight_summary` (one row per arm).
+    """
+
+    _fitted_attribute = "table_"
+
+    def fit(self, propensity):
+        """Summarise the weights of a fitted :class:`~cohort.stats.propensity.PropensityScore`.
+
+        Returns
+        -------
+        self
+        """
+        propensity._require_fitted()
+        self.table_ = weight_summary(propensity.weights_, propensity.treatment_, propensity.truncated_)
+        self.n_ = int(propensity.n_)
+        self.stabilised = propensity.stabilised
+        self.trim_quantiles = propensity.trim_quantiles
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """:attr:`table_`."""
+        self._require_fitted()
+        return self.table_
+
+    def describe(self) -> dict:
+        out = super().describe()
+        del out["confidence_level"]
+        out.update(stabilised=self.stabilised,
+                   trim_quantiles=None if self.trim_quantiles is None else list(self.trim_quantiles),
+                   effective_sample_size="Kish")
+        return out

@@ -104,6 +104,7 @@ class PropensityScore(RegressionModel):
     """
 
     _exp_scale = "odds ratio"
+    _release_ratio_names = ("odds_ratio", "or_ci_lower", "or_ci_upper")
 
     def __init__(self, stabilised: bool = True, trim_quantiles=None, alpha: float = 0.05):
         super().__init__(alpha)
@@ -270,7 +271,7 @@ class PropensityScore(RegressionModel):
             estimand="ATE",
             stabilised=self.stabilised,
             trim_quantiles=None if self.trim_quantiles is None else list(self.trim_quantiles),
-            n_truncated=int(self.truncated_.sum()),
-            n_treated=self.n_treated_,
         )
+        # counts of households (the truncated weights, the pilot arm) are left out: the
+        # released weight distribution shows them under disclosure control
         return out

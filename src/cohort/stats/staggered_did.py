@@ -434,5 +434,6 @@ class StaggeredDiD(Estimator):
             dropped_groups=self._design.dropped_groups,
             inference=f"wild cluster bootstrap-t by unit, {self.multipliers} multipliers, "
             f"{self.bootstrap_replications} draws, seed {self.seed}",
+            multipliers=self.multipliers, replications=self.bootstrap_replications, seed=self.seed,
         )
         return out

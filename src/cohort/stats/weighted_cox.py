@@ -99,7 +99,9 @@ class WeightedCoxPH(RegressionModel):
     baseline_hazard_ : DataFrame
         ``time, hazard`` (Breslow-type increments at the death times, for ``x = 0``).
     term_support_ : DataFrame
-        Households and events behind each term (for disclosure control).
+        Households and events behind each term, and on both sides of a 0/1 term
+        (``units_1, units_0, events_1, events_0``: per arm for the arm), for disclosure
+        control.
     """
 
     _exp_scale = "hazard ratio"
@@ -217,7 +219,7 @@ class WeightedCoxPH(RegressionModel):
         clusters = pd.factorize(df[cluster_col], sort=True)[0] if cluster_col else np.arange(len(df))
         if (clusters < 0).any():
             raise DefinitionError(f"cluster column {cluster_col!r} has missing values")
-        self.term_support_ = term_support(X0, names, clusters, event)
+        self.term_support_ = term_support(X0, names, clusters, event, levels=True)
         # influence (dfbeta) per row in the original order
         resid = np.empty_like(X)
         resid[s.order] = self._score_residuals(beta, X, s)
