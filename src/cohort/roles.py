@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["ROLES_ATTR", "with_roles", "roles_of", "column_roles"]
+__all__ = ["ROLES_ATTR", "with_roles", "roles_of", "column_roles", "not_additive"]
 
 #: Key of ``DataFrame.attrs`` that holds a table's column roles.
 ROLES_ATTR = "roles"
@@ -67,11 +67,14 @@ def with_roles(
     additive: Sequence[str] | None = None,
     totals: dict[str, str] | None = None,
     rule: str | None = None,
+    sums: dict[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """A copy of ``frame`` that states its column roles.
 
     ``values`` defaults to every numeric column that is not a count, group or key column.
-    Every named column must exist; a column cannot have two roles.
+    Every named column must exist; a column cannot have two roles. ``sums`` states
+    relations across the count columns of a row (``{"rows_read": ["rows_accepted",
+    "rows_rejected"]}``), which disclosure control protects like a margin.
 
     Raises
     ------
@@ -104,6 +107,9 @@ def with_roles(
     additive = counts if additive is None else _names(additive)
     if not set(additive) <= set(counts):
         raise ValueError("with_roles: additive columns must be counts")
+    sums = {str(k): _names(v) for k, v in (sums or {}).items()}
+    if any(c not in counts for k, v in sums.items() for c in (k, *v)):
+        raise ValueError("with_roles: the columns of sums must be counts")
     out = frame.copy()
     out.attrs = dict(frame.attrs)
     out.attrs[ROLES_ATTR] = {
@@ -116,6 +122,8 @@ def with_roles(
         "totals": {str(k): str(v) for k, v in (totals or {}).items()},
         "rule": rule,
     }
+    if sums:
+        out.attrs[ROLES_ATTR]["sums"] = sums
     return out
 
 
@@ -131,12 +139,17 @@ def roles_of(frame: pd.DataFrame) -> dict | None:
     out["additive"] = [c for c in roles.get("additive", out["counts"]) if c in present]
     out["totals"] = {k: v for k, v in roles.get("totals", {}).items() if k in present}
     out["rule"] = roles.get("rule")
+    sums = {k: v for k, v in (roles.get("sums") or {}).items() if k in present and all(c in present for c in v)}
+    if sums:
+        out["sums"] = sums
     return out
 
 
 def column_roles(frame: pd.DataFrame) -> dict[str, str]:
     """One role per column for the manifest: ``count``, ``value``, ``group``, ``key`` or
-    ``flag`` (the ``suppressed`` column); columns without a stated role are ``label``.
+    ``flag`` (the ``suppressed`` column), from the table's stated roles and its disclosure
+    record (``count_columns``, ``value_columns``, ``group_columns``, ``key_columns``);
+    columns without a stated role are ``label``.
 
     >>> t = with_roles(pd.DataFrame({"site": ["A"], "n": [12], "x": ["a"]}), counts=["n"], groups=["site"])
     >>> column_roles(t)
@@ -151,12 +164,28 @@ def column_roles(frame: pd.DataFrame) -> dict[str, str]:
             out[name] = "count"
         elif name in roles.get("values", []) or name in record.get("value_columns", []):
             out[name] = "value"
-        elif name in roles.get("groups", []):
+        elif name in roles.get("groups", []) or name in record.get("group_columns", []):
             out[name] = "group"
-        elif name in roles.get("keys", []):
+        elif name in roles.get("keys", []) or name in record.get("key_columns", []):
             out[name] = "key"
         elif name == "suppressed":
             out[name] = "flag"
         else:
             out[name] = "label"
     return out
+
+
+def not_additive(frame: pd.DataFrame) -> list[str]:
+    """The count columns that do not add up to the ``all`` row of the table's group columns
+    (``additive`` leaves them out), for the manifest: the release ledger relates only the
+    counts that add up.
+
+    >>> t = with_roles(pd.DataFrame({"type": ["a", "b", "all"], "measures": [3, 4, 7], "households": [3, 3, 5]}),
+    ...                counts=["measures", "households"], groups=["type"], additive=["measures"])
+    >>> not_additive(t)
+    ['households']
+    """
+    roles = roles_of(frame)
+    if not roles or not roles.get("groups"):
+        return []
+    return [c for c in roles["counts"] if c not in roles.get("additive", roles["counts"])]

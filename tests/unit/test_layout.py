@@ -94,13 +94,14 @@ WRITERS = {
     "cohort.commands.pseudonymise": "a pseudonymised delivery",
     "cohort.synth.generate": "a synthetic delivery",
     "cohort.synth.write": "a synthetic delivery, chunk by chunk",
-    "cohort.disclosure.ledger": "the release ledger beside the reports (append-only, one file per build)",
     "cohort.report.rebuild": "the committed notebooks (refresh)",
     "cohort.report.execute": "the kernel spec in a temporary folder",
     "cohort.report.notebook": "figures rendered to bytes in memory, no file",
     "cohort.plots.style": "figures rendered to SVG or PNG bytes in memory, no file",
     "cohort.report.pdf": "the Typst source and its figures in a private temporary folder while "
                          "report.pdf is typeset; the PDF itself is written by the gate",
+    "cohort.disclosure.ledger": "the release ledger: one append-only entry per built report",
+    "cohort.disclosure.protect": "a released table as text in memory, to recognise views of it (no file)",
 }
 _WRITE_CALLS = {"write_text", "write_bytes", "to_csv", "to_parquet", "to_excel", "savefig",
                 "write_table", "copyfile", "copytree", "move"}

@@ -23,8 +23,9 @@ def test_all_sites_and_all_but_one_cannot_both_be_released(tmp_path, monkeypatch
     from cohort.delivery.load import load
     from cohort.disclosure.check import check_release, errors, record_release
     from cohort.disclosure.policy import disclosure_settings
-    from cohort.disclosure.writer import write_released_csv
-    from cohort.monitor.series import quarterly_series
+    from cohort.disclosure.release import release
+    from cohort.disclosure.writer import ReleaseFolder
+    from cohort.monitor.series import quarterly_counts
 
     monkeypatch.delenv(LEDGER_ENV, raising=False)
     delivery = load(BUNDLED, cache_dir=False)
@@ -46,8 +47,14 @@ def test_all_sites_and_all_but_one_cannot_both_be_released(tmp_path, monkeypatch
 
     def build(name, sites):
         folder = tmp_path / "reports" / name
-        (folder / "tables").mkdir(parents=True)
-        write_released_csv(quarterly_series(subset(sites), "2024-12-31", by="site"), folder / "tables" / "monitor.csv")
+        folder.mkdir(parents=True)
+        policy = disclosure_settings({}).policy
+        gate = ReleaseFolder(folder, policy)
+        gate.release(release(quarterly_counts(subset(sites), "2024-12-31", by="site"), policy), "monitor")
+        records = gate.close_records()
+        # the column roles the gate recorded go into the manifest, as a build writes them
+        manifest = {"files": {f: {"columns": r["columns"]} for f, r in records.items()}}
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         provenance = {"report": name, "parameters": {"sites": list(sites), "reference_date": "2024-12-31",
                                                      "study_start": "2023-01-01", "disclosure": {"threshold": 10}}}
         (folder / "provenance.json").write_text(json.dumps(provenance), encoding="utf-8")

@@ -188,9 +188,12 @@ def test_manifest_lists_every_file_with_hash_and_disclosure_status(built):
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(built / name)
         assert entry["disclosure"]
+    # the monitor's rule, and the cells the build suppressed further to protect the release
+    # against itself (the audit), which the manifest counts
     assert manifest["files"]["tables/monitor.csv"]["disclosure"] == (
-        "passed the release check; disclosure control applied (monitor cells)"
+        "passed the release check; disclosure control applied (monitor cells + ledger)"
     )
+    assert manifest["files"]["tables/monitor.csv"]["ledger_suppressed"] > 0
     assert manifest["files"]["tables/monitor.csv"]["columns"]["numerator"] == "count"
     # every exemption from disclosure control is listed with its reason
     exempt = {f: e["exemption"] for f, e in manifest["files"].items() if e.get("exemption")}
@@ -332,7 +335,7 @@ def test_successful_build_replaces_the_last_report(tmp_path):
         'from cohort.roles import with_roles\n'
         't = with_roles(pd.DataFrame({"site": ["A", "B", "all"], "n": [25, 4, 29]}), counts=["n"], groups=["site"])\n'
         'released = report.release(t, "sites")\n'
-        'report.release(released[["site", "n", "suppressed"]].assign(k=1.0), "sites_plot", kind="figure-data")'
+        'report.release(released[["site", "n", "suppressed"]].assign(k="x"), "sites_plot", kind="figure-data")'
     )
     root = tiny_root(tmp_path / "repo", body)
     reports = tmp_path / "reports"
@@ -343,7 +346,11 @@ def test_successful_build_replaces_the_last_report(tmp_path):
         "site,n,suppressed\nA,[suppressed],true\nB,[suppressed],true\nall,29,false\n"
     )
     assert (folder / "figure-data" / "sites_plot.csv").is_file()
-    assert sorted(p.name for p in reports.iterdir()) == ["interim-2024q4"]
+    # nothing left of the build but the report and its entry in the release ledger beside it
+    assert sorted(p.name for p in reports.iterdir()) == [".ledger", "interim-2024q4"]
+    from cohort.disclosure.ledger import Ledger
+
+    assert [e.report for e in Ledger(reports / ".ledger").entries()] == ["interim-2024q4"]
 
 
 def test_final_report_built_against_the_interim_cannot_be_differenced(built, tmp_path):

@@ -27,7 +27,8 @@ def register(parser) -> None:
         "--ledger",
         metavar="LEDGER_DIR",
         default=None,
-        help="the release ledger (default: $COHORT_LEDGER, else .ledger next to the report)",
+        help="the release ledger: the report is audited against every other release in it "
+        "(default: $COHORT_LEDGER, else .ledger next to the report)",
     )
     parser.add_argument(
         "--parameters",

@@ -26,6 +26,13 @@ def register(parser) -> None:
         "against its released monitor (cells it suppressed stay suppressed), and the release check "
         "also makes sure the two together do not reveal a suppressed cell",
     )
+    parser.add_argument(
+        "--ledger",
+        metavar="LEDGER_DIR",
+        default=None,
+        help="the release ledger the report is protected against and recorded in (default: "
+        "$COHORT_LEDGER, else .ledger in the reports folder)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
@@ -41,6 +48,7 @@ def run(args) -> int:
         reports_root=args.reports_dir,
         progress=not args.no_progress,
         against=args.against,
+        ledger=args.ledger,
     )
-    print(f"report built: {folder}/report.html (release check passed)")
+    print(f"report built: {folder}/report.html (release check passed; recorded in the release ledger)")
     return 0

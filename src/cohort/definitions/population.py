@@ -2,7 +2,9 @@
 
 A delivery may hold pilot sites (``arm`` ``pilot``, working the new way from their
 ``pilot_start``) and comparison sites (``arm`` ``comparison``, regions in regular care);
-see ``docs/data-model.md``. The monitor and every indicator describe the pilot, so they
+see ``docs/data-model.md``.
+:func:`site_periods` states each site's delivery period, outside of which its counts are
+structural zeros. The monitor and every indicator describe the pilot, so they
 count **pilot-arm sites only**; the effect analyses need both arms. :func:`restrict` is the
 one place where a delivery is cut down to the sites and arms an analysis is about: every
 table is restricted to those sites, household-level tables through their household.
@@ -45,7 +47,7 @@ import pandas as pd
 from cohort.delivery.schema import ARMS, COMPARISON, PILOT
 from cohort.exceptions import DeliveryError, ParameterError
 
-__all__ = ["ALL_ARMS", "COMPARISON_ARM", "PILOT_ARM", "arm_counts", "restrict", "site_arms"]
+__all__ = ["ALL_ARMS", "COMPARISON_ARM", "PILOT_ARM", "arm_counts", "restrict", "site_arms", "site_periods"]
 
 #: The arms the monitor and every indicator count (the default of :func:`restrict`).
 PILOT_ARM = (PILOT,)
@@ -229,3 +231,31 @@ def arm_counts(delivery) -> pd.DataFrame:
             )
         )
     return pd.DataFrame(rows, columns=["arm", "sites", "households"])
+
+
+def site_periods(tables) -> dict[str, tuple[str, str]]:
+    """``{site: (delivery_start, delivery_end)}`` (ISO dates) from the ``sites`` table.
+
+    ``tables`` is a delivery or a mapping of tables; a delivery without a ``sites`` table,
+    or without the two date columns, gives ``{}``. A site whose start or end is missing is
+    left out (nothing is structural about it).
+
+    >>> import pandas as pd
+    >>> sites = pd.DataFrame({"site": ["GRO", "AMS"], "delivery_start": pd.to_datetime(["2025-01-01", "2023-01-01"]),
+    ...                       "delivery_end": pd.to_datetime(["2026-09-30", None])})
+    >>> site_periods({"sites": sites})
+    {'GRO': ('2025-01-01', '2026-09-30')}
+    """
+    if isinstance(tables, Mapping):
+        frame = tables.get("sites")
+    else:
+        frame = (getattr(tables, "tables", None) or {}).get("sites")
+    if frame is None or not {"site", "delivery_start", "delivery_end"} <= set(frame.columns):
+        return {}
+    start = pd.to_datetime(frame["delivery_start"], errors="coerce")
+    end = pd.to_datetime(frame["delivery_end"], errors="coerce")
+    known = (start.notna() & end.notna()).to_numpy(dtype=bool)
+    sites = frame["site"].astype(str)[known].tolist()
+    a = start[known].dt.strftime("%Y-%m-%d").tolist()
+    b = end[known].dt.strftime("%Y-%m-%d").tolist()
+    return dict(sorted(zip(sites, zip(a, b, strict=True), strict=True)))

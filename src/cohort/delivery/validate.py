@@ -950,11 +950,13 @@ class ValidationReport:
     @property
     def row_accounting(self) -> pd.DataFrame:
         """Rows per table: ``table, rows_read, rows_accepted, rows_rejected,
-        rows_with_warnings``, stating its column roles (a table for release; the file
-        names are in :attr:`accounting`)."""
+        rows_with_warnings``, stating its column roles and that ``rows_read =
+        rows_accepted + rows_rejected`` (a table for release; the file names are in
+        :attr:`accounting`)."""
         out = self.accounting.drop(columns="file")
         return with_roles(
-            out, counts=["rows_read", "rows_accepted", "rows_rejected", "rows_with_warnings"], keys=["table"]
+            out, counts=["rows_read", "rows_accepted", "rows_rejected", "rows_with_warnings"], keys=["table"],
+            sums={"rows_read": ["rows_accepted", "rows_rejected"]},
         )
 
     def __repr__(self) -> str:

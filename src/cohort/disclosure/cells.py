@@ -236,6 +236,7 @@ def apply_disclosure(
     total: str = TOTAL,
     forced=None,
     public=None,
+    sums=None,
 ) -> pd.DataFrame:
     """Apply disclosure control to a long table; return a new table.
 
@@ -263,6 +264,10 @@ def apply_disclosure(
         :func:`protect_cells`): one flag per row (for every count column) or a 2-D array
         with one column per count column. Forced cells stay suppressed; public cells are
         never chosen as secondary suppressions and count as known to the reader.
+    sums : mapping, optional
+        Relations across the count columns of each row, ``{total: [parts]}`` (for
+        instance ``rows_read = rows_accepted + rows_rejected``): protected like a margin,
+        so a suppressed part never follows from its row's total and the other parts.
 
     Returns
     -------
@@ -334,6 +339,18 @@ def apply_disclosure(
         np.concatenate([rel + k * n_rel for k in range(len(count_columns))]) if len(rel) else rel
     )
     cell_all = np.concatenate([pos + k * n for k in range(len(count_columns))]) if len(pos) else pos
+    if sums:
+        next_rel = int(rel_all.max()) + 1 if len(rel_all) else 0
+        rows = np.arange(n)
+        for total_col, parts in sums.items():  # a relation or two per table
+            members = [total_col, *parts]
+            missing = [c for c in members if c not in count_columns]
+            if missing:
+                raise DisclosureError(f"sums: {missing[0]!r} is not one of the count columns")
+            for c in members:
+                rel_all = np.r_[rel_all, next_rel + rows]
+                cell_all = np.r_[cell_all, count_columns.index(c) * n + rows]
+            next_rel += n
     suppressed_cells = protect_cells(
         all_counts,
         (rel_all, cell_all),
@@ -360,6 +377,8 @@ def apply_disclosure(
         count_columns=count_columns,
         value_columns=value_columns,
         n_suppressed=int(suppressed_cells.sum()),
+        key_columns=[c for c in by if c not in group_columns],
+        group_columns=group_columns,
     )
     return out
 
@@ -380,12 +399,15 @@ def _cell_mask(mask, n_rows: int, n_columns: int, label: str):
 
 
 def disclosure_record(
-    policy: DisclosurePolicy, *, count_columns, value_columns, n_suppressed: int, rule: str | None = None
+    policy: DisclosurePolicy, *, count_columns, value_columns, n_suppressed: int, rule: str | None = None,
+    key_columns=(), group_columns=(),
 ) -> dict:
     """What disclosure control did to a table, for ``attrs["disclosure"]`` and the manifest.
 
     ``rule`` names the rule of ``docs/definitions.md`` that protected the table (``cells``,
-    ``curve``, ``model terms``, ...).
+    ``curve``, ``model terms``, ...). ``key_columns`` and ``group_columns`` state the roles
+    of the columns that identify a row (a curve's ``time``, a model's ``term``), so that
+    every column of a released table has a stated role (:func:`cohort.roles.column_roles`).
     """
     record = policy.as_dict()
     record.update(
@@ -395,6 +417,10 @@ def disclosure_record(
         suppressed_cells=int(n_suppressed),
         marker=SUPPRESSED,
     )
+    if key_columns:
+        record["key_columns"] = list(key_columns)
+    if group_columns:
+        record["group_columns"] = list(group_columns)
     if rule:
         record["rule"] = rule
     if not policy.enabled:
@@ -433,8 +459,10 @@ def combine_records(records) -> dict:
         if {k: r.get(k) for k in policy_keys} != first:
             raise DisclosureError("parts released under different disclosure policies cannot be combined")
     out = dict(records[0])
-    out["count_columns"] = list(dict.fromkeys(c for r in records for c in r.get("count_columns", [])))
-    out["value_columns"] = list(dict.fromkeys(c for r in records for c in r.get("value_columns", [])))
+    for key in ("count_columns", "value_columns", "key_columns", "group_columns"):
+        merged = list(dict.fromkeys(c for r in records for c in r.get(key, [])))
+        if merged or key in ("count_columns", "value_columns"):
+            out[key] = merged
     out["suppressed_cells"] = int(sum(int(r.get("suppressed_cells", 0)) for r in records))
     out["applied"] = all(bool(r.get("applied")) for r in records)
     rules = [r.get("rule") for r in records if r.get("rule")]

@@ -26,7 +26,14 @@ with the name:
   1..n in order;
 * a **statistic** (``df``, ``score``, ``p50``, ``median``, ``mean``, ``estimate``, ...)
   that the manifest also calls a ``value`` (two independent signs). Without a manifest
-  such a column is checked as counts.
+  such a column is checked as counts;
+* a **parameter** of the analysis (``threshold``, ``cutoff``, ``window_days``, ...) that
+  holds one value in every row and that the manifest calls a ``key`` or ``value``: a
+  column named ``threshold`` with varying counts is still checked as counts.
+
+A time axis in days or months need not be whole (numbers at risk every three months are
+at 91.3125 days): a ``time``-like column whose values never decrease within a curve is an
+axis, not a value.
 
 The manifest's column roles (``files: {file: {columns: {name: role}}}``, roles ``count``,
 ``value``, ``group``, ``key``) are read when present and not trusted blindly: ``count``
@@ -133,7 +140,15 @@ ROW_AXIS = re.compile(r"^(|#|index|row|rij|nr|no|volgnummer|unnamed: \d+)$", re.
 STATISTIC = re.compile(
     r"^(df|dof|degrees_of_freedom|score|scores|p\d+(\.\d+)?|q\d+|percentile|median|mean|"
     r"sd|se|estimate|coef|beta|hr|chisq|statistic|z|p|p_value|wave_number|lower|upper|"
-    r"ci_lower|ci_upper)$|_lower$|_upper$|_se$|_mean$|_median$",
+    r"ci_lower|ci_upper|survival|cif|mcf|cumulative_incidence|proportion|share|rate|ratio|"
+    r"rate_ratio|dispersion)$|_lower$|_upper$|_se$|_mean$|_median$",
+    re.IGNORECASE,
+)
+
+#: Parameter names: exempt from the count rule only where the column holds one value in
+#: every row and the manifest calls it a key or a value (the safety threshold of a share).
+PARAMETER = re.compile(
+    r"^(threshold|cutoff|cut_off|drempel|drempelwaarde|window_days|followup_months|horizon_months)$",
     re.IGNORECASE,
 )
 
@@ -509,9 +524,14 @@ def column_roles(
         whole = bool((v >= 0).all() and (v == np.round(v)).all())
         if declared == "count" or (whole and not _exempt(name, v, present, group, declared)):
             roles[name] = "count"
-        elif whole and any(
+        elif (whole and any(
             rx.match(name) for rx in (YEAR_AXIS, QUARTER_AXIS, MONTH_AXIS, TIME_AXIS, ROW_AXIS)
+        )) or (TIME_AXIS.match(name) and _non_decreasing(v, present, group)) or (
+            PARAMETER.match(name) and _exempt(name, v, present, group, declared)
         ):
+            # a time axis in days or months need not be whole (numbers at risk every 3
+            # months: 91.3125 days); the same content rule holds. A parameter identifies
+            # the rows like an axis (it is no value derived from the counts)
             roles[name] = "axis"
         else:
             roles[name] = "value"
@@ -534,18 +554,27 @@ def _exempt(name, v, present, group, declared) -> bool:
     if MONTH_AXIS.match(name):
         return bool(((v >= 1) & (v <= 12)).all())
     if TIME_AXIS.match(name):
-        g = group[present]
-        order = np.argsort(g, kind="mergesort")
-        gs, vs = g[order], v[order]
-        same = gs[1:] == gs[:-1]
-        return bool((vs[1:][same] >= vs[:-1][same]).all())
+        return _non_decreasing(v, present, group)
     if ROW_AXIS.match(name):
         return bool(present.all() and len(v) and (
             np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1))
         ))
     if STATISTIC.search(name):
         return declared in ("value", "key", "group")
+    if PARAMETER.match(name):
+        # a parameter of the analysis (the safety threshold 7): one value in every row,
+        # and the release says it is a key or a value
+        return declared in ("value", "key") and len(np.unique(v)) == 1
     return False
+
+
+def _non_decreasing(v, present, group) -> bool:
+    """Values that never decrease within a curve (rows with the same text columns)."""
+    g = group[present]
+    order = np.argsort(g, kind="mergesort")
+    gs, vs = g[order], v[order]
+    same = gs[1:] == gs[:-1]
+    return bool((vs[1:][same] >= vs[:-1][same]).all())
 
 
 # --------------------------------------------------------------------------------------
@@ -857,7 +886,15 @@ def settings_in_force(
 
 @dataclass
 class CheckResult:
-    """What :func:`run_check` found and on what it based it."""
+    """What :func:`run_check` found and on what it based it.
+
+    With the audit: ``system`` (the :class:`cohort.disclosure.ledger.ReleaseSystem` of the
+    earlier releases and this one), ``audit`` (its
+    :class:`cohort.disclosure.audit.AuditResult`), ``cells`` (every cell of the system's
+    input, ``release`` = ``new_release`` for this report's) and ``earlier_ids`` (the ids of
+    the ledger entries audited against), for the build that protects a release by
+    suppressing in it (:mod:`cohort.disclosure.protect`).
+    """
 
     findings: list[Finding]
     files: list[str]
@@ -865,6 +902,12 @@ class CheckResult:
     ledger: object | None = None
     earlier_releases: int = 0
     audit_stats: dict = field(default_factory=dict)
+    system: object | None = None
+    audit: object | None = None
+    cells: pd.DataFrame | None = None
+    new_release: int | None = None
+    earlier_ids: list = field(default_factory=list)
+    structural: dict = field(default_factory=dict)
 
 
 def _manifest_files(report_dir: Path) -> dict:
@@ -872,11 +915,16 @@ def _manifest_files(report_dir: Path) -> dict:
     return files if isinstance(files, dict) else {}
 
 
-def read_report(report_dir: Path) -> tuple[list[ReleasedTable], list[Finding], list[str]]:
-    """Every table of every released file, and a finding per file that cannot be read."""
+def read_report(report_dir: Path, *, skip: Sequence[str] = ()) -> tuple[list[ReleasedTable], list[Finding], list[str]]:
+    """Every table of every released file, and a finding per file that cannot be read.
+
+    ``skip``: top-level folders that are not part of the release (a build's own records
+    and staged inputs, while it is being checked)."""
     tables, findings, names = [], [], []
     for path in released_files(report_dir):
         rel = path.relative_to(report_dir).as_posix()
+        if rel.split("/", 1)[0] in skip:
+            continue
         names.append(rel)
         try:
             tables.extend(read_released(path, rel))
@@ -914,7 +962,7 @@ def report_context(report_dir: Path, tables: Sequence[ReleasedTable], rounding: 
     )
 
 
-def _release_cells(tables, roles, context):
+def _release_cells(tables, roles, context, not_additive=None):
     from cohort.disclosure.ledger import entry_from_tables
 
     return entry_from_tables(
@@ -924,7 +972,19 @@ def _release_cells(tables, roles, context):
         settings={},
         files={},
         decimal_comma={t.label: t.decimal_comma for t in tables},
+        not_additive=not_additive,
     ).cells
+
+
+def _not_additive(tables, manifest, given) -> dict:
+    """Per table, the count columns that do not add up over its group columns (the
+    manifest's ``not_additive``, and what the gate recorded)."""
+    out = {}
+    for t in tables:
+        cols = {*((manifest.get(t.file) or {}).get("not_additive") or []), *((given or {}).get(t.file) or [])}
+        if cols:
+            out[t.label] = sorted(cols)
+    return out
 
 
 def run_check(
@@ -936,6 +996,11 @@ def run_check(
     ledger: str | Path | bool | None = None,
     roles: Mapping[str, Mapping[str, str]] | None = None,
     audit: bool = True,
+    context=None,
+    structural: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    ledger_entries: Iterable[str] | None = None,
+    skip: Sequence[str] = (),
+    not_additive: Mapping[str, Sequence[str]] | None = None,
 ) -> CheckResult:
     """Check every released file of a report against the rules and the whole ledger.
 
@@ -957,6 +1022,22 @@ def run_check(
         file -> column -> role, as the gate records them (merged over the manifest's).
     audit : bool
         Run the attack audit.
+    context : ReleaseContext, optional
+        What the report's populations are (the build knows its resolved sites and the
+        sites' delivery periods); default: the ledger entry of this release, else what the
+        report's provenance says.
+    structural : mapping, optional
+        file -> column -> rows (1-based) that are structural zeros (merged over the
+        manifest's ``structural_zeros``).
+    ledger_entries : ids, optional
+        Audit against these ledger entries only (a rebuild audits against the entries its
+        report was built against).
+    skip : folder names
+        Top-level folders of ``report_dir`` that are not released (the build's records and
+        staged inputs while a build checks itself); a published report has none.
+    not_additive : mapping, optional
+        file -> count columns that do not add up over the table's group columns (merged
+        over the manifest's ``not_additive``); their totals are no relations.
     """
     from cohort.disclosure.audit import audit as run_audit
     from cohort.disclosure.ledger import Ledger, ledger_path, linear_system, report_files
@@ -964,7 +1045,7 @@ def run_check(
     report_dir = Path(report_dir)
     if not report_dir.is_dir():
         raise InputNotFoundError(f"report folder {report_dir} does not exist")
-    tables, findings, names = read_report(report_dir)
+    tables, findings, names = read_report(report_dir, skip=skip)
     manifest = _manifest_files(report_dir)
     table_roles: dict[str, dict] = {}
     for t in tables:
@@ -995,31 +1076,51 @@ def run_check(
         report_dir, settings=settings, policy=policy, entry=entry, counts=released_counts
     )
     findings.extend(notes)
+    if context is None:
+        context = entry.context if entry is not None else report_context(
+            report_dir, tables, in_force.policy.rounding
+        )
+    additive_not = _not_additive(tables, manifest, not_additive)
+    new_cells = entry.cells if entry is not None else _release_cells(tables, table_roles, context, additive_not)
+    # zeros outside a site's delivery period, by the trusted context (the build's, or the
+    # ledger entry's), besides what the release declares
+    derived = structural_rows(new_cells, context.site_periods)
+    zeros: dict = {}
+    for source in (derived, structural or {}):
+        for file, columns in source.items():
+            for column, rows in columns.items():
+                zeros.setdefault(file, {}).setdefault(column, set()).update(int(r) for r in rows)
     for t in tables:
-        structural = (manifest.get(t.file) or {}).get("structural_zeros") or {}
+        declared_zeros = dict((manifest.get(t.file) or {}).get("structural_zeros") or {})
+        for column, rows in (zeros.get(t.label) or {}).items():
+            declared_zeros[column] = sorted({*declared_zeros.get(column, []), *rows})
         findings.extend(
             check_table(
                 t.frame,
                 t.label,
                 in_force.policy,
                 roles=table_roles[t.label],
-                structural=structural if isinstance(structural, dict) else {},
+                structural=declared_zeros,
                 decimal_comma=t.decimal_comma,
             )
         )
     result = CheckResult(findings, names, in_force, book)
+    result.structural = {f: {c: sorted(r) for c, r in sorted(cols.items())} for f, cols in sorted(derived.items())}
     if audit:
-        context = entry.context if entry is not None else report_context(
-            report_dir, tables, in_force.policy.rounding
-        )
-        new_cells = entry.cells if entry is not None else _release_cells(tables, table_roles, context)
-        earlier = book.cells(exclude=entry) if book is not None else None
+        earlier = book.cells(exclude=entry, only=ledger_entries) if book is not None else None
         parts = [] if earlier is None or earlier.empty else [earlier]
         result.earlier_releases = int(earlier["release"].nunique()) if earlier is not None and len(earlier) else 0
         site_periods = dict(context.site_periods)
         if book is not None:
+            wanted = set(ledger_entries) if ledger_entries is not None else None
             for e in book.entries():
-                site_periods.update(e.context.site_periods)
+                if entry is not None and e.path == entry.path:
+                    continue
+                if wanted is not None and e.id not in wanted:
+                    continue
+                result.earlier_ids.append(e.id)
+                for site, period in e.context.site_periods.items():
+                    site_periods.setdefault(site, period)
         next_release = (int(earlier["release"].max()) + 1) if parts else 0
         if against is not None:
             other = Path(against)
@@ -1028,18 +1129,87 @@ def run_check(
             o_tables, o_findings, _ = read_report(other)
             o_roles = {t.label: column_roles(t.frame, ((_manifest_files(other).get(t.file) or {}).get("columns")), decimal_comma=t.decimal_comma) for t in o_tables}
             o_ctx = report_context(other, o_tables, None)
-            parts.append(_release_cells(o_tables, o_roles, o_ctx).assign(release=next_release, report=o_ctx.report))
+            o_alone = _not_additive(o_tables, _manifest_files(other), None)
+            parts.append(_release_cells(o_tables, o_roles, o_ctx, o_alone).assign(release=next_release, report=o_ctx.report))
             next_release += 1
         parts.append(new_cells.assign(release=next_release, report=context.report))
         cells = pd.concat(parts, ignore_index=True)
+        result.cells, result.new_release = cells, next_release
         if len(cells):
             rs = linear_system(cells, site_periods=site_periods, new_release=next_release)
             found = run_audit(rs.system, threshold=in_force.policy.threshold, width=in_force.width)
             result.audit_stats = found.stats
+            result.system, result.audit = rs, found
             findings.extend(_audit_findings(rs, found, in_force))
     if against is not None:
         findings.extend(check_differencing(report_dir, against, policy=in_force.policy))
     return result
+
+
+def structural_rows(cells: pd.DataFrame, site_periods) -> dict:
+    """The released zeros of a release that are structural: outside their site's delivery
+    period (:func:`cohort.disclosure.policy.outside_delivery`). Returns file -> column ->
+    sorted rows (1-based), as the manifest's ``structural_zeros`` states them."""
+    from cohort.disclosure.policy import outside_delivery
+
+    if cells is None or cells.empty or not site_periods:
+        return {}
+    zero = (~cells["suppressed"].to_numpy(dtype=bool)) & (cells["value"].to_numpy(dtype=float) == 0)
+    if not zero.any():
+        return {}
+    part = cells.loc[zero]
+    outside = outside_delivery(
+        part["sites"].to_numpy(), part["period_start"].to_numpy(), part["period_end"].to_numpy(),
+        part["additivity"].to_numpy(), site_periods,
+    )
+    out: dict = {}
+    for file, column, row in part.loc[outside, ["file", "column", "row"]].itertuples(index=False):
+        out.setdefault(str(file), {}).setdefault(str(column), set()).add(int(row))
+    return {f: {c: sorted(r) for c, r in sorted(cols.items())} for f, cols in sorted(out.items())}
+
+
+def attack(
+    report_dirs: Sequence[str | Path],
+    *,
+    threshold: int = MINIMUM_THRESHOLD,
+    width: int | None = None,
+    ledger: str | Path | None = None,
+    site_periods: Mapping[str, tuple[str, str]] | None = None,
+):
+    """Attack a set of released reports as a reader holding all of them would.
+
+    Every released file of every report is read as a reader has it (the same reading as
+    :func:`run_check`); the reports' populations come from their ledger entries (matched by
+    report name and file hashes) when ``ledger`` is given, else from their provenance;
+    ``site_periods`` adds the sites' delivery periods a reader may know. Returns the
+    :class:`cohort.disclosure.ledger.ReleaseSystem` and the
+    :class:`cohort.disclosure.audit.AuditResult` of all of them together: its
+    ``unprotected`` cells are what the reader can work out.
+    """
+    from cohort.disclosure.audit import audit as run_audit
+    from cohort.disclosure.ledger import Ledger, linear_system, report_files
+
+    book = Ledger(ledger) if ledger is not None else None
+    parts = []
+    periods = dict(site_periods or {})
+    for i, folder in enumerate(Path(d) for d in report_dirs):
+        tables, problems, names = read_report(folder)
+        if problems:
+            raise DisclosureError(f"{folder}: {len(problems)} released file(s) cannot be read")
+        manifest = _manifest_files(folder)
+        roles = {
+            t.label: column_roles(t.frame, (manifest.get(t.file) or {}).get("columns"), decimal_comma=t.decimal_comma)
+            for t in tables
+        }
+        entry = book.find(_report_name_of(folder), report_files(folder, names)) if book is not None else None
+        context = entry.context if entry is not None else report_context(folder, tables, None)
+        for site, period in context.site_periods.items():
+            periods.setdefault(site, period)
+        cells = _release_cells(tables, roles, context, _not_additive(tables, manifest, None))
+        parts.append(cells.assign(release=i, report=context.report))
+    cells = pd.concat(parts, ignore_index=True)
+    rs = linear_system(cells, site_periods=periods)
+    return rs, run_audit(rs.system, threshold=threshold, width=width)
 
 
 def _report_name_of(report_dir: Path) -> str:
@@ -1060,7 +1230,8 @@ def _audit_findings(rs, found, in_force: CheckSettings) -> list[Finding]:
     # released counts below the threshold (or zeros) are findings of their own; what they
     # give away goes once they are suppressed, so cells they pin are not reported again
     value = v["value"].to_numpy(dtype=float)
-    flagged_var = (v["status"].to_numpy() == "released") & (value < in_force.policy.threshold)
+    # (a released zero is judged by the zero rule: structural zeros are known to everyone)
+    flagged_var = (v["status"].to_numpy() == "released") & (value > 0) & (value < in_force.policy.threshold)
     flagged_rel = np.bincount(
         system.rel, weights=flagged_var[system.cell], minlength=len(labels)
     ) > 0
@@ -1157,6 +1328,7 @@ def release_entry(
     settings: DisclosureSettings | Mapping,
     *,
     roles: Mapping[str, Mapping[str, str]] | None = None,
+    not_additive: Mapping[str, Sequence[str]] | None = None,
 ):
     """The ledger entry of a built report, from its released files as a reader has them.
 
@@ -1187,15 +1359,16 @@ def release_entry(
         settings=record,
         files=report_files(report_dir, names),
         decimal_comma={t.label: t.decimal_comma for t in tables},
+        not_additive=_not_additive(tables, manifest, not_additive),
     )
 
 
-def record_release(report_dir, context, settings, *, ledger=None, roles=None) -> Path:
+def record_release(report_dir, context, settings, *, ledger=None, roles=None, not_additive=None) -> Path:
     """Record a built report in the ledger; return the entry's file (see
     :func:`release_entry`)."""
     from cohort.disclosure.ledger import Ledger, ledger_path
 
-    entry = release_entry(report_dir, context, settings, roles=roles)
+    entry = release_entry(report_dir, context, settings, roles=roles, not_additive=not_additive)
     return Ledger(ledger_path(ledger, report_dir=report_dir)).append(entry)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from cohort.disclosure.cells import apply_disclosure, concat, disclosure_record
 from cohort.disclosure.policy import check_policy
 from cohort.exceptions import DefinitionError
+from cohort.roles import with_roles
 from cohort.stats.aalen_johansen import AalenJohansen
 from cohort.stats.kaplan_meier import DAYS_PER_MONTH, SUMMARY_MONTHS, KaplanMeier
 
@@ -84,7 +85,7 @@ def _release_curve(
     result["suppressed"] = pd.array(np.zeros(len(result), bool), dtype="boolean")
     result.attrs["disclosure"] = disclosure_record(
         policy, count_columns=["n_risk", "n_event"], value_columns=value_cols, n_suppressed=n_dropped,
-        rule="curve",
+        rule="curve", key_columns=(["group"] if group_col is not None else []) + ["time"],
     )
     return result
 
@@ -99,8 +100,8 @@ def release_km_table(km: KaplanMeier, policy) -> pd.DataFrame:
     rests on at least ``threshold`` events (the survival shown at a step is the exact
     estimate at that time); ``n_risk`` and ``n_event`` (events since the previous released
     step) are rounded as configured. ``attrs["disclosure"]`` records what was done, so
-    :func:`cohort.disclosure.writer.write_released_csv` accepts the table (the report writes it to
-    ``reregistration_km.csv``).
+    the release gate (:meth:`cohort.disclosure.writer.ReleaseFolder.release`) accepts the table
+    (the report releases it as ``tables/reregistration_km.csv``).
 
     Examples
     --------
@@ -228,11 +229,31 @@ def release_cif_tables(aj: AalenJohansen, policy, causes: dict) -> pd.DataFrame:
     ``causes`` maps each cause code to the label written in the ``cause`` column (e.g.
     ``{1: "re-registration", 2: "moved away"}``); each curve follows the rules of
     :func:`release_cif_table`, and the stacked table keeps one disclosure record for all
-    of them.
+    of them. A cause no household had (not among ``aj.causes_``, as in a small subset of
+    sites) gets the curve's first row only, as a cause with fewer events than the threshold
+    does: it shows that there are too few events to draw, never that there are none.
     """
-    parts = [release_cif_table(aj, policy, cause=code).assign(cause=label) for code, label in causes.items()]
+    parts = [
+        (release_cif_table(aj, policy, cause=code) if code in aj.causes_ else _start_only(aj, policy)).assign(cause=label)
+        for code, label in causes.items()
+    ]
+    for part in parts:
+        part.attrs["disclosure"]["key_columns"] = [*part.attrs["disclosure"].get("key_columns", []), "cause"]
     out = concat(parts, ignore_index=True)
     out.attrs.update({k: v for k, v in parts[0].attrs.items() if k != "disclosure"})
+    return out
+
+
+def _start_only(aj: AalenJohansen, policy) -> pd.DataFrame:
+    """The released table of a cumulative incidence without events: its first row."""
+    tab = aj.table_.assign(cif=0.0, ci_lower=np.nan, ci_upper=np.nan, _no_events=0)
+    group_col = "group" if aj.group_col is not None else None
+    cols = ["cif", "ci_lower", "ci_upper"]
+    out = _release_curve(tab, cols, "_no_events", policy, group_col, 0.0)
+    order = ([group_col] if group_col else []) + ["time", *cols, "n_risk", "n_event", "suppressed"]
+    out = out[order]
+    out.attrs["conf_type"] = aj.conf_type
+    out.attrs["confidence_level"] = 100 * (1 - aj.alpha)
     return out
 
 
@@ -269,7 +290,10 @@ def numbers_at_risk_table(table: pd.DataFrame, times, policy, group_col: str | N
             part.insert(0, "group", label)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
-    return apply_disclosure(out, policy, count_columns=["n_risk"])
+    # the time axis and the curve are keys, not values: nothing to blank in a suppressed row
+    keys = (["group"] if group_col is not None else []) + ["time"]
+    return apply_disclosure(with_roles(out, counts=["n_risk"], keys=keys), policy, count_columns=["n_risk"],
+                            by=keys)
 
 
 def km_figure_data(km: KaplanMeier, policy, *, risk_times) -> dict[str, pd.DataFrame]:

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from cohort.disclosure.audit import LinearSystem, rounded_interval
-from cohort.disclosure.policy import SUPPRESSED, TOTAL
+from cohort.disclosure.policy import SUPPRESSED, TOTAL, outside_delivery
 from cohort.exceptions import DisclosureError, InputNotFoundError
 
 #: Environment variable naming the ledger folder (a secure location, say).
@@ -101,6 +101,9 @@ PERIOD_START_COLUMNS = ("interval_start", "period_start", "start")
 PERIOD_END_COLUMNS = ("interval_end", "period_end", "end", "date", "reference_date")
 #: Columns that name a site.
 SITE_COLUMNS = ("site", "proeftuin")
+#: A curve's count of events since its previous released step (``n_event`` of the released
+#: Kaplan-Meier, cumulative incidence and mean cumulative function tables).
+POOLED_EVENTS = "n_event"
 #: Text columns of the monitor that describe a row rather than identify it.
 _DESCRIPTIVE = ("kind", "ci_method", "figure", "period", "caption", "suppressed")
 
@@ -365,12 +368,15 @@ class Ledger:
         _fsync_dir(self.path)
         return final
 
-    def cells(self, *, exclude: LedgerEntry | None = None) -> pd.DataFrame:
-        """The cells of every entry (but ``exclude``), with ``release`` (entry order) and
-        ``report`` columns."""
+    def cells(self, *, exclude: LedgerEntry | None = None, only: Iterable[str] | None = None) -> pd.DataFrame:
+        """The cells of every entry (but ``exclude``; with ``only``, just the entries with
+        those ids), with ``release`` (entry order) and ``report`` columns."""
         parts = []
+        wanted = set(only) if only is not None else None
         for i, entry in enumerate(self.entries()):
             if exclude is not None and entry.path == exclude.path:
+                continue
+            if wanted is not None and entry.id not in wanted:
                 continue
             parts.append(entry.cells.assign(release=i, report=entry.report))
         if not parts:
@@ -448,6 +454,7 @@ def table_cells(
     roles: Mapping[str, str],
     context: ReleaseContext,
     decimal_comma: bool = False,
+    not_additive: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The released cells of one table, with their populations (the ledger's cell columns).
 
@@ -462,6 +469,10 @@ def table_cells(
         Column -> ``count``, ``value``, ``group`` or ``key`` (the manifest's column roles,
         or the release check's reading of the content). Only ``count`` columns give cells.
     context : ReleaseContext
+    not_additive : column names
+        Count columns that do not add up to the ``all`` row of the group columns (a
+        household with measures of two types counts under both types): their group levels
+        identify the cell (part of its ``key``) instead of making it a part of the total.
 
     Rules: a table with an ``indicator`` column of monitor measures counts the monitor's
     indicators (``numerator``/``denominator`` of the measure), whose additivity and
@@ -542,8 +553,13 @@ def table_cells(
         text = frame[column].str.strip()
         suppressed = ((text == SUPPRESSED) | text.str.fullmatch(r"<\s*\d+")).to_numpy(dtype=bool)
         present = ~np.isnan(value) | suppressed
-        if monitor and column in ("numerator", "denominator"):
-            which = 0 if column == "numerator" else 1
+        # a monitor row's ``value`` of a count measure is its numerator (the same cell)
+        as_numerator = (
+            (frame["kind"] == "count").to_numpy() if monitor and column == "value" and "kind" in cols
+            else np.zeros(n, dtype=bool)
+        )
+        if monitor and (column in ("numerator", "denominator") or as_numerator.all()):
+            which = 1 if column == "denominator" else 0
             quantity_name = frame["indicator"].map(lambda m, w=which: measures[m][w]).to_numpy()
             present &= pd.notna(quantity_name)
             names = np.where(pd.notna(quantity_name), quantity_name, "").astype(object)
@@ -560,6 +576,14 @@ def table_cells(
             additivity = np.full(n, "on_date", dtype=object)
             p_start = starts
             row_key = own_key
+            if column in not_additive and group_cols:
+                levels = _joined(frame, sorted(group_cols), total=False)
+                row_key = np.where(row_key == "", levels, pd.Series(row_key, dtype=object) + "|" + levels)
+            if column == POOLED_EVENTS and "time" in key_cols:
+                # a curve's released events are those since its previous released step:
+                # the window belongs to the cell's identity (curves of other populations
+                # pool over other windows, and are no parts of this one)
+                row_key = _with_window(frame, key_cols, row_key)
         parts.append(
             pd.DataFrame(
                 {
@@ -571,7 +595,7 @@ def table_cells(
                     "sites": site,
                     "period_start": p_start,
                     "period_end": ends,
-                    "groups": groups,
+                    "groups": groups if column not in not_additive else np.full(n, "", dtype=object),
                     "key": row_key,
                     "value": value,
                     "suppressed": suppressed,
@@ -583,6 +607,19 @@ def table_cells(
     for c in ("file", "column", "quantity", "additivity", "sites", "period_start", "period_end", "groups", "key"):
         out[c] = out[c].astype(str)
     return out.reset_index(drop=True)
+
+
+def _with_window(frame: pd.DataFrame, key_cols: Sequence[str], row_key: np.ndarray) -> np.ndarray:
+    """``key`` plus ``|since=<previous time of the same curve>`` (``since=`` at a curve's start)."""
+    others = [c for c in key_cols if c != "time"]
+    curve = (
+        pd.MultiIndex.from_frame(frame[others].astype(str)).factorize()[0]
+        if others
+        else np.zeros(len(frame), dtype=np.int64)
+    )
+    times = frame["time"].astype(str)
+    previous = times.groupby(curve, sort=False).shift(1).fillna("")
+    return (pd.Series(row_key, dtype=object) + "|since=" + previous.to_numpy()).to_numpy(dtype=object)
 
 
 def _joined(frame: pd.DataFrame, columns: Sequence[str], *, total: bool) -> np.ndarray:
@@ -607,6 +644,7 @@ def entry_from_tables(
     settings: Mapping,
     files: Mapping[str, str],
     decimal_comma: Mapping[str, bool] | None = None,
+    not_additive: Mapping[str, Sequence[str]] | None = None,
 ) -> LedgerEntry:
     """A ledger entry for a release: the cells of every released table.
 
@@ -623,6 +661,7 @@ def entry_from_tables(
             roles=roles.get(name, {}),
             context=context,
             decimal_comma=decimal_comma.get(name, False),
+            not_additive=tuple((not_additive or {}).get(name, ())),
         )
         for name, frame in sorted(tables.items())
     ]
@@ -729,10 +768,10 @@ def linear_system(
     n_var = len(uniq)
     variables = pd.DataFrame(list(uniq), columns=_IDENTITY)
     # the observation kept per variable: released over suppressed, then the latest
-    # release, then its first row
-    order = cells.assign(_released=~cells["suppressed"], _row=-cells["row"]).sort_values(
-        ["var", "_released", "release", "_row"], kind="mergesort"
-    )
+    # release, then its first row, then a named count over a monitor row's ``value``
+    order = cells.assign(
+        _released=~cells["suppressed"], _row=-cells["row"], _named=cells["column"] != "value"
+    ).sort_values(["var", "_released", "release", "_row", "_named"], kind="mergesort")
     last = order.groupby("var", sort=True).tail(1).set_index("var").sort_index()
     variables["additivity"] = last["additivity"].to_numpy()
     released = (~last["suppressed"]).to_numpy() & ~np.isnan(last["value"].to_numpy(dtype=float))
@@ -768,6 +807,9 @@ def linear_system(
         {"relation": [], "kind": [], "var": [], "coef": []}
     )
     rel_id, rel_labels = pd.factorize(rel["relation"], sort=False)
+    # the parts of a released (exact) zero are 0: that tells nothing the zero does not (a
+    # released zero is itself judged by the zero rule), so they are known, not audited
+    variables = _parts_of_zeros(variables, rel, rel_id)
     kinds = rel.groupby(rel_id)["kind"].first().reindex(range(len(rel_labels))).to_numpy()
     value = variables["value"].to_numpy(dtype=float)
     status = variables["status"].to_numpy()
@@ -796,6 +838,33 @@ def linear_system(
     rel_new = np.bincount(rel_id, weights=new_var[rel["var"].to_numpy(dtype=np.int64)], minlength=len(rel_labels)) > 0
     relations_frame = pd.DataFrame({"label": list(rel_labels), "kind": kinds, "new": rel_new})
     return ReleaseSystem(system, variables.reset_index(drop=True), relations_frame)
+
+
+def _parts_of_zeros(variables: pd.DataFrame, rel: pd.DataFrame, rel_id: np.ndarray) -> pd.DataFrame:
+    """Mark as ``structural`` the unknown parts of every released exact zero: a relation
+    ``total = sum(parts)`` (one coefficient +1, the others -1) whose total is released as 0
+    without rounding."""
+    if not len(rel):
+        return variables
+    status = variables["status"].to_numpy()
+    value = variables["value"].to_numpy(dtype=float)
+    exact_zero = (status == "released") & (value == 0) & (variables["rounding"].to_numpy() <= 1)
+    if not exact_zero.any():
+        return variables
+    var = rel["var"].to_numpy(dtype=np.int64)
+    coef = rel["coef"].to_numpy(dtype=float)
+    m = int(rel_id.max()) + 1
+    n_plus = np.bincount(rel_id, weights=coef > 0, minlength=m)
+    n_minus = np.bincount(rel_id, weights=coef < 0, minlength=m)
+    n_all = np.bincount(rel_id, minlength=m)
+    total_zero = np.bincount(rel_id, weights=(coef > 0) & exact_zero[var], minlength=m) > 0
+    sums = (n_plus == 1) & (n_minus == n_all - 1) & total_zero
+    parts = var[sums[rel_id] & (coef < 0)]
+    unknown = np.isin(status[parts], ("suppressed", "virtual"))
+    if unknown.any():
+        variables = variables.copy()
+        variables.loc[parts[unknown], "status"] = "structural"
+    return variables
 
 
 def _empty_system() -> ReleaseSystem:
@@ -1151,29 +1220,17 @@ def _atom_groups(first: pd.DataFrame, gcols) -> np.ndarray:
 def structural_zeros(variables: pd.DataFrame, site_periods) -> np.ndarray:
     """Cells that are 0 by construction: one site, outside the site's delivery period.
 
-    Before the site delivered anything (the period ends before its ``delivery_start``)
-    every count is 0; after it stopped (the period starts after its ``delivery_end``)
-    counts of events in the period are 0 (stocks on a date and counts since the start need
+    The rule is :func:`cohort.disclosure.policy.outside_delivery` (the one the release side
+    applies): before the site delivered anything every count is 0; after it stopped,
+    counts of events in a period are 0 (stocks on a date and counts since the start need
     not be).
     """
-    out = np.zeros(len(variables), dtype=bool)
     if not site_periods or not len(variables):
-        return out
-    periods = pd.DataFrame(
-        [(s, _day(a), _day(b)) for s, (a, b) in site_periods.items()], columns=["sites", "d0", "d1"]
+        return np.zeros(len(variables), dtype=bool)
+    return outside_delivery(
+        variables["sites"].to_numpy(), variables["period_start"].to_numpy(),
+        variables["period_end"].to_numpy(), variables["additivity"].to_numpy(), site_periods,
     )
-    merged = variables[["sites"]].merge(periods, on="sites", how="left")
-    start, end = _days(variables["period_start"]), _days(variables["period_end"])
-    d0 = merged["d0"].to_numpy(dtype=float)
-    d1 = merged["d1"].to_numpy(dtype=float)
-    events = (variables["additivity"] == "in_period").to_numpy()
-    before = end < d0
-    after = events & (start > d1)
-    return (before | after) & ~np.isnan(d0)
-
-
-def _day(text: str) -> int:
-    return int(np.datetime64(str(text)[:10], "D").astype(np.int64))
 
 
 def _days(values: pd.Series) -> np.ndarray:

@@ -97,6 +97,7 @@ def _apply(table: pd.DataFrame, hidden: np.ndarray, policy, *, value_columns, co
         value_columns=[c for c in value_columns if c in out.columns],
         n_suppressed=int(hidden.sum()),
         rule=RULE,
+        key_columns=[c for c in out.columns if c == "term"],
     )
     if reason and policy.enabled:
         record["reason"] = str(reason)
@@ -172,7 +173,9 @@ def release_ph_test(test, policy) -> pd.DataFrame:
 
     Columns ``term, chisq, df, p, suppressed``. A row of a covariate with a suppressed Cox
     term is suppressed (the rule of :func:`release_cox_table`), and so is ``GLOBAL`` when
-    any is; the whole table when the Cox model is suppressed.
+    any is; the whole table when the Cox model is suppressed. ``df`` (degrees of freedom)
+    is a statistic, a value like ``chisq``: released where the row is, blanked where it is
+    suppressed.
     """
     policy = check_policy(policy)
     cox = test.model
@@ -184,7 +187,7 @@ def release_ph_test(test, policy) -> pd.DataFrame:
     hidden = out["term"].isin(hidden_covariates | hidden_terms).to_numpy()
     if hidden.any():
         hidden |= (out["term"] == "GLOBAL").to_numpy()
-    values = [c for c in out.columns if c not in ("term", "df")]
+    values = [c for c in out.columns if c != "term"]
     record = coefficients.attrs["disclosure"]
     reason = _Reason(record["reason"], record.get("reason_key")) if record.get("reason") else None
     return _apply(out, hidden, policy, value_columns=values, reason=reason, about=_about(test))

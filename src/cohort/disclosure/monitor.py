@@ -20,7 +20,7 @@ from cohort.disclosure.cells import (
     margin_relations,
     protect_cells,
 )
-from cohort.disclosure.policy import SUPPRESSED, check_policy
+from cohort.disclosure.policy import SUPPRESSED, check_policy, outside_delivery
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.monitor.indicators import (
     CUMULATIVE_INDICATORS,
@@ -59,7 +59,8 @@ def release_measures(counts, policy, previous: pd.DataFrame | None = None) -> pd
     of cumulative counts as a known number.
     """
     policy = check_policy(policy)
-    protected = _protect_cube(counts.cube, counts.measures, counts.groups, counts.intervals, policy, previous)
+    protected = _protect_cube(counts.cube, counts.measures, counts.groups, counts.intervals, policy, previous,
+                              getattr(counts, "site_periods", None))
     out = counts.table(protected["released"].array, protected["cell_suppressed"].to_numpy(dtype=bool))
     out.attrs["disclosure"] = disclosure_record(
         policy,
@@ -67,6 +68,8 @@ def release_measures(counts, policy, previous: pd.DataFrame | None = None) -> pd
         value_columns=["value", "ci_lower", "ci_upper"],
         n_suppressed=int(protected["cell_suppressed"].sum()),
         rule="monitor cells",
+        key_columns=[c for c in ("indicator", "kind", "interval_start", "interval_end", "ci_method") if c in out.columns],
+        group_columns=list(counts.groups),
     )
     return out
 
@@ -198,7 +201,7 @@ def previous_cells(previous: pd.DataFrame, measures, groups) -> pd.DataFrame:
     return cells.drop(columns="_hidden")
 
 
-def _protect_cube(cube, measures, groups, iv, policy, previous=None) -> pd.DataFrame:
+def _protect_cube(cube, measures, groups, iv, policy, previous=None, site_periods=None) -> pd.DataFrame:
     """Disclosure control on all counts behind the measures at once.
 
     Every row of ``cube`` is a cell. Cells no measure shows are treated as not shown but
@@ -327,10 +330,15 @@ def _protect_cube(cube, measures, groups, iv, policy, previous=None) -> pd.DataF
                 cell_parts.append(cells)
             next_rel += len(old_cells)
 
+    # A site's zero outside its delivery period is structural: known to every reader, so
+    # it is shown (as 0), never forced or chosen, and counts as known in every relation.
+    structural = structural_cells(cube, site_periods or {}, _study_start(iv)) & (counts == 0)
+    forced &= ~structural
     all_counts = np.concatenate([counts, *virtual_counts]) if virtual_counts else counts
     virtual = np.r_[~shown, np.ones(n_virtual, dtype=bool)]
     public = np.zeros(len(all_counts), dtype=bool)
     public[public_cells] = True
+    public[:n] |= structural
     suppressed = protect_cells(
         all_counts,
         (np.concatenate(rel_parts), np.concatenate(cell_parts)),
@@ -339,12 +347,42 @@ def _protect_cube(cube, measures, groups, iv, policy, previous=None) -> pd.DataF
         forced=np.r_[forced, np.zeros(n_virtual, dtype=bool)],
         public=public,
     )[:n]
+    suppressed &= ~structural
     released = policy.round_counts(counts)
     out = cube.copy()
     out["released"] = pd.array(np.where(suppressed, 0, released), dtype="Int64")
     out.loc[suppressed, "released"] = pd.NA
     out["cell_suppressed"] = suppressed
+    out["structural"] = structural
     return out
+
+
+def _study_start(iv) -> pd.Timestamp:
+    return pd.Timestamp(iv["interval_start"].min())
+
+
+def structural_cells(cube: pd.DataFrame, site_periods, study_start) -> np.ndarray:
+    """Cells of the monitor's cube outside their site's delivery period
+    (:func:`cohort.disclosure.policy.outside_delivery`), by each indicator's period: since
+    the study start for a cumulative count, the quarter for a count in a period, the
+    quarter's end for a count on a date."""
+    n = len(cube)
+    if not site_periods or "site" not in cube.columns or n == 0:
+        return np.zeros(n, dtype=bool)
+    from cohort.monitor.indicators import INDICATORS
+
+    indicator = cube["indicator"].astype(str)
+    kind = indicator.map(lambda name: INDICATORS[name].kind if name in INDICATORS else "on_date")
+    additivity = np.where(
+        indicator.isin(list(CUMULATIVE_INDICATORS)).to_numpy(),
+        "cumulative",
+        np.where(kind.to_numpy() == "in_period", "in_period", "on_date"),
+    )
+    start = pd.to_datetime(cube["interval_start"]).dt.strftime("%Y-%m-%d").to_numpy()
+    end = pd.to_datetime(cube["interval_end"]).dt.strftime("%Y-%m-%d").to_numpy()
+    first = pd.Timestamp(study_start).strftime("%Y-%m-%d")
+    period_start = np.where(additivity == "cumulative", first, np.where(additivity == "on_date", end, start))
+    return outside_delivery(cube["site"].astype(str).to_numpy(), period_start, end, additivity, site_periods)
 
 
 def _previous_relations(cube, measures, groups, counts, previous, policy):

@@ -343,3 +343,52 @@ def protected_zeros(values, structural=None) -> np.ndarray:
     if structural.shape != zero.shape:
         raise ParameterError("structural must be one flag per value")
     return zero & ~structural
+
+
+def outside_delivery(sites, period_start, period_end, additivity, site_periods) -> np.ndarray:
+    """The structural zeros of a site's delivery period: cells that are 0 by construction.
+
+    A count of one site (``sites`` a single site code) is 0 whatever the data when its
+    period lies outside the site's delivery period: before the site delivered anything
+    (the period ends before its ``delivery_start``) every count is 0; after it stopped (the
+    period starts after its ``delivery_end``) a count of events in the period
+    (``additivity == "in_period"``) is 0, while a stock on a date or a count since the
+    study start need not be. Totals over several sites are never structural here (their
+    other sites may have data).
+
+    Parameters are equally long sequences (ISO dates ``YYYY-MM-DD``); ``site_periods`` is
+    ``{site: (delivery_start, delivery_end)}``. The release side (the monitor's rule) and
+    the ledger (:func:`cohort.disclosure.ledger.structural_zeros`) use this one rule.
+
+    Examples
+    --------
+    >>> periods = {"GRO": ("2025-01-01", "2026-09-30"), "FRL": ("2023-01-01", "2024-12-31")}
+    >>> outside_delivery(["GRO", "GRO", "FRL", "FRL", "FRL+GRO"],
+    ...                  ["2024-10-01", "2025-01-01", "2025-01-01", "2025-03-31", "2024-10-01"],
+    ...                  ["2024-12-31", "2025-03-31", "2025-03-31", "2025-03-31", "2024-12-31"],
+    ...                  ["in_period", "in_period", "in_period", "on_date", "in_period"],
+    ...                  periods).tolist()
+    [True, False, True, False, False]
+    """
+    sites = pd.Series(np.asarray(sites, dtype=object)).astype(str)
+    n = len(sites)
+    if not site_periods or n == 0:
+        return np.zeros(n, dtype=bool)
+
+    def days(values) -> np.ndarray:
+        parsed = pd.to_datetime(pd.Series(np.asarray(values, dtype=object)).astype(str).str[:10],
+                                format="%Y-%m-%d", errors="coerce")
+        out = parsed.to_numpy(dtype="datetime64[D]").astype("float64")
+        out[parsed.isna().to_numpy()] = np.nan
+        return out
+
+    starts = {s: p[0] for s, p in site_periods.items()}
+    ends = {s: p[1] for s, p in site_periods.items()}
+    d0 = days(sites.map(starts).fillna(""))
+    d1 = days(sites.map(ends).fillna(""))
+    start, end = days(period_start), days(period_end)
+    events = (pd.Series(np.asarray(additivity, dtype=object)).astype(str) == "in_period").to_numpy()
+    with np.errstate(invalid="ignore"):
+        before = end < d0
+        after = events & (start > d1)
+    return (before | after) & ~np.isnan(d0)

@@ -89,7 +89,7 @@ def release_by_roles(table: pd.DataFrame, policy) -> pd.DataFrame:
     if not alone:
         return apply_disclosure(table, policy, count_columns=roles["counts"],
                                 group_columns=roles["groups"], by=roles["keys"],
-                                value_columns=roles["values"], total=total)
+                                value_columns=roles["values"], total=total, sums=roles.get("sums"))
     protected = apply_disclosure(table, policy, count_columns=additive, group_columns=roles["groups"],
                                  by=roles["keys"], value_columns=roles["values"], total=total)
     separate = apply_disclosure(table[[*roles["keys"], *roles["groups"], *alone]], policy,
@@ -176,6 +176,9 @@ def release_proportion_table(table: pd.DataFrame, numerator_col: str, denominato
     out = out[[c for c in out.columns if c != "suppressed"] + ["suppressed"]]
     out.attrs = attrs
     out.attrs["disclosure"]["value_columns"] = ["proportion", "ci_lower", "ci_upper"]
+    # the two parts of the share: suppressed together (one follows from the other and the
+    # released denominator)
+    out.attrs["disclosure"]["proportion"] = [numerator_col, comp]
     return out
 
 
@@ -207,6 +210,10 @@ def release_share_table(share: pd.DataFrame, policy, group_columns: Sequence[str
     # the input's columns in their order, then the released parts and the share
     out = out[shown + ["n_below", "proportion", "ci_lower", "ci_upper", "suppressed"]]
     out.attrs = attrs
+    record = out.attrs["disclosure"]
+    rename = {"n_at_or_above_complement": "n_below"}
+    record["count_columns"] = [rename.get(c, c) for c in record["count_columns"]]
+    record["proportion"] = [rename.get(c, c) for c in record.get("proportion", [])]
     return out
 
 

@@ -7,13 +7,16 @@ Every file of a report reaches disk through :class:`ReleaseFolder`:
   disclosure record (``attrs["disclosure"]``, set by the rules of :mod:`cohort.disclosure`)
   unless the caller gives an explicit exemption reason, which the manifest shows; it
   refuses identifier columns, writes suppressed cells as :data:`SUPPRESSED` and numbers
-  with 10 significant digits, and records the release (kind, caption, column roles,
-  disclosure record) for the manifest.
+  with 10 significant digits, neutralises text a spreadsheet would run as a formula
+  (:mod:`cohort.disclosure.safe_text`), and records the release (kind, caption, column
+  roles, disclosure record, cells neutralised, the notebook that released it) for the
+  manifest.
 * :meth:`ReleaseFolder.write_document` writes the files that hold no data of their own:
   the report page, the executed notebooks, ``provenance.json`` and ``manifest.json``.
 * :func:`publish` swaps a finished build in place of the previous report;
-  :func:`discard_build` removes a failed build's released files, keeping only the error
-  and the executed notebooks (which show released tables only).
+  :func:`discard_build` removes a failed build's files, keeping only the error and the
+  failing notebook's traceback (none of the tables its notebooks showed: they were never
+  released).
 
 Without a folder (a notebook run outside ``cohort report``) the gate applies every check
 and writes nothing, so a notebook behaves the same in JupyterLab as in a build.
@@ -36,9 +39,10 @@ import pandas as pd
 
 from cohort.delivery.schema import ID_COLUMNS
 from cohort.disclosure.policy import SUPPRESSED, DisclosurePolicy, check_policy
+from cohort.disclosure.safe_text import neutralise_frame
 from cohort.exceptions import DisclosureError, ParameterError, ReportError
 from cohort.files import dumps_json
-from cohort.roles import column_roles
+from cohort.roles import column_roles, not_additive
 
 __all__ = [
     "KINDS",
@@ -62,6 +66,13 @@ RECORDS = "_release"
 #: Inputs a build hands to its notebooks (e.g. the earlier report's released monitor);
 #: removed with the records before the report is published.
 INPUTS = "_inputs"
+
+#: Sub-folder of the records holding the views notebooks noted (:meth:`ReleaseFolder.note_view`).
+VIEWS = "views"
+
+#: Environment variable a build sets in each notebook's kernel to the notebook's name, so
+#: that every release record says which notebook released the file.
+NOTEBOOK_ENV = "COHORT_NOTEBOOK"
 
 #: Released CSVs: 10 significant digits, the same bytes on every run.
 FLOAT_FORMAT = "%.10g"
@@ -110,7 +121,9 @@ def _text_column(column: pd.Series) -> pd.Series:
 
 
 def released_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table exactly as written to CSV: every cell text, suppressed cells ``[suppressed]``.
+    """The table exactly as written to CSV: every cell text, suppressed cells ``[suppressed]``,
+    and text a spreadsheet would run as a formula made inert
+    (:func:`cohort.disclosure.safe_text.neutralise_frame`: a ``'`` in front).
 
     Examples
     --------
@@ -121,11 +134,18 @@ def released_text(frame: pd.DataFrame) -> pd.DataFrame:
     >>> released_text(t).to_dict("list")["n"], released_text(t).to_dict("list")["share"]
     (['[suppressed]', '[suppressed]', '43'], ['[suppressed]', '[suppressed]', '0.86'])
     """
+    return _safe_text(frame)[0]
+
+
+def _safe_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """:func:`released_text` and the number of cells and column names it neutralised."""
     mask = suppressed_cells(frame)
     out = pd.DataFrame({c: _text_column(frame[c]) for c in frame.columns}, index=frame.index)
     out = out.mask(mask, SUPPRESSED)
     out.columns = [str(c) for c in out.columns]
-    return out.reset_index(drop=True)
+    out, changed = neutralise_frame(out.reset_index(drop=True))
+    out.attrs = {}
+    return out, changed
 
 
 def released_csv(frame: pd.DataFrame, *, allow_unprotected: bool = False) -> str:
@@ -293,17 +313,21 @@ class ReleaseFolder:
             raise ReportError(f"{file} is released twice; give each release its own name")
         path.parent.mkdir(parents=True, exist_ok=True)
         meta.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, released_text(frame).to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        text, neutralised = _safe_text(frame)
+        _write_atomic(path, text.to_csv(index=False, lineterminator="\n").encode("utf-8"))
         entry = {
             "file": file,
             "kind": kind,
             "caption": caption,
             "rows": int(len(out)),
             "columns": column_roles(frame),
+            "not_additive": not_additive(frame),
             "suppressed_cells": int(suppressed_cells(frame).to_numpy().sum()),
             "disclosure_policy": self.policy.as_dict(),
             "disclosure": _plain(record) if record is not None else None,
             "exemption": exemption.strip() if record is None else None,
+            "neutralised_cells": int(neutralised),
+            "notebook": os.environ.get(NOTEBOOK_ENV) or None,
         }
         if about:
             entry["about"] = _plain(about)
@@ -334,14 +358,19 @@ class ReleaseFolder:
         return path
 
     # -- inputs of the build ---------------------------------------------------------
-    def stage_input(self, name: str, source: Path) -> None:
+    def stage_input(self, name: str, source: Path | None = None, *, text: str | None = None) -> None:
         """Hand the notebooks of this build a file that was released before (e.g. the
-        earlier report's ``tables/monitor.csv``); it never becomes part of the report."""
+        earlier report's ``tables/monitor.csv``), or ``text`` the build wrote for them (the
+        further suppressions of :mod:`cohort.disclosure.protect`); it never becomes part of
+        the report."""
         if self.folder is None:
             raise ReportError("no report folder to stage an input in (the report is not being built)")
         target = self.folder / INPUTS / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        if text is not None:
+            _write_atomic(target, text.encode("utf-8"))
+        else:
+            shutil.copyfile(source, target)
 
     def staged_input(self, name: str) -> Path | None:
         """The path of a staged input, or ``None``."""
@@ -349,6 +378,44 @@ class ReleaseFolder:
             return None
         path = self.folder / INPUTS / name
         return path if path.is_file() else None
+
+    def note_view(self, digest: str) -> None:
+        """Record that this notebook shows a view of released cells (a table protected
+        without being released), by the released table's digest: when the build
+        suppresses further cells of that table, the notebook runs again to show them
+        suppressed."""
+        if self.folder is None:
+            return
+        notebook = os.environ.get(NOTEBOOK_ENV) or "unknown"
+        folder = self.folder / RECORDS / VIEWS
+        folder.mkdir(parents=True, exist_ok=True)
+        entry = {"notebook": notebook, "sha256": digest}
+        _write_atomic(folder / f"{notebook}--{digest[:16]}.json", dumps_json(entry).encode("utf-8"))
+
+    def views(self) -> list[dict]:
+        """The views noted by :meth:`note_view`, sorted."""
+        if self.folder is None or not (self.folder / RECORDS / VIEWS).is_dir():
+            return []
+        return [json.loads(p.read_text(encoding="utf-8"))
+                for p in sorted((self.folder / RECORDS / VIEWS).glob("*.json"))]
+
+    def forget(self, notebook: str) -> list[str]:
+        """Remove what ``notebook`` released (files, records, views), before it runs again;
+        returns the files removed."""
+        if self.folder is None:
+            return []
+        removed = []
+        for file, record in self.records().items():
+            if record.get("notebook") == notebook:
+                (self.folder / file).unlink(missing_ok=True)
+                kind, name = file.split("/", 1)
+                (self.folder / RECORDS / f"{kind}--{name[:-4]}.json").unlink(missing_ok=True)
+                removed.append(file)
+        views = self.folder / RECORDS / VIEWS
+        if views.is_dir():
+            for path in views.glob(f"{notebook}--*.json"):
+                path.unlink()
+        return removed
 
     # -- records -------------------------------------------------------------------
     def records(self) -> dict[str, dict]:
@@ -465,23 +532,33 @@ def restore_interrupted(final: Path) -> bool:
     return False
 
 
-def discard_build(staging: Path, failed: Path, error: str, *, notebooks: Path | None = None) -> Path:
-    """Keep a failed build's evidence, never its released data.
+def discard_build(staging: Path, failed: Path, error: str, *, notebooks=()) -> Path:
+    """Keep a failed build's evidence, never its data.
 
-    Copies the executed notebooks (from ``notebooks``, default the build's own folder; they
-    show released tables only, and the failing one holds the traceback) and an
-    ``error.txt`` to ``failed``; removes the build folder with everything else (tables,
-    figure data, records, staged inputs). Returns ``failed``.
+    Writes ``error.txt`` and a copy of each notebook in ``notebooks`` (the executed notebook
+    that failed) to ``failed``, with its tracebacks but none of its other outputs: the
+    tables a failed build's notebooks show were never released (a release that fails its
+    check, or a second pass that fails, is not protected), so none of them is kept. Removes
+    the build folder with everything else (tables, figure data, records, staged inputs).
+    Returns ``failed``.
     """
     staging, failed = Path(staging), Path(failed)
     shutil.rmtree(failed, ignore_errors=True)
     failed.mkdir(parents=True)
-    source = Path(notebooks) if notebooks is not None else staging / "notebooks"
-    kept = sorted(source.glob("*.ipynb")) if source.is_dir() else []
+    kept = [Path(p) for p in notebooks if p is not None and Path(p).is_file()]
     if kept:
         (failed / "notebooks").mkdir()
         for path in kept:
-            shutil.copyfile(path, failed / "notebooks" / path.name)
+            (failed / "notebooks" / path.name).write_text(_errors_only(path), encoding="utf-8")
     (failed / "error.txt").write_text(error.rstrip("\n") + "\n", encoding="utf-8")
     shutil.rmtree(staging, ignore_errors=True)
     return failed
+
+
+def _errors_only(path: Path) -> str:
+    """An executed notebook with every output removed but the tracebacks."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for cell in data.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"

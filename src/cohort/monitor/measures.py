@@ -33,12 +33,13 @@ report shows it; the ``cohort monitor`` command prints them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import STUDY_START
+from cohort.definitions.population import site_periods
 from cohort.exceptions import DefinitionError, ParameterError
 from cohort.monitor.indicators import (
     GROUP_COLUMNS,
@@ -173,7 +174,9 @@ class MeasureCounts:
     :func:`cohort.monitor.indicators.indicator_counts` returns them). Release it with
     :func:`cohort.disclosure.release.release` (the rule is
     :func:`cohort.disclosure.monitor.release_measures`); :meth:`table` assembles the long
-    measures table from given counts.
+    measures table from given counts. ``site_periods`` holds each site's delivery period
+    (``{site: (delivery_start, delivery_end)}``, from the delivery's ``sites`` table): a
+    site's count outside it is a structural zero.
     """
 
     cube: pd.DataFrame
@@ -184,6 +187,7 @@ class MeasureCounts:
     reference_date: pd.Timestamp
     ci_method: str = "wilson"
     alpha: float = 0.05
+    site_periods: dict = field(default_factory=dict)
 
     def table(self, counts=None, cell_suppressed=None) -> pd.DataFrame:
         """The long measures table computed from ``counts`` (one per cube row; default the
@@ -282,6 +286,7 @@ def count_measures(
         reference_date=data.reference_date,
         ci_method=ci_method,
         alpha=float(alpha),
+        site_periods=site_periods(tables) if tables is not None else {},
     )
 
 

@@ -701,9 +701,18 @@ def _facts(params: Params, provenance: Mapping, t) -> list[tuple[str, str]]:
         (t("report.study_start"), format_date(params.study_start, params.language)),
         (t("report.sites"), ", ".join(params.sites) if params.sites else t("report.all_sites")),
         (t("report.disclosure"), disclosure),
+        (t("report.disclosure_minimum"), _minimum(provenance.get("disclosure") or params.settings.as_dict(), t)),
         (t("report.code_version"), code_version),
         (t("report.data_fingerprint"), str(provenance.get("delivery_fingerprint") or "")[:16]),
     ]
+
+
+def _minimum(settings: Mapping, t) -> str:
+    """The workbench minimum threshold and any explicit lowering, as provenance records them."""
+    if settings.get("lower_minimum"):
+        return t("report.minimum_lowered", minimum=settings.get("minimum"), threshold=settings.get("threshold"),
+                 reason=settings["lower_minimum"])
+    return t("report.minimum_kept", minimum=settings.get("minimum"))
 
 
 def _released_files_table(releases: Mapping[str, Mapping], language: str, t) -> Table:

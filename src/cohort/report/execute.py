@@ -122,6 +122,24 @@ def _quiet_shutdown_kernel_manager():
 QuietShutdownKernelManager = None
 
 
+def _named_kernel_manager(name: str):
+    """The kernel manager for notebook ``name``: its kernel knows which notebook it runs
+    (:data:`cohort.disclosure.writer.NOTEBOOK_ENV`), so every release record names the
+    notebook that released the file."""
+    from cohort.disclosure.writer import NOTEBOOK_ENV
+
+    base = _quiet_shutdown_kernel_manager()
+
+    class _Named(base):
+        async def _async_pre_start_kernel(self, **kw):
+            env = dict(kw.pop("env", None) or os.environ)
+            env[NOTEBOOK_ENV] = name
+            kw["env"] = env
+            return await super()._async_pre_start_kernel(**kw)
+
+    return _Named
+
+
 def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
     """Run one notebook with papermill; papermill errors become :class:`NotebookFailed`."""
     import papermill as pm
@@ -135,7 +153,7 @@ def execute_notebook(notebook: Path, output: Path, parameters: dict) -> None:
             progress_bar=False,
             request_save_on_cell_execute=False,
             log_output=False,
-            kernel_manager_class=_quiet_shutdown_kernel_manager(),
+            kernel_manager_class=_named_kernel_manager(Path(notebook).stem),
         )
     except pm.PapermillExecutionError as error:
         raise NotebookFailed(_failure_message(error, notebook, output), output) from None

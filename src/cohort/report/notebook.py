@@ -142,6 +142,7 @@ class Report:
         self._delivery = None
         self._effects_population = None
         self._previous = ...
+        self._further = ...
 
     def __repr__(self) -> str:
         return f"<Report {self.params.name}: {self.language}, reference date {self.reference_date.date()}>"
@@ -310,13 +311,38 @@ class Report:
     def protect(self, obj, **options) -> pd.DataFrame:
         """The released table of ``obj`` under the report's policy, without writing it: for a
         view of cells another notebook of the report releases (the same rule on the same
-        data gives the same cells)."""
+        data gives the same cells, and the build's further suppressions of those cells
+        apply to the view as to the file)."""
+        return self._protect(obj, None, options)
+
+    def _protect(self, obj, file: str | None, options: dict) -> pd.DataFrame:
+        """The release rule of ``obj``, then the cells the build suppresses further in
+        ``file`` to protect the release against itself and the ledger
+        (:mod:`cohort.disclosure.protect`); without a file (a view), those of the released
+        file this table is a view of."""
+        from cohort.disclosure.protect import apply_suppressions, released_digest
         from cohort.disclosure.release import release
 
         if type(obj).__name__ == "MeasureCounts" and "previous" not in options:
             same_date = pd.Timestamp(obj.reference_date) == self.reference_date
             options["previous"] = self.previous_monitor() if same_date else None
-        return release(obj, self._policy, **options)
+        released = release(obj, self._policy, **options)
+        further = self._suppressions()
+        if file is None and self._gate.folder is not None:
+            digest = released_digest(released)
+            self._gate.note_view(digest)
+            return apply_suppressions(released, further.for_file(None, digest) if further else [])
+        return apply_suppressions(released, further.for_file(file) if further else [])
+
+    def _suppressions(self):
+        """The further suppressions a build handed this report (``None`` outside a second
+        pass)."""
+        if self._further is ...:
+            from cohort.disclosure.protect import SUPPRESSIONS, Suppressions
+
+            staged = self._gate.staged_input(SUPPRESSIONS)
+            self._further = Suppressions.from_json(staged.read_text(encoding="utf-8")) if staged else None
+        return self._further
 
     def release(self, obj, name: str, *, kind: str = "table", caption: str | None = None,
                 exemption: str | None = None, **options) -> pd.DataFrame:
@@ -333,7 +359,7 @@ class Report:
         if exemption is not None and isinstance(obj, pd.DataFrame) and obj.attrs.get("disclosure") is None:
             released = obj
         else:
-            released = self.protect(obj, **options)
+            released = self._protect(obj, f"{KINDS[kind]}/{name}.csv" if kind in KINDS else None, options)
         if caption is None:
             caption = caption_text(kind, name, self.language)
         about = None
@@ -495,11 +521,12 @@ class Report:
             return NoteView(self._not_estimable_text(safe_reason(NotEstimable("no_observations"), self._policy),
                                                      "figure"), name=name)
         files = []
-        for key, table in tables.items():
+        for key, table in list(tables.items()):
             file_name = name if key == "" else (name + key if key.startswith("_") else key)
             if key in parts_blocked:
                 continue  # nothing to release: it is drawn as an empty part
-            self.release(table, file_name, kind="figure-data")
+            # the figure draws the tables as released (with the build's further suppressions)
+            tables[key] = self.release(table, file_name, kind="figure-data")
             files.append(f"{KINDS['figure-data']}/{file_name}.csv")
         for key, value in list(plot_options.items()):
             if isinstance(value, str) and _LABEL_OPTIONS.search(key) and text_exists(value):

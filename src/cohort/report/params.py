@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cohort.disclosure.policy import DisclosurePolicy
+from cohort.disclosure.policy import DisclosurePolicy, DisclosureSettings, disclosure_settings
 from cohort.exceptions import InputNotFoundError, ParameterError
 from cohort.strict_yaml import load_yaml, short
 
@@ -74,7 +74,7 @@ __all__ = [
 
 LANGUAGES = ("nl", "en")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_DISCLOSURE_KEYS = ("threshold", "rounding", "enabled")
+_DISCLOSURE_KEYS = ("threshold", "rounding", "enabled", "lower_minimum", "protection_width")
 
 
 # --- value checks: each takes the raw value and returns the parsed one or raises ValueError
@@ -198,6 +198,8 @@ def _sites(value):
 
 
 def _disclosure(value):
+    """The disclosure settings (:func:`cohort.disclosure.policy.disclosure_settings`): the
+    policy, the workbench minimum and an explicit lowering of it."""
     if not isinstance(value, Mapping):
         raise ValueError("must be a mapping with threshold, rounding and enabled")
     unknown = sorted(set(value) - set(_DISCLOSURE_KEYS))
@@ -207,11 +209,9 @@ def _disclosure(value):
     if not isinstance(enabled, bool):
         raise ValueError("enabled must be true or false")
     try:
-        return DisclosurePolicy(
-            threshold=value.get("threshold", 10), rounding=value.get("rounding"), enabled=enabled
-        )
+        return disclosure_settings(dict(value), source="")
     except ParameterError as error:
-        raise ValueError(str(error).replace("disclosure ", "")) from None
+        raise ValueError(str(error).lstrip(": ").replace("disclosure ", "")) from None
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,8 @@ SPEC: tuple[ParamSpec, ...] = (
         _disclosure,
         False,
         {"threshold": 10, "rounding": None, "enabled": True},
-        "disclosure control: minimum units per cell, rounding multiple (or empty), on/off",
+        "disclosure control: minimum units per cell (at least the workbench minimum 10 unless "
+        "lower_minimum gives the reason), rounding multiple (or empty), on/off, protection_width",
     ),
     ParamSpec("seed", _int_between(0, 2**32 - 1), False, 20230101, "seed for every random number generator"),
     ParamSpec(
@@ -337,8 +338,24 @@ class Params:
     comparison_delivery: Path | None
     effects: TrialSpec
     output_dir: Path | None
+    disclosure_settings: DisclosureSettings | None = None
     source: str = field(default="", compare=False)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def settings(self) -> DisclosureSettings:
+        """The disclosure settings in force: the policy with the workbench minimum and any
+        explicit lowering (:func:`cohort.disclosure.policy.disclosure_settings`).
+
+        Raises
+        ------
+        ParameterError
+            The policy was replaced by one below the minimum without a lowering.
+        """
+        s = self.disclosure_settings
+        if s is not None and s.policy == self.disclosure:
+            return s
+        return disclosure_settings(self.disclosure.as_dict(), source=self.source or "parameters")
 
     def notebook_parameters(self, **overrides) -> dict:
         """The parameters as papermill injects them: plain literals, dates as ISO strings.
@@ -434,7 +451,15 @@ def from_mapping(
                 f"{source}: parameter {spec.key!r} {error}, got {short(value)}"
             ) from None
         raw[spec.key] = _as_literal(value)
-    raw["disclosure"] = parsed["disclosure"].as_dict()
+    settings = parsed["disclosure"]
+    parsed["disclosure"] = settings.policy
+    parsed["disclosure_settings"] = settings
+    # as notebooks receive it: the policy, and the lowering and protection width only when set
+    raw["disclosure"] = settings.policy.as_dict()
+    if settings.lower_minimum is not None:
+        raw["disclosure"]["lower_minimum"] = settings.lower_minimum
+    if settings.protection_width is not None:
+        raw["disclosure"]["protection_width"] = settings.protection_width
     _check_dates(parsed, source)
     parsed["effects"], raw["effects"] = _effects_protocol(parsed, source)
     root = root or repo_root()

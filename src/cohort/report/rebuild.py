@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from cohort.disclosure.ledger import ledger_path
 from cohort.exceptions import ReportError
 from cohort.report import provenance as prov
 from cohort.report.build import REQUIRED_TABLES, _input_folders, _prewarm, build_report
@@ -32,7 +33,9 @@ def rebuild_report(
 
     The inputs recorded in the provenance must be unchanged (else a ReportError names the
     first changed file). The rebuild goes to a temporary folder next to the report, and
-    the report itself is not touched.
+    the report itself is not touched. It is protected against the ledger entries the
+    report was protected against (``provenance.json``: ``protection.earlier_releases``),
+    in the report's ledger, and it is not recorded in the ledger.
 
     Returns
     -------
@@ -65,6 +68,9 @@ def rebuild_report(
         stems = [Path(f).stem for f in manifest["files"] if f.startswith("notebooks/")]
         order = [n for n in NOTEBOOKS if n in stems] + sorted(set(stems) - set(NOTEBOOKS))
         required = [t for t in REQUIRED_TABLES if f"tables/{t}.csv" in manifest["files"]]
+        # protected against the same earlier releases as the report was (the ledger has the
+        # report itself by now), and not recorded: a rebuild verifies, it releases nothing
+        protection = provenance.get("protection") or {}
         rebuilt = build_report(
             params,
             jobs=jobs,
@@ -73,6 +79,9 @@ def rebuild_report(
             notebooks=order,
             required_tables=required,
             root=root,
+            ledger=ledger_path(report_dir=report_dir),
+            record=False,
+            ledger_entries=protection.get("earlier_releases", []),
         )
         new_manifest = json.loads((rebuilt / "manifest.json").read_text(encoding="utf-8"))
     finally:

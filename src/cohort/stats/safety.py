@@ -299,7 +299,9 @@ def share_at_or_above(long: pd.DataFrame, threshold: float = 7.0, by=(),
     out = proportion_intervals(out, "n_at_or_above", "n_households", method=method, alpha=alpha)
     out["threshold"] = threshold
     by = list(by)
+    # ``threshold`` is the analysis's parameter, one value in every row: a key, not a count
     return with_roles(out, counts=["n_at_or_above", "n_households"],
                       values=["proportion", "ci_lower", "ci_upper"],
-                      groups=by if total else [], keys=["wave"] if total else [*by, "wave"],
+                      groups=by if total else [],
+                      keys=["wave", "threshold"] if total else [*by, "wave", "threshold"],
                       proportion=("n_at_or_above", "n_households"))

@@ -142,6 +142,8 @@ class SegmentedRegression(RegressionModel):
             A column is missing.
         """
         _check_columns(df, [count_col, period_col, person_time_col])
+        if not len(df):  # no period with a count (e.g. every count suppressed and left out)
+            raise NotEstimable("counts_missing")
         change = self.change_date
         d = df.sort_values(period_col)
         design = its_design(d[period_col], change)
