@@ -14,6 +14,7 @@ from r_reference import ABS, close, survival_ref
 from cohort.definitions.dates import DAYS_PER_MONTH
 from cohort.exceptions import DefinitionError
 from cohort.stats.aalen_johansen import AalenJohansen
+from cohort.stats.base import StatisticalWarning
 
 AJ_CASES = {
     "mgus2": ("mgus2", "etime", "status", None),
@@ -91,8 +92,16 @@ def test_describe_and_errors(mgus2):
     assert facts["events"] == {1: int((mgus2["status"] == 1).sum()), 2: int((mgus2["status"] == 2).sum())}
     with pytest.raises(DefinitionError, match="cause"):
         aj.cif_at([10], cause=3)
-    with pytest.raises(DefinitionError, match="no events"):
-        AalenJohansen().fit(mgus2.assign(status=0), "etime", "status")
+    # no events: not estimable here (R's survfit has no cause to draw), a result that says so
+    with pytest.warns(StatisticalWarning, match="not estimable here: no events"):
+        none = AalenJohansen().fit(mgus2.assign(status=0), "etime", "status")
+    assert not none.estimable and none.not_estimable_.reason == "no_events"
+    # with the study's causes declared, a cause without events has an incidence of 0, as in R
+    declared = AalenJohansen().fit(mgus2.assign(status=mgus2["status"].where(mgus2["status"] != 2, 0)),
+                                   "etime", "status", causes=(1, 2))
+    assert declared.causes_ == [1, 2] and float(declared.cif_at([100], cause=2)["cif"].max()) == 0.0
+    with pytest.raises(DefinitionError, match="not among"):
+        AalenJohansen().fit(mgus2, "etime", "status", causes=(1,))
     with pytest.raises(DefinitionError, match="call fit"):
         _ = AalenJohansen().summary
 

@@ -11,6 +11,7 @@ from conftest import FU_COV
 from r_reference import REL, close, survival_ref
 
 from cohort.exceptions import DefinitionError
+from cohort.stats.base import StatisticalWarning
 from cohort.stats.cox import CoxPH
 
 ROSSI_ALL = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -228,15 +229,22 @@ def test_cox_does_not_mutate_and_rejects_bad_input(rossi):
         CoxPH().fit(rossi.assign(fin=rossi["fin"].where(rossi.index > 3)), "week", "arrest", ["fin"])
     with pytest.raises(DefinitionError, match="before"):
         CoxPH().fit(rossi.assign(start=rossi["week"]), "week", "arrest", ["fin"], entry_col="start")
-    with pytest.raises(DefinitionError, match="no events"):
-        CoxPH().fit(rossi.assign(arrest=0), "week", "arrest", ["fin"])
+    # no events: R's null fit (coefficients NA, log-likelihood 0), marked not estimable
+    with pytest.warns(StatisticalWarning, match="not estimable here: there are no events"):
+        none = CoxPH().fit(rossi.assign(arrest=0), "week", "arrest", ["fin"])
+    assert not none.estimable and none.not_estimable_.reason == "no_events"
+    assert np.isnan(none.params_["fin"]) and none.log_likelihood_ == 0.0
 
 
-def test_cox_constant_or_collinear_covariates_are_user_errors(rossi):
-    with pytest.raises(DefinitionError, match="single value"):
-        CoxPH().fit(rossi.assign(one=1), "week", "arrest", ["fin", "one"])
-    with pytest.raises(DefinitionError, match="collinear"):
-        CoxPH().fit(rossi.assign(fin2=rossi["fin"] * 2), "week", "arrest", ["fin", "fin2"])
+def test_cox_constant_or_collinear_covariates_are_dropped_as_r_does(rossi):
+    full = CoxPH().fit(rossi, "week", "arrest", ["fin"])
+    with pytest.warns(StatisticalWarning, match="drops"):
+        cox = CoxPH().fit(rossi.assign(one=1), "week", "arrest", ["fin", "one"])
+    assert cox.dropped_terms_ == {"one": "constant"} and np.isnan(cox.params_["one"])
+    assert cox.params_["fin"] == pytest.approx(full.params_["fin"], abs=1e-12)
+    with pytest.warns(StatisticalWarning, match="drops"):
+        cox = CoxPH().fit(rossi.assign(fin2=rossi["fin"] * 2), "week", "arrest", ["fin", "fin2"])
+    assert cox.dropped_terms_ == {"fin2": "collinear"}
     with pytest.raises(DefinitionError, match="strata"):
         CoxPH().fit(rossi.assign(s=rossi["wexp"].where(rossi.index > 0)), "week", "arrest", ["fin"], strata="s")
 

@@ -12,7 +12,7 @@ from r_reference import TRENDS as FIX
 from r_reference import r_names
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import ConvergenceWarning
+from cohort.stats.base import ConvergenceWarning, StatisticalWarning
 from cohort.stats.gee import GEE
 from cohort.stats.mixed import fixed_effects_design
 
@@ -83,8 +83,11 @@ def test_models_use_the_time_column_asked_for(fixture_long):
 
 def test_rank_deficient_design_and_convergence(fixture_long):
     d = professional(fixture_long).assign(one=1.0)
+    with pytest.warns(StatisticalWarning, match="rank deficient"):
+        gee = GEE().fit(d, "score", "years_since_registration", "household_id", covariates=["one"])
+    assert gee.not_estimable_.reason == "rank_deficient"
     with pytest.raises(DefinitionError, match="rank deficient"):
-        GEE().fit(d, "score", "years_since_registration", "household_id", covariates=["one"])
+        _ = gee.params_
     with pytest.warns(ConvergenceWarning, match="GEE did not converge in 1 iterations"):
         gee = GEE(max_iter=1).fit(d, "score", "years_since_registration", "household_id")
     assert not gee.converged_ and gee.n_iter_ == 1

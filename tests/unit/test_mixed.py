@@ -12,7 +12,7 @@ import statsmodels.formula.api as smf
 from r_reference import TRENDS as FIX
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import ConvergenceWarning
+from cohort.stats.base import ConvergenceWarning, StatisticalWarning
 from cohort.stats.mixed import MixedModel, fitted_mean_trajectory
 
 
@@ -109,10 +109,13 @@ def test_missing_column_is_a_user_error():
         MixedModel().fit(_professional(), "scor", "years", "household")
 
 
-def test_constant_covariate_is_a_user_error():
+def test_constant_covariate_is_not_estimable_here():
     d = _professional().assign(one=1.0)
+    with pytest.warns(StatisticalWarning, match="rank deficient"):
+        model = MixedModel().fit(d, "score", "years", "household", covariates=["one"])
+    assert model.not_estimable_.reason == "rank_deficient"
     with pytest.raises(DefinitionError, match="rank deficient"):
-        MixedModel().fit(d, "score", "years", "household", covariates=["one"])
+        _ = model.summary
 
 
 def test_bad_alpha():

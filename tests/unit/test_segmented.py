@@ -9,7 +9,12 @@ import pytest
 from r_reference import trends_ref
 
 from cohort.exceptions import DefinitionError
-from cohort.stats.base import ConvergenceWarning, fit_by_group, release_table_by_group
+from cohort.stats.base import (
+    ConvergenceWarning,
+    StatisticalWarning,
+    fit_by_group,
+    release_table_by_group,
+)
 from cohort.stats.segmented import SegmentedRegression, its_design
 
 
@@ -70,11 +75,15 @@ def test_segmented_regression_per_site(quarterly):
 
 
 def test_segmented_needs_periods_on_both_sides(total, quarterly):
+    with pytest.warns(StatisticalWarning, match="not estimable here"):
+        m = SegmentedRegression("2030-01-01").fit(total, "measures", "interval_start", "person_years")
+    assert m.not_estimable_.reason == "too_few_periods" and m.not_estimable_.facts["n_post"] == 0
     with pytest.raises(DefinitionError, match="before and after"):
-        SegmentedRegression("2030-01-01").fit(total, "measures", "interval_start", "person_years")
-    with pytest.raises(DefinitionError, match="group {'site'"):
-        fit_by_group(SegmentedRegression("2030-01-01"), quarterly, ["site"], "referrals",
-                     "interval_start")
+        _ = m.params_
+    with pytest.warns(StatisticalWarning):
+        models = fit_by_group(SegmentedRegression("2030-01-01"), quarterly, ["site"], "referrals",
+                              "interval_start")
+    assert all(model.not_estimable_.reason == "too_few_periods" for model in models.values())
 
 
 def test_describe_states_family_scale_and_change_date(total):

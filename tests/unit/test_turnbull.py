@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from cohort.exceptions import DefinitionError
+from cohort.stats.base import StatisticalWarning
 from cohort.stats.kaplan_meier import KaplanMeier
 from cohort.stats.turnbull import Turnbull, _cnm_masses, interval_status
 
@@ -206,11 +207,16 @@ def test_input_is_not_changed_and_fit_returns_self():
     (pd.DataFrame({"left": [5.0], "right": [3.0]}), "left bound after right bound"),
     (pd.DataFrame({"left": [np.nan], "right": [np.inf]}), "both interval bounds"),
     (pd.DataFrame({"left": ["a"], "right": [3.0]}), "must be numeric"),
-    (pd.DataFrame({"left": [], "right": []}), "no rows"),
 ])
 def test_bad_input_is_a_definition_error(frame, message):
     with pytest.raises(DefinitionError, match=message):
         Turnbull().fit(frame)
+
+
+def test_no_rows_is_not_estimable_here():
+    with pytest.warns(StatisticalWarning, match="not estimable here: the analysis table has no rows"):
+        fit = Turnbull().fit(pd.DataFrame({"left": [], "right": []}))
+    assert fit.not_estimable_.reason == "no_observations"
 
 
 @pytest.mark.parametrize("kwargs", [{"method": "em"}, {"conf_type": "logit"}, {"alpha": 1.5},

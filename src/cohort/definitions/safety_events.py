@@ -339,7 +339,7 @@ def direct_safety(series: pd.DataFrame, threshold: float, days: np.ndarray | Non
     big = len(codes)
     first_safe = np.full(n, big)
     np.minimum.at(first_safe, block[safe], pos[safe])
-    ends = np.r_[starts[1:], len(codes)] - 1
+    ends = np.r_[starts[1:], len(codes)][:len(starts)] - 1  # none without rows
     has = first_safe < big
     fs = np.where(has, first_safe, 0)
     right = np.where(has, days[fs], np.inf)
@@ -421,7 +421,7 @@ def stable_safety(series: pd.DataFrame, threshold: float,
     left_event = np.where(has_before, days[np.maximum(fs - 1, 0)], 0.0)
     # right-censored: the last assessment at least stable_days before the episode's last
     # one - up to it, whether stability began is settled whatever the later scores are
-    ends = np.r_[starts[1:], m] - 1
+    ends = np.r_[starts[1:], m][:len(starts)] - 1  # none without rows
     settled = days <= days[ends][block] - stable_days
     last_settled = np.full(n, -1)
     np.maximum.at(last_settled, block[settled], pos[settled])

@@ -254,22 +254,25 @@ def release_interval_model_table(model: RegressionModel, policy) -> pd.DataFrame
     Raises
     ------
     DisclosureError
-        The model rests on fewer than ``threshold`` events, or it is not fitted.
+        The model is not fitted. A model resting on fewer than ``threshold`` events is
+        released with every estimate suppressed (``reason_key`` ``too_few_events``).
     """
     policy = check_policy(policy)
     if not isinstance(model, RegressionModel) or not model.fitted or not hasattr(model, "term_support_"):
         raise DisclosureError("release_interval_model_table needs a fitted interval-censored "
                               f"model, got {type(model).__name__}")
     n_events = int(model.n_events_)
-    if policy.enabled and n_events < policy.threshold:
-        raise DisclosureError(
-            f"the model rests on {n_events} events, fewer than the disclosure threshold "
-            f"{policy.threshold}: it cannot be released; pool groups or lengthen follow-up")
     table = model.summary.reset_index()
     support = model.term_support_.reindex(table["term"])
     small = (support["indicator"].to_numpy(dtype=bool)
              & ((support["units"].to_numpy(dtype=float) < policy.threshold)
                 | (support["events"].to_numpy(dtype=float) < policy.threshold)))
+    # a model resting on fewer events than the threshold is released suppressed as a whole,
+    # with the reason, as the Cox model is (cohort.disclosure.models); a report shows it as
+    # "not estimable here"
+    whole = policy.enabled and n_events < policy.threshold
+    if whole:
+        small[:] = True
     if not policy.enabled:
         small[:] = False
     values = [c for c in table.columns if c != "term"]
@@ -278,5 +281,9 @@ def release_interval_model_table(model: RegressionModel, policy) -> pd.DataFrame
     table["suppressed"] = pd.array(small, dtype="boolean")
     table.attrs["disclosure"] = disclosure_record(
         policy, count_columns=[], value_columns=values, n_suppressed=int(small.sum()))
+    if whole:
+        table.attrs["disclosure"]["reason"] = (f"the model rests on {n_events} events, fewer than "
+                                               f"{policy.threshold}")
+        table.attrs["disclosure"]["reason_key"] = "too_few_events"
     table.attrs["ratio"] = getattr(model, "_exp_scale", None)
     return table

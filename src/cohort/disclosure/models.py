@@ -100,20 +100,34 @@ def _apply(table: pd.DataFrame, hidden: np.ndarray, policy, *, value_columns, co
         key_columns=[c for c in out.columns if c == "term"],
     )
     if reason and policy.enabled:
-        record["reason"] = reason
+        record["reason"] = str(reason)
+        # which case, for the report's "not estimable here" note (report text
+        # not_estimable.reasons.KEY); its counts are below the threshold and are not kept
+        record["reason_key"] = getattr(reason, "key", None)
     out.attrs["disclosure"] = record
     if about is not None:
         out.attrs["model"] = about
     return out
 
 
+class _Reason(str):
+    """Why a model table is suppressed as a whole, with the case's key (``key``)."""
+
+    def __new__(cls, text: str, key: str):
+        out = super().__new__(cls, text)
+        out.key = key
+        return out
+
+
 def _model_reason(n_units: int, n_events: int | None, policy, what: str) -> str | None:
     if not policy.enabled:
         return None
     if n_units < policy.threshold:
-        return f"the {what} rests on {n_units} households, fewer than {policy.threshold}"
+        return _Reason(f"the {what} rests on {n_units} households, fewer than {policy.threshold}",
+                       "too_few_households")
     if n_events is not None and n_events < policy.threshold:
-        return f"the {what} rests on {n_events} events, fewer than {policy.threshold}"
+        return _Reason(f"the {what} rests on {n_events} events, fewer than {policy.threshold}",
+                       "too_few_events")
     return None
 
 
@@ -144,9 +158,10 @@ def release_cox_table(cox, policy) -> pd.DataFrame:
     if reason is None and policy.enabled and strata is not None and len(strata) > 1:
         small = strata["units"].to_numpy() < policy.threshold
         if small.any():
-            reason = (
+            reason = _Reason(
                 f"{int(small.sum())} stratum(s) of the Cox model rest on fewer than "
-                f"{policy.threshold} households"
+                f"{policy.threshold} households",
+                "small_stratum",
             )
     if reason:
         hidden = np.ones(len(out), dtype=bool)
@@ -173,7 +188,8 @@ def release_ph_test(test, policy) -> pd.DataFrame:
     if hidden.any():
         hidden |= (out["term"] == "GLOBAL").to_numpy()
     values = [c for c in out.columns if c != "term"]
-    reason = coefficients.attrs["disclosure"].get("reason")
+    record = coefficients.attrs["disclosure"]
+    reason = _Reason(record["reason"], record.get("reason_key")) if record.get("reason") else None
     return _apply(out, hidden, policy, value_columns=values, reason=reason, about=_about(test))
 
 
@@ -220,7 +236,8 @@ def release_segmented(model, policy) -> pd.DataFrame:
     total = int(model.term_support_["events"].max()) if len(model.term_support_) else 0
     reason = None
     if policy.enabled and total < policy.threshold:
-        reason = f"the counts behind the model add up to {total}, fewer than {policy.threshold}"
+        reason = _Reason(f"the counts behind the model add up to {total}, fewer than {policy.threshold}",
+                         "small_counts")
         hidden = np.ones(len(table), dtype=bool)
     values = [c for c in table.columns if c != "term"]
     return _apply(table, hidden, policy, value_columns=values, reason=reason, about=_about(model))

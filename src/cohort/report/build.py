@@ -228,6 +228,48 @@ def _build(params, root, sources, reports_root, final, jobs, progress, required_
     return final
 
 
+def run_notebooks(params: Params, gate: ReleaseFolder, executed: Path, sources: Sequence[Path], *,
+                  jobs: int = 2, progress: bool = False, required_tables: Iterable[str] = REQUIRED_TABLES,
+                  against: str | Path | None = None) -> dict[str, dict]:
+    """Run the report's notebooks into the release folder ``gate`` (executed copies in
+    ``executed``) and return the release records, before the release check: the first
+    half of a build (:func:`build_report`), and what a test of "every analysis is shown,
+    estimable here or not" needs.
+
+    Raises
+    ------
+    ReportError
+        A notebook failed, a file was written past the gate, or a required table is missing.
+    """
+    staging = gate.folder
+    _prewarm(params)
+    if against is not None:
+        _stage_previous_monitor(Path(against), gate)
+    parameters = params.notebook_parameters(output_dir=str(staging))
+    runs = [(src, executed / src.name, parameters) for src in sources]
+    _run_all(runs, jobs, progress, f"report {params.name}")
+    for src in sources:
+        nb = prov.normalise_notebook(
+            _read_notebook(executed / src.name), {str(staging): f"reports/{params.name}"}
+        )
+        gate.write_document(f"notebooks/{src.name}", prov.notebook_text(nb))
+    stray = gate.unrecorded_files()
+    if stray:
+        raise ReportError(
+            f"{stray[0]} was written without going through the release gate "
+            "(cohort.disclosure.writer.ReleaseFolder); released files must be "
+            "recorded and checked"
+        )
+    releases = gate.close_records()
+    missing = [t for t in required_tables if f"tables/{t}.csv" not in releases]
+    if missing:
+        raise ReportError(
+            f"report {params.name}: no notebook released the required table "
+            f"tables/{missing[0]}.csv; each of {', '.join(required_tables)} must be released"
+        )
+    return releases
+
+
 #: Passes of the notebooks: the first, and at most three more that suppress further cells.
 MAX_PASSES = 4
 

@@ -12,6 +12,7 @@ reproducibility) come from the report text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from cohort.report.text import _lookup, report_text
@@ -46,14 +47,28 @@ def _terms(terms, language: str) -> str:
     return ", ".join(names) if names else "—"
 
 
+def _fewer(value, language: str):
+    """A count the release wrote as ``<T`` (below the threshold) as "fewer than T"."""
+    if isinstance(value, str) and re.fullmatch(r"<\d+", value):
+        return report_text("not_estimable.fewer_than", language, threshold=value[1:])
+    return value
+
+
 def _sentence(about: Mapping, caption: str, language: str) -> str | None:
     model = about.get("model")
-    fields = {k: (_number(v, language) if isinstance(v, int | float) and not isinstance(v, bool) else v)
+    if about.get("not_estimable") and about.get("reason_text"):
+        return report_text("not_estimable.methods", language,
+                           caption=caption.rstrip(".") if caption else model, reason=about["reason_text"])
+    fields = {k: (_number(v, language) if isinstance(v, int | float) and not isinstance(v, bool)
+                  else _fewer(v, language))
               for k, v in about.items()}
+    if isinstance(about.get("events"), Mapping):
+        about = {**about, "events": {k: _fewer(v, language) for k, v in about["events"].items()}}
     fields["caption"] = caption.rstrip(".") if caption else model
     fields["level"] = _number(round(100 * float(about.get("confidence_level", 0.95))), language)
     if isinstance(about.get("events"), Mapping):
-        fields["events"] = ", ".join(f"{k}: {_number(v, language)}" for k, v in about["events"].items())
+        fields["events"] = ", ".join(f"{k}: {_number(v, language) if isinstance(v, int) else v}"
+                                     for k, v in about["events"].items())
     if model == "CoxPH":
         fields["ties"] = _label("ties", about.get("ties"), language)
         strata = about.get("strata") or []
@@ -90,12 +105,40 @@ def _sentence(about: Mapping, caption: str, language: str) -> str | None:
         fields.update(_effect_fields(about, language))
     key = f"methods.{model}"
     try:
-        return report_text(key, language, **fields)
+        sentence = report_text(key, language, **fields)
     except KeyError:
-        if "terms" in about:
-            fields["terms"] = _terms(about.get("terms", []), language)
-            return report_text("methods.model", language, **fields)
-        return None
+        if "terms" not in about:
+            return None
+        fields["terms"] = _terms(about.get("terms", []), language)
+        sentence = report_text("methods.model", language, **fields)
+    return " ".join([sentence, *_reduced_sentences(about, language)])
+
+
+def _reduced_sentences(about: Mapping, language: str) -> list[str]:
+    """What a reduced fit left out, from its facts: terms not estimated (R: ``NA``), the
+    random slope lme4 would refuse, the quarters without a count."""
+    from cohort.report.format import term_label
+
+    out = []
+    dropped = about.get("dropped_terms")
+    if isinstance(dropped, Mapping) and dropped:
+        said = "; ".join(report_text(f"not_estimable.terms.{reason}", language, term=term_label(str(term), language))
+                         for term, reason in dropped.items())
+        out.append(report_text("methods.dropped_terms", language, terms=said))
+    reduced = about.get("reduced")
+    if isinstance(reduced, Mapping) and reduced.get("dropped") == "random slope":
+        key = "random_slope_few_groups" if reduced.get("reason") == "too_few_groups" else "random_slope_dropped"
+        out.append(report_text(f"methods.{key}", language, n_groups=_count(reduced.get("n_groups"), language),
+                               n_obs=_count(reduced.get("n_obs"), language),
+                               n_re=_count(reduced.get("n_re"), language)))
+    left_out = about.get("periods_left_out")
+    if left_out:
+        out.append(report_text("methods.periods_left_out", language, n=_number(len(left_out), language)))
+    return out
+
+
+def _count(value, language: str) -> str:
+    return _number(value, language) if isinstance(value, int) else str(_fewer(value, language))
 
 
 #: The estimators of the effects section (``cohort.stats``), whose released tables bring

@@ -19,6 +19,15 @@ releases the tables a figure draws, writes them as figure data and draws exactly
 :meth:`Report.text` shows report text in the report's language. Outside ``cohort
 report`` (``output_dir`` empty) everything is checked the same way and nothing is written.
 
+**Not estimable here.** An analysis the report's data cannot support (a not-estimable
+result of an estimator, see :mod:`cohort.stats.base`; a model table disclosure control
+suppresses as a whole) is shown by :meth:`Report.table` and :meth:`Report.figure` as "not
+estimable here" with the reason in the report's language (:mod:`cohort.report.estimable`),
+and the rest of the report stands; the notebook itself holds no ``try``. Its table is still
+released, as one row that names the analysis and the reason (or, for a suppressed model,
+as the suppressed table), so every required table of a report exists. When the report's
+sites have no data before the reference date, that is the reason given.
+
 What a notebook shows carries metadata for the report page (``metadata["cohort"]``):
 ``{"kind": "table", "name", "caption", "columns": {column: role}}`` for a table and
 ``{"kind": "figure", "name", "caption", "alt", "data": [files]}`` for a figure.
@@ -31,6 +40,7 @@ import html
 import inspect
 import os
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -51,7 +61,8 @@ from cohort.report.text import (
 )
 from cohort.roles import column_roles
 
-__all__ = ["start", "Report", "TableView", "FigureView", "display_roles", "figure_alt", "SOURCE_DATE_EPOCH"]
+__all__ = ["start", "Report", "TableView", "FigureView", "NoteView", "display_roles", "figure_alt",
+           "note_text", "SOURCE_DATE_EPOCH"]
 
 #: Fixed timestamp (31 December 2024) for anything that embeds one.
 SOURCE_DATE_EPOCH = "1735603200"
@@ -81,10 +92,18 @@ def start(namespace) -> Report:
 
 def _settings() -> None:
     os.environ.setdefault("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    # a warning reads as its kind and message: no path of the kernel's temporary cell file
+    # or of the installed package, which differ between machines and runs
+    warnings.formatwarning = _format_warning
     pd.set_option("display.max_rows", 500)
     pd.set_option("display.max_columns", 50)
     pd.set_option("display.width", 120)
     pd.set_option("display.float_format", "{:.4g}".format)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """``warnings.formatwarning`` of a report notebook: ``Category: message``."""
+    return f"{category.__name__}: {message}\n"
 
 
 @functools.cache
@@ -152,6 +171,45 @@ class Report:
             return restrict(delivery, sites=self.params.sites, arms=arms)
         except ParameterError as error:
             raise ParameterError(f"{self.params.source}: parameter 'sites': {error}") from None
+
+    @property
+    def no_data(self):
+        """Why nothing can be estimated when the report's sites have no data before the
+        reference date (their data begin after it): a
+        :class:`~cohort.exceptions.NotEstimable` (reason ``no_data``), else ``None``."""
+        from cohort.exceptions import NotEstimable
+
+        sites = self.delivery.sites
+        if not len(sites) or "delivery_start" not in sites.columns:
+            return None
+        begins = pd.to_datetime(sites["delivery_start"]).min()
+        if pd.isna(begins) or begins <= self.reference_date:
+            return None
+        return NotEstimable("no_data", sites=sorted(map(str, sites["site"])), start=begins.date())
+
+    def _blocked(self, obj):
+        """Why ``obj`` cannot be shown here, as the report may say it, or ``None``."""
+        from cohort.report.estimable import safe_reason
+        from cohort.stats.base import not_estimable
+
+        error = not_estimable(obj)
+        if error is None:
+            return None
+        return safe_reason(self.no_data or error, self._policy)
+
+    def delivery_notes(self) -> Markdown | None:
+        """What the parameters' checks against the delivery found worth saying
+        (:func:`cohort.report.params.check_against_delivery`: a reference date after the
+        data ends, sites whose data begin later, rows rejected, ...), as a list in the
+        report's language; ``None`` when there is nothing to say."""
+        from cohort.report.params import check_against_delivery
+
+        notes = check_against_delivery(self.params, self.delivery)
+        if not notes:
+            return None
+        lines = [note_text(note, self.language, self._policy) for note in notes]
+        heading = report_text("delivery_notes.heading", self.language)
+        return Markdown(f"### {heading}\n\n" + "\n".join(f"- {line}" for line in lines))
 
     def effects_population(self):
         """The delivery the effect analyses read: its comparison regions and the report's
@@ -307,25 +365,66 @@ class Report:
         about = None
         if not isinstance(obj, pd.DataFrame) and callable(getattr(obj, "describe", None)):
             about = obj.describe()
+        from cohort.report.estimable import coarse_about  # no count below the threshold
+
         self._gate.release(released, name, kind=kind, caption=caption, exemption=exemption,
-                           about=about if isinstance(about, dict) else None)
+                           about=coarse_about(about, self._policy) if isinstance(about, dict) else None)
         return released
 
     def table(self, obj, name: str, *, caption: str | None = None, exemption: str | None = None,
-              columns=None, **options) -> TableView:
+              columns=None, exclude: dict | None = None, **options) -> TableView:
         """Release ``obj`` as ``tables/NAME.csv`` (see :meth:`release`) and show it.
 
-        ``columns`` selects the columns shown (the file holds them all).
+        ``columns`` selects the columns shown and ``exclude`` leaves out the rows whose
+        value of a column is listed (``{"term": ["(Intercept)"]}``); the file holds them all.
+
+        A not-estimable result is shown as "not estimable here" with the reason, and
+        released as a one-row table that says so (:func:`cohort.report.estimable.not_estimable_frame`);
+        a model that disclosure control suppresses as a whole is released suppressed and
+        shown the same way. A reduced fit shows its terms that are not estimated with the
+        report's marker, and under the table what it left out.
         """
+        from cohort.report.estimable import fit_notes, term_reasons
+
+        caption_shown = caption if caption is not None else caption_text("table", name, self.language)
+        blocked = self._blocked(obj)
+        if blocked is not None:
+            return self._not_estimable_table(obj, blocked, name, caption)
         released = self.release(obj, name, caption=caption, exemption=exemption, **options)
-        caption = caption if caption is not None else caption_text("table", name, self.language)
         if columns is not None:
             # the row flag stays with the selection, so a suppressed row shows the marker
             keep = [*columns, *(["suppressed"] if "suppressed" in released.columns and "suppressed" not in columns else [])]
             shown = released[keep]
         else:
             shown = released
-        return TableView(shown, self.language, caption=caption, name=name, threshold=self._policy.threshold)
+        for column, values in (exclude or {}).items():
+            shown = shown.loc[~shown[column].isin(list(values))]
+        suppressed = _suppressed_as_a_whole(released, self._policy)
+        if suppressed is not None:
+            return TableView(shown.iloc[0:0, 0:0], self.language, caption=caption_shown, name=name,
+                             threshold=self._policy.threshold, empty_text=self._not_estimable_text(suppressed))
+        return TableView(shown, self.language, caption=caption_shown, name=name, threshold=self._policy.threshold,
+                         not_estimable_terms=term_reasons(obj),
+                         fit_notes=fit_notes(obj, self.language, self._policy))
+
+    def _not_estimable_text(self, error, key: str = "here") -> str:
+        from cohort.report.estimable import reason_text
+
+        return report_text(f"not_estimable.{key}", self.language, reason=reason_text(error, self.language))
+
+    def _not_estimable_table(self, obj, error, name: str, caption: str | None) -> TableView:
+        """Release the one-row table of a not-estimable analysis and show the note."""
+        from cohort.report.estimable import EXEMPTION, not_estimable_frame, reason_text
+
+        if caption is None:
+            caption = caption_text("table", name, self.language)
+        model = "table" if isinstance(obj, pd.DataFrame) else type(obj).__name__
+        about = {"model": model, "not_estimable": error.reason,
+                 "reason_text": reason_text(error, self.language)}
+        self._gate.release(not_estimable_frame(name, error), name, kind="table", caption=caption,
+                           exemption=EXEMPTION, about=about)
+        return TableView(pd.DataFrame(), self.language, caption=caption, name=name,
+                         threshold=self._policy.threshold, empty_text=self._not_estimable_text(error))
 
     def show(self, frame: pd.DataFrame, *, caption: str | None = None, index=None, columns=None,
              values=None) -> TableView:
@@ -384,7 +483,19 @@ class Report:
         """
         from cohort.disclosure.release import figure_data
         from cohort.plots.base import tables_for
+        from cohort.report.estimable import safe_reason
 
+        main = data.get("") if isinstance(data, dict) else data
+        blocked = self._blocked(main)
+        if blocked is None and self.no_data is not None:
+            blocked = safe_reason(self.no_data, self._policy)  # nothing to draw before the data begin
+        if blocked is not None:
+            return NoteView(self._not_estimable_text(blocked, "figure"), name=name)
+        # parts of a figure that are not estimable here are drawn empty, and the caption says so
+        parts_blocked = {}
+        if isinstance(data, dict):
+            parts_blocked = {key: self._blocked(value) for key, value in data.items() if key}
+            parts_blocked = {key: error for key, error in parts_blocked.items() if error is not None}
         rule = tables_for(plot)
         rule_options, plot_options = {}, {}
         accepted = set(inspect.signature(rule).parameters) if rule is not None else set()
@@ -402,9 +513,18 @@ class Report:
             if rule_options:
                 raise ParameterError(f"options {sorted(rule_options)} apply to analysis results only")
             tables = figure_data(data, self._policy)
+        first = next(iter(tables.values()), None)
+        if first is not None and not len(first):
+            from cohort.exceptions import NotEstimable
+
+            # nothing to draw: say so rather than show empty axes
+            return NoteView(self._not_estimable_text(safe_reason(NotEstimable("no_observations"), self._policy),
+                                                     "figure"), name=name)
         files = []
         for key, table in list(tables.items()):
             file_name = name if key == "" else (name + key if key.startswith("_") else key)
+            if key in parts_blocked:
+                continue  # nothing to release: it is drawn as an empty part
             # the figure draws the tables as released (with the build's further suppressions)
             tables[key] = self.release(table, file_name, kind="figure-data")
             files.append(f"{KINDS['figure-data']}/{file_name}.csv")
@@ -420,6 +540,16 @@ class Report:
         figure = plot(*tables.values(), **plot_options)
         if caption is None:
             caption = figure_caption(name, self.language) or caption_text("figure-data", name, self.language) or ""
+        for key, error in parts_blocked.items():
+            from cohort.report.estimable import reason_text
+
+            file_name = name + key if key.startswith("_") else key
+            part_key = f"not_estimable.parts.{file_name}"
+            part = (report_text(part_key, self.language) if text_exists(part_key)
+                    else caption_text("figure-data", file_name, self.language) or file_name)
+            caption = caption.rstrip(".") + ". " + report_text(
+                "not_estimable.figure_part", self.language, part=part,
+                reason=reason_text(error, self.language))
         if alt is None:
             alt = figure_alt(figure, caption, self.language)
         view = FigureView(figure, name=name, caption=caption, alt=alt, files=files)
@@ -480,7 +610,8 @@ class TableView:
     """
 
     def __init__(self, frame: pd.DataFrame, language: str, *, caption: str | None = None,
-                 name: str | None = None, threshold: int | None = None):
+                 name: str | None = None, threshold: int | None = None, empty_text: str | None = None,
+                 not_estimable_terms: dict | None = None, fit_notes=()):
         declared = column_roles(frame)
         shown_roles = frame.attrs.get(DISPLAY_ROLES)
         if isinstance(frame.attrs.get("disclosure"), dict):
@@ -498,8 +629,13 @@ class TableView:
         self.frame = frame
         # a pivot's headers are values of a label column (indicators, sites): labelled as values
         self.headers = column_labels(list(labelled(frame.head(0), language).columns), language)
-        self.notes = _table_notes(name, language, threshold)
-        self.empty_text = _empty_text(name, language) if frame.empty else ""
+        self.not_estimable_terms = dict(not_estimable_terms or {})
+        self.notes = (_terms_note(self.not_estimable_terms, language) + _table_notes(name, language, threshold)
+                      + list(fit_notes))
+        if empty_text is not None:
+            self.empty_text = empty_text
+        else:
+            self.empty_text = _empty_text(name, language) if frame.empty else ""
 
     # -- cells -----------------------------------------------------------------------
     def _display(self) -> pd.DataFrame:
@@ -528,6 +664,14 @@ class TableView:
                 if pd.notna(value):
                     text.at[index, "change"] = format_number(100 * float(value), "value", self.language,
                                                              decimals=1) + f" {unit}"
+        if self.not_estimable_terms and "term" in self.frame.columns:
+            # a term the model could not estimate (R: NA): the report's marker, not a blank
+            marker = report_text("not_estimable.marker", self.language)
+            rows = self.frame["term"].astype(object).isin(list(self.not_estimable_terms)).to_numpy()
+            for column in self.frame.columns:
+                if roles.get(str(column)) in ("value", "share", "p"):
+                    empty = self.frame[column].isna().to_numpy() & rows
+                    text.loc[empty, str(column)] = marker
         return text.drop(columns=_KIND_COLUMN) if kind_column == _KIND_COLUMN else text
 
     def footnotes(self) -> list[str]:
@@ -677,11 +821,57 @@ def _table_notes(name: str | None, language: str, threshold: int | None) -> list
     return []
 
 
+def _terms_note(terms: dict, language: str) -> list[str]:
+    """The footnote of the marker of terms a model could not estimate, with each reason."""
+    from cohort.report.format import term_label
+
+    if not terms:
+        return []
+    said = "; ".join(
+        report_text(f"not_estimable.terms.{reason}", language, term=term_label(term, language))
+        if text_exists(f"not_estimable.terms.{reason}") else term_label(term, language)
+        for term, reason in terms.items()
+    )
+    return [report_text("not_estimable.marker_footnote", language,
+                        marker=report_text("not_estimable.marker", language), terms=said)]
+
+
 def _empty_text(name: str | None, language: str) -> str:
     """What a table without rows says: its own words (``empty.NAME``) or the general text."""
     if name and text_exists(f"empty.{name}"):
         return report_text(f"empty.{name}", language)
     return report_text("report.empty_table", language)
+
+
+def _suppressed_as_a_whole(released: pd.DataFrame, policy):
+    """Why disclosure control suppressed every estimate of a model table, as a
+    :class:`~cohort.exceptions.NotEstimable` the report may state, or ``None``."""
+    from cohort.exceptions import NotEstimable
+    from cohort.report.estimable import safe_reason
+
+    record = released.attrs.get("disclosure")
+    if not isinstance(record, dict) or not record.get("reason_key"):
+        return None
+    threshold = int(policy.threshold)
+    fact = {"too_few_events": "events", "too_few_households": "households", "small_counts": "total"}
+    key = record["reason_key"]
+    error = NotEstimable(key, **({fact[key]: 0} if key in fact else {}), threshold=threshold)
+    return safe_reason(error, policy)
+
+
+class NoteView:
+    """A note shown in place of a figure (a figure that is not estimable here): Markdown,
+    with ``metadata["cohort"] = {"kind": "note", "name"}``."""
+
+    def __init__(self, text: str, *, name: str):
+        self.text, self.name = text, name
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return ({"text/markdown": f"*{self.text}*", "text/plain": self.text},
+                {"cohort": {"kind": "note", "name": self.name}})
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class FigureView:
@@ -796,3 +986,38 @@ def figure_alt(figure, caption: str, language: str) -> str:
                        low=facts["percentiles"][0] if facts.get("percentiles") else "",
                        high=facts["percentiles"][-1] if facts.get("percentiles") else ""))
     return " ".join(p for p in parts if p)
+
+
+def note_text(note, language: str, policy=None) -> str:
+    """A note of :func:`check_against_delivery` in ``language``: dates written out, sites
+    listed; a note without a text of its own stays in English. The notes hold no counts of
+    units (the rejected rows are counted in the released validation table).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from cohort.report.params import Note
+    >>> n = Note("late_sites", "Sites whose data begins after the reference date add nothing to it: GRO.",
+    ...          sites=["GRO"])
+    >>> note_text(n, "nl")
+    'Proeftuinen waarvan de gegevens na de peildatum beginnen, tellen daarin niet mee: GRO.'
+    """
+    import datetime as dt
+
+    from cohort.report.format import format_date
+    from cohort.report.text import report_text, text_exists
+
+    key = f"delivery_notes.{getattr(note, 'key', '')}"
+    if not text_exists(key):
+        return str(note)
+    fields = {}
+    for name, value in getattr(note, "fields", {}).items():
+        if isinstance(value, dt.date):
+            fields[name] = format_date(value, language)
+        elif isinstance(value, list | tuple):
+            fields[name] = ", ".join(map(str, value))
+        elif name == "scope":
+            fields[name] = report_text(f"delivery_notes.scopes.{value}", language)
+        else:
+            fields[name] = str(value)
+    return report_text(key, language, **fields)

@@ -68,6 +68,7 @@ __all__ = [
     "resolve_path",
     "notebook_parameters",
     "check_against_delivery",
+    "Note",
     "check_comparison_delivery",
 ]
 
@@ -588,13 +589,19 @@ def check_against_delivery(params: Params, delivery=None) -> tuple[str, ...]:
         Notes on what is allowed but worth saying in the report (a reference date after
         the data ends, a site that starts later, rows rejected by validation).
 
+    A ``reference_date`` before the chosen ``sites``' data begin (sites that joined
+    later) is a note (``no_data``), not an error: the report is built and says that there is
+    nothing to report on that date. Before the *whole* delivery's data begin, it is an
+    error (a mistaken date).
+
     Raises
     ------
     ParameterError
         Naming the parameter file and key: a site in ``sites`` that the delivery does not
         have or whose row validation rejected, selected sites without accepted households,
-        a ``reference_date`` before the selected sites' data begins, a ``study_start``
-        after it ends, or a delivery without accepted sites or households.
+        a ``reference_date`` before the whole delivery's data begins, a ``study_start``
+        after the selected sites' data ends, or a delivery without accepted sites or
+        households.
 
     Examples
     --------
@@ -653,51 +660,82 @@ def check_against_delivery(params: Params, delivery=None) -> tuple[str, ...]:
     rows = sites[sites["site"].isin(chosen)]
     first = pd.Timestamp(rows["delivery_start"].min()).date()
     last = pd.Timestamp(rows["delivery_end"].max()).date()
+    scope = "delivery" if params.sites is None else "sites"
     what = "the delivery's data" if params.sites is None else "the data of the chosen sites"
+    notes = []
     if params.reference_date < first:
-        raise ParameterError(
-            f"{source}: parameter 'reference_date' ({params.reference_date}) is before "
-            f"{what} begins ({first}) (rule: reference_date_before_data); there is nothing "
-            "to report on that date"
-        )
+        if params.sites is None:
+            # the whole delivery begins after the reference date: a mistaken date
+            raise ParameterError(
+                f"{source}: parameter 'reference_date' ({params.reference_date}) is before "
+                f"{what} begins ({first}) (rule: reference_date_before_data); there is nothing "
+                "to report on that date"
+            )
+        # a subset of sites that joined later: the report says so, and shows nothing
+        # estimable, rather than refusing to be built
+        notes.append(Note(
+            "no_data",
+            f"The data of the chosen sites ({', '.join(chosen)}) begin on {first}, after the "
+            f"reference date {params.reference_date}: there is nothing to report on that date; "
+            "the monitor shows no counts and the analyses are not estimable here.",
+            sites=list(chosen), first=first, reference_date=params.reference_date,
+        ))
     if params.study_start > last:
         raise ParameterError(
             f"{source}: parameter 'study_start' ({params.study_start}) is after {what} ends "
             f"({last}) (rule: study_start_after_data); the study period holds no data"
         )
-    notes = []
     if params.reference_date > last:
-        notes.append(
+        notes.append(Note(
+            "after_data_end",
             f"The reference date {params.reference_date} lies after {what} ends ({last}): "
-            "follow-up is censored where each site's data ends."
-        )
+            "follow-up is censored where each site's data ends.",
+            reference_date=params.reference_date, last=last, scope=scope,
+        ))
     late = rows.loc[rows["delivery_start"] > pd.Timestamp(params.reference_date), "site"]
-    if len(late):
-        notes.append(
+    if len(late) and params.reference_date >= first:
+        notes.append(Note(
+            "late_sites",
             "Sites whose data begins after the reference date add nothing to it: "
             + ", ".join(sorted(map(str, late)))
-            + "."
-        )
+            + ".",
+            sites=sorted(map(str, late)),
+        ))
     prev = params.previous_reference_date
     if prev is not None and prev < first:
-        notes.append(
+        notes.append(Note(
+            "previous_before_data",
             f"The previous reference date {prev} is before {what} begins ({first}): there is "
-            "no earlier figure to compare with."
-        )
+            "no earlier figure to compare with.",
+            previous_reference_date=prev, first=first, scope=scope,
+        ))
     if not first < params.change_date <= last:
-        notes.append(
+        notes.append(Note(
+            "change_date_outside",
             f"The change date {params.change_date} is not inside the period {what} covers "
-            f"({first} to {last}): the segmented regression has no data on one side."
-        )
+            f"({first} to {last}): the segmented regression has no data on one side.",
+            change_date=params.change_date, first=first, last=last, scope=scope,
+        ))
     acc = getattr(delivery.validation, "accounting", None)
     if acc is not None and len(acc) and int(acc["rows_rejected"].sum()):
-        notes.append(
+        # the report's version names no count: the validation table releases them
+        notes.append(Note(
+            "rows_rejected",
             f"Validation rejected {int(acc['rows_rejected'].sum()):,} of "
-            f"{int(acc['rows_read'].sum()):,} rows of the delivery; they are left out."
-        )
+            f"{int(acc['rows_read'].sum()):,} rows of the delivery; they are left out.",
+        ))
     return tuple(notes)
 
 
+class Note(str):
+    """A note of :func:`check_against_delivery`: its English text, with ``key`` (report
+    text ``delivery_notes.KEY``) and ``fields`` to write it in a report's language
+    (:func:`cohort.report.notebook.note_text`)."""
+
+    def __new__(cls, key: str, text: str, **fields):
+        out = super().__new__(cls, text)
+        out.key, out.fields = key, fields
+        return out
 def check_comparison_delivery(params: Params, delivery=None) -> None:
     """Check the delivery the effects section reads (``comparison_delivery``) before any
     notebook runs: it loads (identifiers refused, rows that fail validation kept aside) and

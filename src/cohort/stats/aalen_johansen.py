@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import DAYS_PER_MONTH
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import Estimator, _check_columns, _group_codes, _numeric
 from cohort.stats.intervals import _check_conf_type, confint
 from cohort.stats.kaplan_meier import SUMMARY_MONTHS, horizon_columns
@@ -65,7 +65,7 @@ class AalenJohansen(Estimator):
         super().__init__(alpha)
         self.conf_type = _check_conf_type(conf_type)
 
-    def fit(self, df, duration_col, event_col, group_col=None):
+    def fit(self, df, duration_col, event_col, group_col=None, causes=None):
         """Fit the cumulative incidence of every cause; returns ``self``.
 
         Parameters
@@ -76,11 +76,18 @@ class AalenJohansen(Estimator):
             0 censored, else the (whole, positive) number of the cause.
         group_col : str, optional
             One set of curves per value.
+        causes : iterable of int, optional
+            The causes the study defines (the levels of R's factor status in ``survfit``):
+            a cause without events in these data has a cumulative incidence of 0, as in R.
+            Default: the causes that occur.
+
+        Without rows, or without any event and without ``causes``, the result is not
+        estimable (``not_estimable_``, reason ``no_observations`` or ``no_events``).
 
         Raises
         ------
         DefinitionError
-            A column is missing or bad, or there is no event.
+            A column is missing or bad, or an event has a cause not in ``causes``.
         """
         _check_columns(df, [duration_col, event_col, group_col])
         time = _numeric(df, duration_col)
@@ -90,9 +97,21 @@ class AalenJohansen(Estimator):
                 f"{event_col!r} must hold 0 (censored) or a positive whole number (cause)"
             )
         status = status.astype(np.int64)
-        causes = sorted(int(c) for c in np.unique(status) if c > 0)
+        seen = sorted(int(c) for c in np.unique(status) if c > 0)
+        if not len(df):
+            raise NotEstimable("no_observations")
+        if causes is not None:
+            declared = sorted({int(c) for c in causes})
+            if any(c <= 0 for c in declared) or not set(seen) <= set(declared):
+                raise DefinitionError(
+                    f"{event_col!r} holds cause(s) {sorted(set(seen) - set(declared))} not among "
+                    f"the causes given {declared} (positive whole numbers)"
+                )
+            causes = declared
+        else:
+            causes = seen
         if not causes:
-            raise DefinitionError(f"no events in {event_col!r}")
+            raise NotEstimable("no_events", f"no events in {event_col!r}")
         groups, labels = _group_codes(df, group_col)
         self.labels_, self.causes_, self.group_col = labels, causes, group_col
         self.duration_col, self.event_col = duration_col, event_col

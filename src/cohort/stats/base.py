@@ -27,11 +27,28 @@ Every iterative fitter issues :class:`ConvergenceWarning` when it stops early an
 
 Input checks are shared too: :func:`check_alpha` for the confidence level and
 :func:`cohort.definitions.tables.require_columns` for the columns of the analysis table.
+
+**Not estimable here.** A fit that the data cannot support (no events, no observations,
+fewer observations than random effects, a singular design) raises
+:class:`~cohort.exceptions.NotEstimable` inside ``fit``; every estimator's ``fit`` turns it
+into a *not-estimable result*: ``fit`` returns ``self`` with ``not_estimable_`` holding the
+error (``estimable`` is False), issues a :class:`StatisticalWarning`, and reading any
+result (``params_``, ``summary``, ...) raises that error again. R sometimes returns a null
+fit instead (``coxph`` without events: every coefficient ``NA``); such an estimator keeps
+those results and marks them not estimable all the same. A report shows a not-estimable
+result as "not estimable here" with the reason (:meth:`cohort.report.notebook.Report.table`).
+Definition errors (a missing column, a bad option) still raise.
+
+**Reduced fits.** Where R drops a term and fits the rest (a covariate constant within every
+stratum, a column collinear with earlier ones: coefficient ``NA``), the estimator does the
+same and records it in ``dropped_terms_`` (term -> reason key), which the release table
+and the methods text show as not estimable.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 import warnings
 
@@ -40,7 +57,7 @@ import pandas as pd
 from scipy import stats
 
 from cohort.definitions.tables import require_columns
-from cohort.exceptions import CohortError, DefinitionError
+from cohort.exceptions import CohortError, DefinitionError, NotEstimable
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -180,18 +197,31 @@ def wald_table(names, estimate, se, alpha: float = 0.05, *, exp: bool = False,
 class NewtonResult:
     """Outcome of :func:`newton_raphson`: the maximiser and what the iteration saw."""
 
-    __slots__ = ("x", "value", "gradient", "information", "n_iter", "converged", "value_start")
+    __slots__ = ("x", "value", "gradient", "information", "n_iter", "converged", "value_start",
+                 "diverging", "settled_x", "settled_step")
 
-    def __init__(self, x, value, gradient, information, n_iter, converged, value_start):
+    def __init__(self, x, value, gradient, information, n_iter, converged, value_start,
+                 diverging=False, settled_x=None, settled_step=None):
         self.x, self.value, self.gradient, self.information = x, value, gradient, information
         self.n_iter, self.converged, self.value_start = n_iter, converged, value_start
+        self.diverging = diverging
+        self.settled_x = x if settled_x is None else settled_x
+        self.settled_step = np.zeros(len(x)) if settled_step is None else settled_step
+
+    def infinite(self, eps: float = 1e-9) -> np.ndarray:
+        """R's rule for an infinite coefficient (``coxph.fit``): where the likelihood had
+        converged (relative change at most ``eps``), the Newton step is larger than ``eps``
+        and than ``sqrt(eps)`` times the coefficient."""
+        step = np.abs(self.settled_step)
+        return (step > eps) & (step > np.sqrt(eps) * np.abs(self.settled_x))
 
     def __repr__(self) -> str:
         return f"NewtonResult(value={self.value:.6g}, n_iter={self.n_iter}, converged={self.converged})"
 
 
 def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
-                   step_tol: float = 1e-8, max_halvings: int = 30, what: str = "model") -> NewtonResult:
+                   step_tol: float = 1e-8, max_halvings: int = 30, what: str = "model",
+                   allow_diverging: bool = False, value_tol: float = 1e-9) -> NewtonResult:
     """Maximise a concave log-likelihood by Newton's method with step-halving.
 
     ``objective(x)`` returns ``(value, gradient, information)``, the information being the
@@ -200,11 +230,22 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     value is at most ``tol`` and the largest step component below ``step_tol``; otherwise a
     :class:`ConvergenceWarning` is issued and ``converged`` is False.
 
+    The first iterate where the value has changed by at most ``value_tol`` (R's
+    ``coxph.control(eps)``: where R stops) and the Newton step computed there are kept
+    (``settled_x``, ``settled_step``), so that :meth:`NewtonResult.infinite` applies R's rule
+    for infinite coefficients. With ``allow_diverging``, a likelihood that has converged
+    while coefficients still move (a monotone likelihood: a term separates the outcome, its
+    coefficient runs off to infinity) ends the iteration instead of raising when the
+    information becomes singular or the iterations run out (``diverging`` True).
+
     Raises
     ------
     DefinitionError
-        The information matrix is singular: at the start (collinear terms, no unique
-        maximum) or later (a coefficient diverging to infinity).
+        The information matrix is singular at the start (collinear terms, no unique
+        maximum).
+    NotEstimable
+        It becomes singular later (reason ``diverging``: a coefficient diverging to
+        infinity), unless ``allow_diverging`` and the likelihood has converged.
 
     Examples
     --------
@@ -219,23 +260,39 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
     start = value
     converged = False
     n_iter = 0
+    last_step = np.zeros(len(x))
+    halving_failed = False
+    value_settled = False  # the last iteration changed the value by at most value_tol
+    settled = None  # (iterate, Newton step there) where the value first settled
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         if len(x):
             try:
-                step = linalg.solve(info, grad, assume_a="pos")
+                with warnings.catch_warnings():
+                    if allow_diverging:  # a diverging coefficient makes it ill-conditioned
+                        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                    step = linalg.solve(info, grad, assume_a="pos")
+                if not np.all(np.isfinite(step)):
+                    raise linalg.LinAlgError("non-finite Newton step")
             except (linalg.LinAlgError, ValueError) as err:
                 if n_iter == 1:
                     raise DefinitionError(
                         f"the {what}'s information matrix is singular (terms are collinear or "
                         "a term does not vary); drop or combine terms"
                     ) from err
-                raise DefinitionError(
+                if allow_diverging and value_settled:
+                    sx, ss = settled if settled is not None else (x, last_step)
+                    return NewtonResult(x, float(value), grad, info, n_iter - 1, False, float(start),
+                                        diverging=True, settled_x=sx, settled_step=ss)
+                raise NotEstimable(
+                    "diverging",
                     f"the {what}'s information matrix became singular after {n_iter - 1} "
                     "iterations: a coefficient diverges (a term separates the outcome "
-                    "perfectly, or is nearly collinear with others); drop or combine such terms"
+                    "perfectly, or is nearly collinear with others); drop or combine such terms",
                 ) from err
         else:
             step = np.zeros(0)
+        if value_settled and settled is None:
+            settled = (x.copy(), step.copy())
         new = x + step
         v_new, g_new, i_new = objective(new)
         halvings = 0
@@ -244,19 +301,39 @@ def newton_raphson(objective, x0, *, max_iter: int = 50, tol: float = 1e-12,
             new = x + step
             v_new, g_new, i_new = objective(new)
             halvings += 1
+        if not np.isfinite(v_new) or v_new < value - 1e-12 * abs(value):
+            # no step along the Newton direction improves the likelihood (cmprsk's crr:
+            # converge <- FALSE): stop at the last good point and say so
+            halving_failed = True
+            break
         done = abs(v_new - value) <= tol * abs(v_new) and (not len(step) or np.max(np.abs(step)) < step_tol)
-        x, value, grad, info = new, v_new, g_new, i_new
+        value_settled = abs(v_new - value) <= value_tol * abs(v_new)
+        x, value, grad, info, last_step = new, v_new, g_new, i_new, step
         if done:
             converged = True
             break
+    sx, ss = settled if settled is not None else (x, last_step)
+    if halving_failed:
+        warnings.warn(
+            f"the {what} did not converge: after {n_iter} iterations no step of "
+            f"{max_halvings} halvings improved the likelihood; estimates may be unreliable",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        return NewtonResult(x, float(value), grad, info, n_iter, False, float(start),
+                            settled_x=sx, settled_step=ss)
+    if not converged and allow_diverging and value_settled:
+        return NewtonResult(x, float(value), grad, info, n_iter, False, float(start),
+                            diverging=True, settled_x=sx, settled_step=ss)
     if not converged:
         warnings.warn(
             f"the {what} did not converge in {max_iter} iterations; estimates may be "
             "unreliable (is a term separating the outcome perfectly?)",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # newton_raphson, the fit, its not-estimable guard: the caller
         )
-    return NewtonResult(x, float(value), grad, info, n_iter, converged, float(start))
+    return NewtonResult(x, float(value), grad, info, n_iter, converged, float(start),
+                        settled_x=sx, settled_step=ss)
 
 
 def term_support(X, names, units, events=None, *, levels: bool = False) -> pd.DataFrame:
@@ -336,6 +413,72 @@ def _repr_format(value) -> str:
     return str(value)
 
 
+def not_estimable(obj) -> NotEstimable | None:
+    """Why ``obj`` is not estimable here, or ``None``: a not-estimable result of an
+    estimator (``not_estimable_``), or a table that says so (``attrs["not_estimable"]``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": []})
+    >>> t.attrs["not_estimable"] = NotEstimable("no_observations")
+    >>> not_estimable(t).reason, not_estimable(pd.DataFrame({"x": [1]}))
+    ('no_observations', None)
+    """
+    if isinstance(obj, pd.DataFrame):
+        found = obj.attrs.get("not_estimable")
+        return found if isinstance(found, NotEstimable) else None
+    if isinstance(obj, dict):
+        for value in obj.values():
+            found = not_estimable(value)
+            if found is not None:
+                return found
+        return None
+    found = getattr(obj, "__dict__", {}).get("not_estimable_")
+    return found if isinstance(found, NotEstimable) else None
+
+
+class NotEstimableResult(NotEstimable, AttributeError):
+    """A result read from a not-estimable fit: a :class:`~cohort.exceptions.NotEstimable`
+    that ``hasattr``/``getattr(obj, name, default)`` treat as a missing attribute."""
+
+
+def _guard_describe(describe):
+    """``describe`` of a not-estimable result: the model and the reason only, unless the
+    estimator kept a null fit (then its facts, with ``not_estimable``)."""
+
+    @functools.wraps(describe)
+    def guarded(self):
+        error = self.__dict__.get("not_estimable_")
+        if error is not None and not self.fitted:
+            return {"model": type(self).__name__, "not_estimable": error.reason}
+        out = describe(self)
+        if error is not None:
+            out["not_estimable"] = error.reason
+        return out
+
+    guarded._guarded = True
+    return guarded
+
+
+def _guard_fit(fit):
+    """``fit`` that turns a :class:`~cohort.exceptions.NotEstimable` into a not-estimable
+    result (see the module docstring)."""
+
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        self.__dict__["not_estimable_"] = None
+        try:
+            return fit(self, *args, **kwargs)
+        except NotEstimable as error:
+            for name in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("__")]:
+                del self.__dict__[name]
+            self._mark_not_estimable(error, stacklevel=2)
+            return self
+
+    guarded._guarded = True
+    return guarded
+
+
 class Estimator:
     """Base of every estimator: checked options, ``fit() -> self``, ``summary``, ``repr``.
 
@@ -367,15 +510,48 @@ class Estimator:
 
     _fitted_attribute = "n_"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fit = cls.__dict__.get("fit")
+        if callable(fit) and not getattr(fit, "_guarded", False):
+            cls.fit = _guard_fit(fit)
+        describe = cls.__dict__.get("describe")
+        if callable(describe) and not getattr(describe, "_guarded", False):
+            cls.describe = _guard_describe(describe)
+
     def __init__(self, alpha: float = 0.05):
         self.alpha = check_alpha(alpha)
 
+    def __getattr__(self, name):
+        # reached only for attributes that are not set: a result of a not-estimable fit
+        error = self.__dict__.get("not_estimable_") if name != "__dict__" else None
+        # a result (``params_``) or a property that reads one (``summary``: its
+        # AttributeError lands here): the reason, not a missing attribute
+        if error is not None and not name.startswith("_"):
+            raise NotEstimableResult(error.reason, str(error), **error.facts)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def fitted(self) -> bool:
-        return hasattr(self, self._fitted_attribute)
+        return self._fitted_attribute in self.__dict__
+
+    @property
+    def estimable(self) -> bool:
+        """False for a not-estimable result (``not_estimable_`` says why)."""
+        return self.__dict__.get("not_estimable_") is None
+
+    def _mark_not_estimable(self, error: NotEstimable, stacklevel: int = 3) -> None:
+        """Record that this fit is not estimable here, and say so (the warning points
+        ``stacklevel`` frames up: the caller of ``fit`` when called from ``fit``)."""
+        self.__dict__["not_estimable_"] = error
+        warnings.warn(f"{type(self).__name__} is not estimable here: {error}", StatisticalWarning,
+                      stacklevel=stacklevel + 1)
 
     def _require_fitted(self) -> None:
         if not self.fitted:
+            error = self.__dict__.get("not_estimable_")
+            if error is not None:
+                raise NotEstimableResult(error.reason, str(error), **error.facts)
             raise DefinitionError(f"{type(self).__name__} is not fitted yet: call fit() first")
 
     @property
@@ -388,7 +564,8 @@ class Estimator:
 
     def describe(self) -> dict:
         """What was fitted, as plain values for the methods text: at least ``model`` and
-        ``n``; subclasses add their options (ties, strata, cluster, transform, ...)."""
+        ``n``; subclasses add their options (ties, strata, cluster, transform, ...). A
+        not-estimable result says only that, and why (``not_estimable``: the reason key)."""
         self._require_fitted()
         return {"model": type(self).__name__, "n": int(getattr(self, "n_", 0)),
                 "confidence_level": 1 - self.alpha}
@@ -399,6 +576,9 @@ class Estimator:
                          if k != "model" and _repr_value(v))
 
     def __repr__(self) -> str:
+        error = self.__dict__.get("not_estimable_")
+        if error is not None:
+            return f"<{type(self).__name__}: not estimable here ({error.reason})>"
         if not self.fitted:
             return f"<{type(self).__name__}: not fitted>"
         return f"<{type(self).__name__}: {self._repr_fields()}>"

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import linalg, sparse, stats
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import (
     RegressionModel,
+    StatisticalWarning,
     _check_columns,
     _composite,
     _events,
@@ -22,6 +25,56 @@ from cohort.stats.base import (
 from cohort.stats.design import design_matrix
 
 __all__ = ["CoxPH"]
+
+#: R's ``coxph.control()`` defaults: ``eps`` (convergence of the log-likelihood, and the
+#: rule for an infinite coefficient) and ``toler.chol`` (a singular pivot).
+_EPS = 1e-9
+_TOLER_CHOL = np.finfo(float).eps ** 0.75
+
+
+def _singular_columns(info: np.ndarray, toler: float = _TOLER_CHOL) -> list[int]:
+    """Columns R's ``coxph`` sets to ``NA``: a zero pivot of survival's ``cholesky2``.
+
+    The pivots of the information matrix in column order, each after removing the columns
+    before it; a pivot below ``toler`` times the largest diagonal element is singular (the
+    column is constant, or a combination of earlier columns, in every risk set).
+
+    Examples
+    --------
+    >>> _singular_columns(np.array([[2.0, 1.0, 3.0], [1.0, 1.0, 2.0], [3.0, 2.0, 5.0]]))
+    [2]
+    >>> _singular_columns(np.zeros((2, 2)))
+    [0, 1]
+    """
+    m = np.array(info, dtype=float, copy=True)
+    n = len(m)
+    eps = max([m[i, i] for i in range(n)] + [0.0])
+    eps = toler if eps == 0 else eps * toler
+    singular = []
+    for i in range(n):
+        pivot = m[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            m[i, i] = 0.0
+            singular.append(i)
+            continue
+        for j in range(i + 1, n):
+            temp = m[j, i] / pivot
+            m[j, i] = temp
+            m[j, j] -= temp * temp * pivot
+            m[j + 1:, j] -= temp * m[j + 1:, i]
+    return singular
+
+
+def _dropped_reason(x: np.ndarray, strata: np.ndarray) -> str:
+    """Why a column was dropped: ``constant``, ``constant_within_strata`` or ``collinear``."""
+    if not len(x) or np.ptp(x) == 0:
+        return "constant"
+    order = np.argsort(strata, kind="stable")
+    xs, ss = x[order], strata[order]
+    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    if (np.maximum.reduceat(xs, starts) == np.minimum.reduceat(xs, starts)).all():
+        return "constant_within_strata"
+    return "collinear"
 
 
 class _CoxData:
@@ -76,6 +129,27 @@ class CoxPH(RegressionModel):
     built from dfbeta residuals (R ``coxph(..., cluster=id)``), all vectorised: cost is
     O(n log n) per iteration plus O(n p^2).
 
+    Reduced fits, as R's ``coxph`` (survival 3.5):
+
+    * **A term R sets to NA** (a zero pivot of the information, survival's ``cholesky2``
+      rule: a covariate constant in the analysed rows or within every stratum, or a
+      combination of earlier columns) is dropped and the rest is fitted; its coefficient
+      and standard errors are ``NaN`` (R prints a standard error of 0) and
+      ``dropped_terms_`` names it with the reason (``constant``, ``constant_within_strata``,
+      ``collinear``). A :class:`~cohort.stats.base.StatisticalWarning` says so; R is silent.
+    * **An infinite coefficient** (a term separates the outcome: monotone likelihood). R
+      stops when the log-likelihood has converged and warns "coefficient may be infinite"
+      (rule: the last Newton step larger than ``sqrt(eps)`` times the coefficient), printing
+      the finite value it reached. Here the same rule finds the term, its coefficient is
+      ``NaN`` (reason ``infinite``) and the other terms are their limits (the variance of
+      the finite block; they agree with R's to about ``1e-8``).
+    * **No events**: R returns a fit with every coefficient ``NA`` and log-likelihood 0,
+      without a warning. The same is returned here, marked not estimable (``not_estimable_``,
+      reason ``no_events``), with a :class:`~cohort.stats.base.StatisticalWarning`.
+    * **No estimable term** at all: the null model's log-likelihood, every coefficient
+      ``NaN``, not estimable (``no_estimable_term``); no rows: not estimable
+      (``no_observations``).
+
     Parameters
     ----------
     ties : {"efron", "breslow"}
@@ -106,6 +180,8 @@ class CoxPH(RegressionModel):
     converged_, n_iter_ : bool, int
     term_support_ : DataFrame
         Units (clusters, else rows) and events behind each term (:func:`term_support`).
+    dropped_terms_ : dict
+        Terms not estimated (coefficient ``NaN``; R ``NA``) -> reason key.
     strata_support_ : DataFrame
         Units and events per stratum: the strata columns, ``units``, ``events``.
     unit_counts_ : DataFrame
@@ -219,6 +295,8 @@ class CoxPH(RegressionModel):
         Returns
         -------
         self
+            A reduced fit where R's ``coxph`` gives a coefficient ``NA`` (see the class
+            docstring); a not-estimable result (``not_estimable_``) without events or rows.
         """
         cols = [duration_col, event_col, entry_col, cluster_col]
         strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
@@ -227,12 +305,6 @@ class CoxPH(RegressionModel):
         self.covariates_ = list(design.columns)
         self.terms_ = dict(design.attrs["assign"])
         X0 = design.to_numpy(dtype=float)
-        constant = [c for c, v in zip(self.covariates_, np.ptp(X0, axis=0), strict=True) if v == 0]
-        if len(X0) and constant:
-            raise DefinitionError(
-                f"covariate column(s) {constant} take a single value in the analysed rows and "
-                "cannot be estimated; drop them from the model"
-            )
         stop = _numeric(df, duration_col)
         event = _events(df, event_col)
         start = _numeric(df, entry_col) if entry_col else np.full(len(df), -np.inf)
@@ -252,49 +324,23 @@ class CoxPH(RegressionModel):
             s_codes, s_labels = pd.factorize(strata_codes, sort=True)
         else:
             s_codes, s_labels = np.zeros(len(df), dtype=np.int64), [None]
-        if not event.any():
-            raise DefinitionError(f"no events in {event_col!r}: the Cox model cannot be fitted")
-        self.strata_labels_ = list(s_labels)
-        self._mean = X0.mean(axis=0)
-        # column-major: every per-covariate pass reads contiguous memory
-        X = np.asfortranarray(X0 - self._mean)
-        p = X.shape[1]
-        # [1 | x | products], row-major: one sparse product per iteration gives all sums
-        XX = np.ascontiguousarray(np.column_stack([np.ones(len(X)), X, _products(X)]))
-        if p and np.linalg.matrix_rank(X.T @ X) < p:
-            raise DefinitionError(
-                f"the covariates {self.covariates_} are collinear (one is a combination of "
-                "others in the analysed rows); drop or combine covariates"
-            )
-        cd = _CoxData(start, stop, event, np.asarray(s_codes, dtype=np.int64))
-        res = newton_raphson(
-            lambda beta: self._loglik_grad_info(beta, X, cd, XX),
-            np.zeros(p), max_iter=self.max_iter, tol=self.tol, what="Cox model",
-        )
-        beta, ll, info, ll0 = res.x, res.value, res.information, res.value_start
-        self.n_iter_ = res.n_iter
-        self.converged_ = res.converged
-        var = linalg.inv(info) if p else np.zeros((0, 0))
-        self._X, self._cd, self._XX = X, cd, XX
-        self.params_ = pd.Series(beta, index=self.covariates_, name="coef")
-        self.naive_variance_ = pd.DataFrame(var, index=self.covariates_, columns=self.covariates_)
-        self.log_likelihood_ = float(ll)
-        self.log_likelihood_null_ = float(ll0)
-        self.n_ = len(df)
-        self.n_events_ = int(event.sum())
-        self.information_ = info
-        self._stop, self._start, self._event = stop, start, event
-        self._strata_codes = np.asarray(s_codes, dtype=np.int64)
-        self.entry_col, self.duration_col, self.event_col = entry_col, duration_col, event_col
-        self.cluster_col = cluster_col
-        self.strata_cols_ = strata_cols
-        use_robust = robust if robust is not None else cluster_col is not None
-        self.robust_ = bool(use_robust)
         clusters = None
         if cluster_col:
             clusters = pd.factorize(df[cluster_col], sort=True)[0]
             if (clusters < 0).any():
                 raise DefinitionError(f"cluster column {cluster_col!r} has missing values")
+        if not len(df):
+            raise NotEstimable("no_observations")
+        self.strata_labels_ = list(s_labels)
+        self._strata_codes = np.asarray(s_codes, dtype=np.int64)
+        self.entry_col, self.duration_col, self.event_col = entry_col, duration_col, event_col
+        self.cluster_col = cluster_col
+        self.strata_cols_ = strata_cols
+        self.n_ = len(df)
+        self.n_events_ = int(event.sum())
+        self._stop, self._start, self._event = stop, start, event
+        use_robust = robust if robust is not None else cluster_col is not None
+        self.robust_ = bool(use_robust)
         # households behind each term and stratum: clusters when given, else rows
         units = clusters if clusters is not None else np.arange(len(df))
         self._term_levels = term_support(X0, self.covariates_, units, event, levels=True)
@@ -302,28 +348,151 @@ class CoxPH(RegressionModel):
         self.strata_support_ = _strata_support(df, strata_cols, self._strata_codes, units, event,
                                                rows_are_units=clusters is None)
         self.n_clusters_ = int(units.max() + 1) if cluster_col and len(units) else None
+        self._mean = X0.mean(axis=0)
+        Xc = X0 - self._mean
+        p_all = Xc.shape[1]
+        if not event.any():
+            # R's coxph: a fit without events has every coefficient NA and log-likelihood 0
+            self._null_fit(p_all, clusters)
+            self._mark_not_estimable(NotEstimable("no_events"))
+            return self
+        # Terms R drops (coefficient NA): a zero pivot in the Cholesky decomposition of the
+        # information (survival's cholesky2, toler.chol = .Machine$double.eps^0.75), which
+        # does not depend on the coefficients: constant, constant within every stratum, or
+        # a linear combination of earlier columns.
+        cd_all = _CoxData(start, stop, event, self._strata_codes)
+        XX_all = np.ascontiguousarray(np.column_stack([np.ones(len(Xc)), Xc, _products(Xc)]))
+        info0 = self._loglik_grad_info(np.zeros(p_all), Xc, cd_all, XX_all)[2] if p_all else np.zeros((0, 0))
+        singular = _singular_columns(info0)
+        self.dropped_terms_ = {self.covariates_[i]: _dropped_reason(X0[:, i], self._strata_codes)
+                               for i in singular}
+        keep = np.array([i for i in range(p_all) if i not in singular], dtype=np.int64)
+        # column-major: every per-covariate pass reads contiguous memory
+        X = np.asfortranarray(Xc[:, keep])
+        p = X.shape[1]
+        if len(keep) == p_all:
+            cd, XX = cd_all, XX_all
+        else:
+            cd = cd_all
+            # [1 | x | products], row-major: one sparse product per iteration gives all sums
+            XX = np.ascontiguousarray(np.column_stack([np.ones(len(X)), X, _products(X)]))
+        if p_all and not p:
+            self._null_fit(p_all, clusters, cd=cd, X=X, XX=XX)
+            self._mark_not_estimable(NotEstimable("no_estimable_term"))
+            return self
+        res = newton_raphson(
+            lambda beta: self._loglik_grad_info(beta, X, cd, XX),
+            np.zeros(p), max_iter=self.max_iter, tol=self.tol, what="Cox model",
+            allow_diverging=True,
+        )
+        beta, ll, info, ll0 = res.x, res.value, res.information, res.value_start
+        # R's rule (coxph.fit): where the likelihood converged, the Newton step of a
+        # coefficient still larger than sqrt(eps) times the coefficient: infinite
+        finite = ~res.infinite(_EPS) if p else np.ones(0, dtype=bool)
+        # and a coefficient whose information has vanished where the iteration ended (it
+        # ran on beyond R's stopping point): infinite too, its variance is not defined
+        start_info = np.diag(info0)[keep]
+        finite &= ~(np.diag(info) <= _TOLER_CHOL * start_info)
+        if res.diverging and finite.all():
+            raise NotEstimable("diverging")
+        if not finite.all():
+            for i in np.flatnonzero(~finite):
+                self.dropped_terms_[self.covariates_[keep[i]]] = "infinite"
+            warnings.warn(
+                "the Cox model's likelihood converged before the coefficient(s) of "
+                f"{[self.covariates_[keep[i]] for i in np.flatnonzero(~finite)]}; they are infinite "
+                "(the term separates the outcome: monotone likelihood) and not estimable",
+                StatisticalWarning, stacklevel=3,
+            )
+        self.n_iter_ = res.n_iter
+        self.converged_ = res.converged or not finite.all()
+        var = np.zeros((p, p))
+        if finite.any():
+            f = np.flatnonzero(finite)
+            var[np.ix_(f, f)] = linalg.inv(info[np.ix_(f, f)])
+        self._X, self._cd, self._XX = X, cd, XX
+        self._beta, self._keep, self._finite = beta, keep, finite
+        self.log_likelihood_ = float(ll)
+        self.log_likelihood_null_ = float(ll0)
+        self.information_ = info
+        rvar = None
         if use_robust:
             if clusters is None:
                 clusters = np.arange(len(df))
-            dfb = self.score_residuals() @ var
+            dfb = self._score_residuals() @ var
             summed = np.column_stack(
                 [np.bincount(clusters, dfb[:, a]) for a in range(p)]
             ) if p else np.zeros((0, 0))
             rvar = summed.T @ summed
             self.n_clusters_ = int(clusters.max() + 1)
-            self.robust_variance_ = pd.DataFrame(rvar, index=self.covariates_, columns=self.covariates_)
+        shown = keep[finite]
+        self._set_results(beta[finite], var[np.ix_(finite, finite)],
+                          None if rvar is None else rvar[np.ix_(finite, finite)], shown, p_all)
+        if self.dropped_terms_ and finite.all():
+            warnings.warn(
+                f"the Cox model drops {list(self.dropped_terms_)} (coefficient NA, as R's coxph): "
+                + "; ".join(f"{t}: {r.replace('_', ' ')}" for t, r in self.dropped_terms_.items()),
+                StatisticalWarning, stacklevel=3,
+            )
+        return self
+
+    def _set_results(self, beta, var, rvar, columns, p_all):
+        """Coefficients and variances by term, ``NaN`` for terms not estimated."""
+        full = np.full(p_all, np.nan)
+        full[columns] = beta
+        V = np.full((p_all, p_all), np.nan)
+        V[np.ix_(columns, columns)] = var
+        names = self.covariates_
+        self.params_ = pd.Series(full, index=names, name="coef")
+        self.naive_variance_ = pd.DataFrame(V, index=names, columns=names)
+        if rvar is not None:
+            R = np.full((p_all, p_all), np.nan)
+            R[np.ix_(columns, columns)] = rvar
+            self.robust_variance_ = pd.DataFrame(R, index=names, columns=names)
             self.variance_matrix_ = self.robust_variance_
         else:
             self.robust_variance_ = None
             self.variance_matrix_ = self.naive_variance_
-        return self
+
+    def _null_fit(self, p_all, clusters, cd=None, X=None, XX=None):
+        """R's fit without estimable coefficients: every coefficient ``NA``; the
+        log-likelihood that of the null model (0 without events)."""
+        self.dropped_terms_ = getattr(self, "dropped_terms_", {}) if self.n_events_ else {}
+        ll = 0.0
+        if cd is not None and self.n_events_:
+            ll = float(self._loglik_grad_info(np.zeros(0), X, cd, XX, want_info=False)[0])
+        self.log_likelihood_ = self.log_likelihood_null_ = ll
+        self.n_iter_, self.converged_ = 0, True
+        self.information_ = np.zeros((0, 0))
+        if self.robust_ and clusters is None:
+            clusters = np.arange(self.n_)
+        if self.robust_:
+            self.n_clusters_ = int(clusters.max() + 1)
+        self._X = self._XX = self._cd = None
+        self._beta, self._keep, self._finite = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        self._set_results(np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0)) if self.robust_ else None,
+                          np.zeros(0, dtype=np.int64), p_all)
 
     # -- residuals ---------------------------------------------------------------
-    def score_residuals(self) -> np.ndarray:
-        """Score residuals, one row per data row (R ``residuals(fit, type="score")``)."""
+    def score_residuals(self, *, reduced: bool = False) -> np.ndarray:
+        """Score residuals, one row per data row (R ``residuals(fit, type="score")``).
+
+        One column per covariate, ``NaN`` for a term not estimated (``dropped_terms_``);
+        ``reduced`` gives the columns of the fitted (kept) terms only, infinite ones included.
+        """
         self._require_fitted()
+        if self._X is None:  # a null fit: no coefficient estimated
+            return np.full((self.n_, len(self.covariates_)), np.nan)
+        if reduced:
+            return self._score_residuals()
+        out = np.full((self.n_, len(self.covariates_)), np.nan)
+        out[:, self._keep[self._finite]] = self._score_residuals()[:, self._finite]
+        return out
+
+    def _score_residuals(self) -> np.ndarray:
+        """Score residuals of the fitted (kept) columns at the fitted coefficients."""
         X, cd = self._X, self._cd
-        beta = self.params_.to_numpy()
+        beta = self._beta
         eta, r, S0, S0D, S1, S1D, f, d2, xb = self._sums(beta, X, cd, self._XX)
         K, jj = cd.K, cd.jj
         p = X.shape[1]
@@ -359,7 +528,7 @@ class CoxPH(RegressionModel):
         """(statistic, df, p) of the likelihood-ratio test against the null model."""
         self._require_fitted()
         stat = 2 * (self.log_likelihood_ - self.log_likelihood_null_)
-        k = len(self.covariates_)
+        k = len(self._keep)  # R: the coefficients not NA (an infinite one counts)
         return stat, k, float(stats.chi2.sf(stat, k))
 
     @property
@@ -409,6 +578,8 @@ class CoxPH(RegressionModel):
                    n_strata=len(self.strata_labels_) if self.strata_cols_ else None,
                    cluster_col=self.cluster_col, robust=self.robust_,
                    n_clusters=self.n_clusters_, entry_col=self.entry_col)
+        if self.dropped_terms_:
+            out["dropped_terms"] = dict(self.dropped_terms_)
         return out
 
 

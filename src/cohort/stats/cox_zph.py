@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import HypothesisTest, _tri_pairs
 from cohort.stats.cox import CoxPH
 from cohort.stats.kaplan_meier import _km_counts
@@ -85,15 +87,27 @@ class ProportionalHazardsTest(HypothesisTest):
     def fit(self, cox: CoxPH):
         """Test the fitted ``cox``; returns ``self``.
 
+        Terms the Cox model did not estimate (``dropped_terms_``: coefficient ``NA`` in R,
+        or infinite) have no row, as in R's ``cox.zph``, which leaves ``NA`` coefficients
+        out; an infinite coefficient still enters the risk scores.
+
+        Returns a not-estimable result (``not_estimable_``) where R's ``cox.zph`` stops or
+        cannot start: the Cox model is not estimable (reason ``model_not_estimable``), every
+        event falls at the same time (``ph_tied_events``: the time transform has no spread
+        over the events, R stops with "system is exactly singular"), or the test's matrix
+        is singular otherwise (``ph_singular``).
+
         Raises
         ------
         DefinitionError
             ``cox`` is not a fitted :class:`~cohort.stats.cox.CoxPH`.
         """
-        if not isinstance(cox, CoxPH) or not cox.fitted:
+        if not isinstance(cox, CoxPH) or not (cox.fitted or not cox.estimable):
             raise DefinitionError("the proportional-hazards test needs a fitted CoxPH model")
-        table = _zph_table(cox, self.transform, self.terms, self.global_test)
         self.model_ = cox
+        if not cox.estimable:
+            raise NotEstimable("model_not_estimable", cause=cox.not_estimable_)
+        table = _zph_table(cox, self.transform, self.terms, self.global_test)
         self.table_ = table
         self.n_, self.n_events_ = cox.n_, cox.n_events_
         if self.global_test:
@@ -140,9 +154,11 @@ def _zph_table(cox: CoxPH, transform: str, terms: bool, global_test: bool) -> pd
     else:  # "log", checked by the constructor
         tt = np.log(time)
     gtime = tt - tt[cox._event].mean()
+    if np.ptp(tt[cox._event]) == 0:
+        raise NotEstimable("ph_tied_events")
     gj = np.zeros(cd.K)
     gj[cd.jd] = gtime[cd.dead]
-    beta = cox.params_.to_numpy()
+    beta = cox._beta
     eta, r, S0, S0D, S1, S1D, f, d2, xb = cox._sums(beta, X, cd, cox._XX)
     K, jj = cd.K, cd.jj
     p = X.shape[1]
@@ -160,20 +176,34 @@ def _zph_table(cox: CoxPH, transform: str, terms: bool, global_test: bool) -> pd
     for power, blk in enumerate(blocks):
         gp = gj[jj] ** power
         blk -= (xb * gp[:, None]).T @ xb
+    # the tested columns: the estimated, finite coefficients (R leaves NA terms out)
+    tested = np.flatnonzero(cox._finite)
+    q = len(tested)
+    u = u[tested]
+    blocks = [b[np.ix_(tested, tested)] for b in blocks]
     imat = np.block([[blocks[0], blocks[1]], [blocks[1], blocks[2]]])
     # group design columns into terms (a treatment-coded covariate is one term, as in R)
     assign: dict[str, list[int]] = {}
-    for i, name in enumerate(cox.covariates_):
+    for i, column in enumerate(tested):
+        name = cox.covariates_[cox._keep[column]]
         assign.setdefault(cox.terms_[name] if terms else name, []).append(i)
+
+    def score(sub, uu):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", linalg.LinAlgWarning)
+                return float(linalg.solve(sub, uu) @ uu)
+        except (linalg.LinAlgError, linalg.LinAlgWarning) as err:
+            raise NotEstimable("ph_singular") from err
+
     rows = []
     for term, cols in assign.items():
-        kk_ = np.r_[np.arange(p), np.asarray(cols) + p]
-        uu = np.r_[np.zeros(p), u[cols]]
-        sub = imat[np.ix_(kk_, kk_)]
-        rows.append((term, float(linalg.solve(sub, uu) @ uu), len(cols)))
+        kk_ = np.r_[np.arange(q), np.asarray(cols) + q]
+        uu = np.r_[np.zeros(q), u[cols]]
+        rows.append((term, score(imat[np.ix_(kk_, kk_)], uu), len(cols)))
     if global_test:
-        uu = np.r_[np.zeros(p), u]
-        rows.append(("GLOBAL", float(linalg.solve(imat, uu) @ uu), p))
+        uu = np.r_[np.zeros(q), u]
+        rows.append(("GLOBAL", score(imat, uu), q))
     out = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
     out["p"] = stats.chi2.sf(out["chisq"], out["df"])
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import NotEstimable
 from cohort.stats.base import RegressionModel, _check_columns, term_support
 from cohort.stats.mixed import fixed_effects_design
 
@@ -88,10 +88,13 @@ class GEE(RegressionModel):
         levels : dict, optional
             Level order per categorical column (first = reference).
 
+        Returns a not-estimable result (``not_estimable_``) without usable observations
+        (reason ``no_observations``) or with a rank-deficient design (``rank_deficient``).
+
         Raises
         ------
         DefinitionError
-            A named column is missing or the design is rank deficient.
+            A named column is missing.
         """
         covariates, categorical = list(covariates), list(categorical)
         _check_columns(df, [outcome_col, time_col, group_col, *covariates, *categorical])
@@ -102,10 +105,13 @@ class GEE(RegressionModel):
         groups = df[group_col]
         ok = np.isfinite(y) & np.isfinite(X).all(axis=1) & groups.notna().to_numpy()
         y, X = y[ok], X[ok]
+        if not len(y):
+            raise NotEstimable("no_observations")
         if len(y) <= X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
-            raise DefinitionError(
+            raise NotEstimable(
+                "rank_deficient",
                 f"the GEE design is rank deficient (a covariate is constant or a category has "
-                f"no observations); terms: {names}"
+                f"no observations); terms: {names}",
             )
         codes, _ = pd.factorize(groups[ok], sort=True)
         codes = np.asarray(codes)

@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import ConvergenceWarning, RegressionModel, _check_columns, term_support
 from cohort.stats.design import design_matrix
 from cohort.stats.turnbull import (
@@ -317,7 +317,7 @@ class IntervalPH(RegressionModel):
                                   "alone use cohort.stats.turnbull.Turnbull")
         _check_columns(df, [left_col, right_col, cluster_col, *covariates])
         if len(df) == 0:
-            raise DefinitionError("the analysis table has no rows: nothing to fit")
+            raise NotEstimable("no_observations", "the analysis table has no rows: nothing to fit")
         left = df[left_col].to_numpy(dtype="float64", na_value=np.nan)
         right = df[right_col].to_numpy(dtype="float64", na_value=np.nan)
         a, b, jtimes, status = _ranges(left, right)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import RegressionModel, _check_columns, newton_raphson, term_support
 from cohort.stats.design import design_matrix
 from cohort.stats.turnbull import EXACT, INTERVAL, LEFT, RIGHT, interval_status
@@ -271,13 +271,13 @@ class IntervalRegression(RegressionModel):
         covariates = [covariates] if isinstance(covariates, str) else list(covariates)
         _check_columns(df, [left_col, right_col, cluster_col, *covariates])
         if len(df) == 0:
-            raise DefinitionError("the analysis table has no rows: nothing to fit")
+            raise NotEstimable("no_observations", "the analysis table has no rows: nothing to fit")
         left = df[left_col].to_numpy(dtype="float64", na_value=np.nan)
         right = df[right_col].to_numpy(dtype="float64", na_value=np.nan)
         data = _Data(left, right)
         used = df.loc[data.used]
         if len(used) == 0:
-            raise DefinitionError("every row is right-censored at time 0: nothing to fit")
+            raise NotEstimable("no_observations", "every row is right-censored at time 0: nothing to fit")
         design = design_matrix(used, covariates) if covariates else pd.DataFrame(index=used.index)
         names = ["(Intercept)", *design.columns, "Log(scale)"]
         X = np.column_stack([np.ones(len(used)), design.to_numpy(dtype=float)])[data.order]

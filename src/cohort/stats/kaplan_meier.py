@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from cohort.definitions.dates import DAYS_PER_MONTH
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import (
     Estimator,
     _check_columns,
@@ -173,6 +173,9 @@ class KaplanMeier(Estimator):
         -------
         self
 
+        Without rows the result is not estimable (``not_estimable_``, reason
+        ``no_observations``; R's ``survfit`` stops there).
+
         Raises
         ------
         DefinitionError
@@ -180,6 +183,8 @@ class KaplanMeier(Estimator):
             before its time.
         """
         _check_columns(df, [duration_col, event_col, group_col, entry_col])
+        if not len(df):
+            raise NotEstimable("no_observations")
         time = _numeric(df, duration_col)
         event = _events(df, event_col)
         entry = _numeric(df, entry_col) if entry_col is not None else None

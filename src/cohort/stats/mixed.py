@@ -1,4 +1,5 @@
-"""Linear mixed model with a random intercept and a random slope per group, fitted by REML.
+"""Linear mixed model with a random intercept (and, where the data support it, a random
+slope) per group, fitted by REML.
 
 The model for observation ``j`` of group ``i`` (a household) is::
 
@@ -7,7 +8,19 @@ The model for observation ``j`` of group ``i`` (a household) is::
 
 the model ``lme4::lmer(y ~ x + (1 + t | group), REML = TRUE)`` fits. ``Lambda`` is the
 lower-triangular *relative covariance factor* with parameters ``theta = (l11, l21, l22)``,
-as in lme4 (Bates et al. 2015, *J Stat Softw* 67(1), section 3).
+as in lme4 (Bates et al. 2015, *J Stat Softw* 67(1), section 3). With a random intercept
+only (``l21 = l22 = 0``) it is ``lmer(y ~ x + (1 | group))``.
+
+**Identifiability, as lme4 checks it.** lme4 refuses a model with no more observations
+than random effects (``check.nobs.vs.nRE``: ``n_obs <= 2 * groups`` for an intercept and a
+slope per group, ``n_obs <= groups`` for an intercept only; ``check.nobs.vs.nlev``: no more
+observations than groups). By default (``random_slope=None``) the model fits what the data
+support, as a researcher would after lme4's refusal: the random intercept and slope when
+lme4 accepts them, else the random intercept only, which ``describe()`` (and so the methods
+text of a report) and a :class:`~cohort.stats.base.StatisticalWarning` state; when lme4
+would refuse the random intercept too, the result is not estimable (reason
+``not_identifiable``). The estimates equal ``lmer``'s for the model actually fitted
+(``random_effects_``), not for a model lme4 refuses.
 
 Why our own implementation: statsmodels' ``MixedLM`` loops over groups in Python and needs
 minutes for 100k households (``benchmarks/bench_mixed.py``). Every group here shares the
@@ -47,7 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.roles import with_roles
 from cohort.stats.base import (
     ConvergenceWarning,
@@ -95,12 +108,18 @@ def _weighted_cross(A, C, w00, w01, w11):
 
 
 class MixedModel(RegressionModel):
-    """Random intercept and slope model, ``y ~ time + covariates + (1 + time | group)``.
+    """Random intercept (and slope) model, ``y ~ time + covariates + (1 + time | group)``,
+    reduced to ``(1 | group)`` where lme4 would refuse the random slope.
 
     Parameters
     ----------
     reml : bool
         Restricted maximum likelihood (default, as ``lmer``) or maximum likelihood.
+    random_slope : bool or None
+        ``None`` (default): a random slope when the data identify it (lme4's
+        ``check.nobs.vs.nRE``), else a random intercept only, and say so. ``True``: the
+        random slope or nothing (not estimable where lme4 refuses it). ``False``: a random
+        intercept only.
     alpha : float
         1 - confidence level for the Wald intervals of the fixed effects.
     tol : float
@@ -112,8 +131,13 @@ class MixedModel(RegressionModel):
     --------------------------
     params_ : Series, fixed effects; bse_ : Series, their standard errors
     cov_params_ : DataFrame, covariance of the fixed effects (also ``variance_matrix_``)
-    theta_ : ndarray, relative covariance factor parameters (lme4's ``getME(fit, "theta")``)
-    cov_re_ : DataFrame, 2x2 covariance of the random intercept and slope
+    theta_ : ndarray, relative covariance factor parameters (lme4's ``getME(fit, "theta")``;
+        ``(l11, 0, 0)`` for a random intercept only)
+    random_slope_ : bool, whether the fit has a random slope; ``random_effects_`` its lme4
+        formula term, e.g. ``(1 | household_id)``
+    reduction_ : dict or None, why the random slope was left out (``reason``, ``n_obs``,
+        ``n_re``: the random effects the slope model would have), when it was
+    cov_re_ : DataFrame, 2x2 covariance of the random intercept and slope (slope 0 without one)
     sigma2_ : float, residual variance
     variance_components_ : DataFrame, lme4's ``VarCorr`` (variances, SDs, correlation)
     deviance_ : float, REML criterion (``REMLcrit``) or deviance (ML)
@@ -141,11 +165,14 @@ class MixedModel(RegressionModel):
     """
 
     def __init__(self, reml: bool = True, alpha: float = 0.05, tol: float = 1e-12,
-                 max_iter: int = 2000):
+                 max_iter: int = 2000, random_slope: bool | None = None):
         super().__init__(alpha)
+        if random_slope not in (None, True, False):
+            raise DefinitionError(f"random_slope must be None, True or False, got {random_slope!r}")
         self.reml = reml
         self.tol = tol
         self.max_iter = max_iter
+        self.random_slope = random_slope
 
     # ------------------------------------------------------------------ fitting
     def fit(self, df: pd.DataFrame, outcome_col: str, time_col: str, group_col: str,
@@ -169,10 +196,15 @@ class MixedModel(RegressionModel):
         -------
         self
 
+        Returns a not-estimable result (``not_estimable_``) without usable observations
+        (reason ``no_observations``), with a rank-deficient fixed-effects design
+        (``rank_deficient``), or where lme4 refuses every model the option allows
+        (``not_identifiable``, ``too_few_groups``).
+
         Raises
         ------
         DefinitionError
-            A named column is missing, or too few groups/observations remain.
+            A named column is missing.
         """
         covariates, categorical = list(covariates), list(categorical)
         _check_columns(df, [outcome_col, time_col, group_col, *covariates, *categorical])
@@ -192,12 +224,16 @@ class MixedModel(RegressionModel):
 
     def _fit_arrays(self, y, X, t, codes, names):
         n, p = X.shape
+        if n == 0:
+            raise NotEstimable("no_observations")
         if n <= p:
-            raise DefinitionError(f"only {n} usable observations for {p} fixed effects")
+            raise NotEstimable("too_few_observations", f"only {n} usable observations for {p} fixed effects",
+                               n_obs=n, n_terms=p)
         if np.linalg.matrix_rank(X) < p:
-            raise DefinitionError(
+            raise NotEstimable(
+                "rank_deficient",
                 "the fixed-effects design is rank deficient (a covariate is constant or a "
-                f"category has no observations); terms: {names}"
+                f"category has no observations); terms: {names}",
             )
         self.x_mean_ = pd.Series(X.mean(axis=0), index=names)
         support = term_support(X, names, codes)
@@ -205,8 +241,7 @@ class MixedModel(RegressionModel):
         y, X, t, codes = y[order], X[order], t[order], codes[order]
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         G = len(starts)
-        if G < 3:
-            raise DefinitionError(f"a random intercept and slope needs at least 3 groups, got {G}")
+        self._choose_random_effects(n, G)
         # Per-group sufficient statistics (exact sums, computed once).
         ones_t = np.column_stack([np.ones(n), t])  # Z rows
         ZtZ = np.stack(
@@ -222,16 +257,26 @@ class MixedModel(RegressionModel):
         # l21 = 0), so a gradient method that reaches l22 = 0 (or l11 = 0) stays there even
         # when it is a saddle; then a second start with the slope on the scale of the time
         # variable (1/sd) is tried, and the better optimum is kept.
-        bounds = [(0.0, None), (None, None), (0.0, None)]
         opts = dict(ftol=self.tol, gtol=1e-9, maxiter=self.max_iter)
-        res = optimize.minimize(self._criterion_grad, np.array([1.0, 0.0, 1.0]), jac=True,
-                                method="L-BFGS-B", bounds=bounds, options=opts)
-        sd_t = float(np.std(t))
-        if min(res.x[0], res.x[2]) < 1e-6 and sd_t > 0:
-            r = optimize.minimize(self._criterion_grad, np.array([1.0, 0.0, 1.0 / sd_t]), jac=True,
-                                  method="L-BFGS-B", bounds=bounds, options=opts)
-            if r.fun < res.fun - 1e-9:
-                res = r
+        if self.random_slope_:
+            bounds = [(0.0, None), (None, None), (0.0, None)]
+            res = optimize.minimize(self._criterion_grad, np.array([1.0, 0.0, 1.0]), jac=True,
+                                    method="L-BFGS-B", bounds=bounds, options=opts)
+            sd_t = float(np.std(t))
+            if min(res.x[0], res.x[2]) < 1e-6 and sd_t > 0:
+                r = optimize.minimize(self._criterion_grad, np.array([1.0, 0.0, 1.0 / sd_t]), jac=True,
+                                      method="L-BFGS-B", bounds=bounds, options=opts)
+                if r.fun < res.fun - 1e-9:
+                    res = r
+        else:
+            # a random intercept only: theta = (l11, 0, 0), lme4's start l11 = 1
+            def intercept_only(a):
+                f, g = self._criterion_grad(np.array([a[0], 0.0, 0.0]))
+                return f, g[:1]
+
+            res = optimize.minimize(intercept_only, np.array([1.0]), jac=True, method="L-BFGS-B",
+                                    bounds=[(0.0, None)], options=opts)
+            res.x = np.array([res.x[0], 0.0, 0.0])
         theta, fun, polished, steps = res.x, res.fun, False, 0
         if not res.success:
             # e.g. an abnormal line-search end near the optimum: finish with Newton steps
@@ -259,7 +304,13 @@ class MixedModel(RegressionModel):
         converged = False
         steps = 0
         for steps in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-            free = np.flatnonzero([theta[0] > 1e-8, True, theta[2] > 1e-8])
+            if self.random_slope_:
+                free = np.flatnonzero([theta[0] > 1e-8, True, theta[2] > 1e-8])
+            else:
+                free = np.flatnonzero([theta[0] > 1e-8, False, False])
+            if not len(free):
+                converged = True
+                break
             fun, grad = self._criterion_grad(theta)
             g = grad[free]
             if np.max(np.abs(g)) < 1e-8 * max(1.0, abs(fun)) * 1e-3:
@@ -430,18 +481,55 @@ class MixedModel(RegressionModel):
         self.loglik_ = -self.deviance_ / 2
         sd = np.sqrt(np.diag(cov_re))
         corr = cov_re[0, 1] / (sd[0] * sd[1]) if sd[0] > 0 and sd[1] > 0 else np.nan
-        self.variance_components_ = pd.DataFrame({
-            "component": ["group_intercept", "group_slope", "group_intercept_slope", "residual"],
-            "variance": [cov_re[0, 0], cov_re[1, 1], cov_re[0, 1], sigma2],
-            "sd": [sd[0], sd[1], np.nan, np.sqrt(sigma2)],
-            "corr": [np.nan, np.nan, corr, np.nan],
-        })
-        if min(theta[0], theta[2]) == 0:
+        if self.random_slope_:
+            self.variance_components_ = pd.DataFrame({
+                "component": ["group_intercept", "group_slope", "group_intercept_slope", "residual"],
+                "variance": [cov_re[0, 0], cov_re[1, 1], cov_re[0, 1], sigma2],
+                "sd": [sd[0], sd[1], np.nan, np.sqrt(sigma2)],
+                "corr": [np.nan, np.nan, corr, np.nan],
+            })
+        else:
+            self.variance_components_ = pd.DataFrame({
+                "component": ["group_intercept", "residual"],
+                "variance": [cov_re[0, 0], sigma2],
+                "sd": [sd[0], np.sqrt(sigma2)],
+                "corr": [np.nan, np.nan],
+            })
+        if theta[0] == 0 or (self.random_slope_ and theta[2] == 0):
+            what = "a random slope and intercept" if self.random_slope_ else "a random intercept"
             warnings.warn("the random-effects covariance is singular (a variance is estimated "
-                          "at 0): the data do not support a random slope and intercept; "
+                          f"at 0): the data do not support {what}; "
                           "interpret the variance components with care", StatisticalWarning,
-                          stacklevel=4)
+                          stacklevel=5)
         del self._stats
+
+    def _choose_random_effects(self, n: int, G: int) -> None:
+        """The random effects the data identify, by lme4's checks (``check.nobs.vs.nRE``,
+        ``check.nobs.vs.nlev``): a random slope needs more observations than twice the
+        groups (and 3 groups), a random intercept more observations than groups (and 2)."""
+        slope_ok = n > 2 * G and G >= 3
+        intercept_ok = n > G and G >= 2
+        self.reduction_ = None
+        if self.random_slope is True or (self.random_slope is None and slope_ok):
+            if not slope_ok:
+                if G < 3:
+                    raise NotEstimable("too_few_groups", n_groups=G, needed=3)
+                raise NotEstimable("not_identifiable", n_obs=n, n_re=2 * G, n_groups=G)
+            self.random_slope_ = True
+            return
+        if not intercept_ok:
+            if G < 2:
+                raise NotEstimable("too_few_groups", n_groups=G, needed=2)
+            raise NotEstimable("not_identifiable", n_obs=n, n_re=G, n_groups=G)
+        self.random_slope_ = False
+        if self.random_slope is None:
+            reason = "not_identifiable" if n <= 2 * G else "too_few_groups"
+            self.reduction_ = {"dropped": "random slope", "reason": reason, "n_obs": int(n),
+                               "n_re": int(2 * G), "n_groups": int(G)}
+            why = (f"{n} observations for {2 * G} random effects (lme4's check.nobs.vs.nRE refuses "
+                   "the slope)" if reason == "not_identifiable" else f"{G} groups")
+            warnings.warn(f"the mixed model has a random intercept only: a random slope is not "
+                          f"identifiable with {why}", StatisticalWarning, stacklevel=5)
 
     def _design(self, df: pd.DataFrame) -> np.ndarray:
         self._require_fitted()
@@ -463,18 +551,26 @@ class MixedModel(RegressionModel):
 
         Fixed effects with ``term, estimate, se, ci_lower, ci_upper, p``, followed by the
         variance components (``sd(Intercept | household)``, ``sd(time | household)``,
-        ``corr(Intercept, time | household)``, ``sd(residual)``) with estimate only; and
+        ``corr(Intercept, time | household)``, ``sd(residual)``; the intercept's and the
+        residual's only without a random slope) with estimate only; and
         ``n_obs``/``n_households``/``method`` as attributes. Aggregates only: releasable
         as is when the model rests on at least the disclosure threshold of households.
         """
         fixed = self.summary.reset_index()[["term", "estimate", "se", "ci_lower", "ci_upper", "p"]]
-        vc = self.variance_components_
+        vc = self.variance_components_.set_index("component")
         time = self.params_.index[1]
-        re = pd.DataFrame({
-            "term": ["sd(Intercept | household)", f"sd({time} | household)",
-                     f"corr(Intercept, {time} | household)", "sd(residual)"],
-            "estimate": [vc["sd"].iloc[0], vc["sd"].iloc[1], vc["corr"].iloc[2], vc["sd"].iloc[3]],
-        })
+        if self.random_slope_:
+            re = pd.DataFrame({
+                "term": ["sd(Intercept | household)", f"sd({time} | household)",
+                         f"corr(Intercept, {time} | household)", "sd(residual)"],
+                "estimate": [vc.at["group_intercept", "sd"], vc.at["group_slope", "sd"],
+                             vc.at["group_intercept_slope", "corr"], vc.at["residual", "sd"]],
+            })
+        else:
+            re = pd.DataFrame({
+                "term": ["sd(Intercept | household)", "sd(residual)"],
+                "estimate": [vc.at["group_intercept", "sd"], vc.at["residual", "sd"]],
+            })
         out = pd.concat([fixed, re], ignore_index=True)
         out.attrs.update(n_obs=self.n_obs_, n_households=self.n_groups_,
                          method="REML" if self.reml else "ML")
@@ -484,10 +580,21 @@ class MixedModel(RegressionModel):
         """REML or ML, the random-effects structure, observations, groups, dropped rows."""
         out = super().describe()
         out.update(method="REML" if self.reml else "ML",
-                   random_effects=f"(1 + {self.time_col} | {self.group_col})",
+                   random_effects=self.random_effects_,
                    n_obs=self.n_obs_, n_groups=self.n_groups_, n_dropped=self.n_dropped_,
-                   covariance="unstructured 2x2 (intercept, slope)")
+                   covariance=("unstructured 2x2 (intercept, slope)" if self.random_slope_
+                               else "one variance (intercept)"))
+        if self.reduction_:
+            out["reduced"] = dict(self.reduction_)
         return out
+
+    @property
+    def random_effects_(self) -> str:
+        """The random-effects term fitted, as lme4 writes it: ``(1 + t | g)`` or ``(1 | g)``."""
+        self._require_fitted()
+        if self.random_slope_:
+            return f"(1 + {self.time_col} | {self.group_col})"
+        return f"(1 | {self.group_col})"
 
 
 
@@ -503,7 +610,17 @@ def fitted_mean_trajectory(model, months, profile: dict | None = None,
     ``profile`` sets them (e.g. ``{"severity[T.high]": 1.0}``). ``months`` are converted
     to the model's time unit by ``months / months_per_unit`` (12 for a model in years,
     1 for months). Model-based aggregate: no household enters the figure individually.
+
+    For a not-estimable model the table is empty and says why (``attrs["not_estimable"]``),
+    so a figure drawn from it leaves the trajectory out and says so.
     """
+    if not getattr(model, "estimable", True):
+        empty = pd.DataFrame({c: pd.Series(dtype=float) for c in
+                              ("months", "estimate", "se", "ci_lower", "ci_upper")})
+        empty["n_households"] = pd.Series(dtype="int64")
+        out = with_roles(empty, counts=["n_households"], keys=["months"])
+        out.attrs["not_estimable"] = model.not_estimable_
+        return out
     months = np.asarray(months, dtype=float)
     names = list(model.params_.index)
     time_name = names[1]

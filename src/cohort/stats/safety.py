@@ -90,11 +90,17 @@ def trajectory_bands(long: pd.DataFrame, by=(), respondent: str | None = "profes
         raise DefinitionError("percentiles must lie strictly between 0 and 100 (no minimum or maximum)")
     d = _one_per_wave(long, respondent)
     keys = [*by, "wave"]
+    names = [f"p{int(p) if float(p).is_integer() else p}" for p in pct]
+    if d.empty:  # no scores (e.g. sites without data before the reference date): no waves
+        empty = pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys},
+                              "months": pd.Series(dtype=float), "n_households": pd.Series(dtype="int64"),
+                              **{n: pd.Series(dtype=float) for n in names}})
+        return with_roles(empty, counts=["n_households"], values=names, keys=[*keys, "months"])
     g = d.groupby(keys, sort=True, observed=True)
     out = g.agg(n_households=("household_id", "nunique"),
                 wave_number=("wave_number", "first")).reset_index()
     q = g["score"].quantile([p / 100 for p in pct]).unstack()
-    q.columns = [f"p{int(p) if float(p).is_integer() else p}" for p in pct]
+    q.columns = names
     out = out.merge(q.reset_index(), on=keys)
     out.insert(len(keys), "months", out.pop("wave_number").astype(float) * wave_months)
     return with_roles(out, counts=["n_households"], values=list(q.columns), keys=[*keys, "months"])

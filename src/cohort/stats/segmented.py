@@ -17,13 +17,15 @@ are Wald; rate ratios ``exp(b)``. One series per fit; for one model per site use
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
 from cohort.definitions.dates import quarter_index, to_date
-from cohort.exceptions import DefinitionError
-from cohort.stats.base import RegressionModel, _check_columns, term_support
+from cohort.exceptions import DefinitionError, NotEstimable
+from cohort.stats.base import RegressionModel, StatisticalWarning, _check_columns, term_support
 from cohort.stats.design import log_offset
 from cohort.stats.poisson import fit_glm
 
@@ -77,8 +79,10 @@ class SegmentedRegression(RegressionModel):
     dispersion_ : float
         Pearson chi2 / residual df (the scale estimate of the quasi-Poisson fit).
     n_pre_, n_post_ : int
-        Periods before and from the change date; ``first_post_period_`` the start of the
-        first post period.
+        Periods with a count before and from the change date; ``first_post_period_`` the
+        start of the first post period of the series (where ``level_change`` applies).
+    periods_left_out_ : list of str
+        Start dates of the periods left out because their count is missing.
     n_ : int
         Periods.
     term_support_ : DataFrame
@@ -119,41 +123,77 @@ class SegmentedRegression(RegressionModel):
             Start date of each period (e.g. ``interval_start``).
         person_time_col : str, optional
 
+        Periods whose count (or person-time) is missing - a quarter whose count disclosure
+        control suppressed, a quarter after the data ends - are left out, as R's ``glm``
+        does (``na.action = na.omit``), after ``time`` and ``time_since_change`` are
+        counted over the whole series; ``periods_left_out_`` lists them and a
+        :class:`~cohort.stats.base.StatisticalWarning` says so (a suppressed count is a small
+        one, so leaving it out can overstate the level).
+
+        Returns a not-estimable result (``not_estimable_``) when no period has a count
+        (reason ``counts_missing``), every count is 0 (``no_events``), or fewer than two
+        periods with a count lie before or after the change date, or no more than there
+        are terms (``too_few_periods``: the quasi-Poisson scale needs a residual degree of
+        freedom).
+
         Raises
         ------
         DefinitionError
-            A column is missing, or fewer than two periods lie before or after the change
-            date (or too few for the seasonal terms).
+            A column is missing.
         """
         _check_columns(df, [count_col, period_col, person_time_col])
+        if not len(df):  # no period with a count (e.g. every count suppressed and left out)
+            raise NotEstimable("counts_missing")
         change = self.change_date
         d = df.sort_values(period_col)
         design = its_design(d[period_col], change)
-        npre, npost = int((design["post"] == 0).sum()), int((design["post"] == 1).sum())
-        if npre < 2 or npost < 2:
-            raise DefinitionError(
-                f"segmented regression needs at least 2 periods before and after the change "
-                f"date {change.date()}; the series has {npre} before and {npost} after"
-            )
         X = np.column_stack([np.ones(len(d)), design.to_numpy(dtype=float)])
         terms = list(TERMS)
         if self.seasonal:
             qoy = pd.DatetimeIndex(pd.to_datetime(d[period_col])).quarter.to_numpy()
             X = np.column_stack([X] + [(qoy == k).astype(float) for k in (2, 3, 4)])
             terms += list(SEASON_TERMS)
-            if len(d) - X.shape[1] < 1 or np.linalg.matrix_rank(X) < X.shape[1]:
-                raise DefinitionError(
-                    f"too few periods ({len(d)}) for a seasonal segmented regression"
-                )
+        y = pd.to_numeric(d[count_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        present = np.isfinite(y)
+        if person_time_col is not None:
+            pt = pd.to_numeric(d[person_time_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            present &= np.isfinite(pt)
+        periods = pd.to_datetime(d[period_col])
+        post = design["post"].to_numpy() == 1
+        first_post = pd.Timestamp(periods[post].min()) if post.any() else None
+        self.periods_left_out_ = [p.date().isoformat() for p in periods[~present]]
+        if not present.any():
+            raise NotEstimable("counts_missing")
+        if self.periods_left_out_:
+            warnings.warn(
+                f"the segmented regression leaves out {len(self.periods_left_out_)} period(s) "
+                f"without a count ({', '.join(self.periods_left_out_)}), as R's glm does "
+                "(na.omit); a suppressed count is a small one, so this can overstate the level",
+                StatisticalWarning, stacklevel=3,
+            )
+        d, design, X, y = d[present], design[present], X[present], y[present]
+        npre, npost = int((design["post"] == 0).sum()), int((design["post"] == 1).sum())
+        if npre < 2 or npost < 2 or len(d) - X.shape[1] < (1 if self.quasi else 0):
+            raise NotEstimable(
+                "too_few_periods",
+                f"segmented regression needs at least 2 periods before and after the change "
+                f"date {change.date()} and more periods than terms ({X.shape[1]}); the series "
+                f"has {npre} before and {npost} after",
+                n_pre=npre, n_post=npost, change_date=change.date(), n_terms=X.shape[1],
+            )
+        if self.seasonal and np.linalg.matrix_rank(X) < X.shape[1]:
+            raise DefinitionError(
+                f"too few periods ({len(d)}) for a seasonal segmented regression"
+            )
+        if not (y > 0).any():
+            raise NotEstimable("no_events")
         X = pd.DataFrame(X, columns=terms, index=d.index)
-        y = d[count_col].to_numpy(dtype=float)
         fit = fit_glm(self, y, X, sm.families.Poisson(), offset=log_offset(d, person_time_col),
                       scale="X2" if self.quasi else None, what="segmented regression")
-        self.dispersion_ = float(fit.pearson_chi2 / fit.df_resid)
+        self.dispersion_ = float(fit.pearson_chi2 / fit.df_resid) if fit.df_resid > 0 else float("nan")
         self.n_pre_, self.n_post_ = npre, npost
         self.n_ = len(d)
-        post_periods = pd.to_datetime(d[period_col]).to_numpy()[design["post"].to_numpy() == 1]
-        self.first_post_period_ = pd.Timestamp(post_periods.min())
+        self.first_post_period_ = first_post
         self.count_col, self.period_col, self.person_time_col = count_col, period_col, person_time_col
         self.term_support_ = term_support(X.to_numpy(), terms, np.arange(len(y)), y)
         return self
@@ -175,5 +215,5 @@ class SegmentedRegression(RegressionModel):
                    change_date=self.change_date.date().isoformat(),
                    first_post_period=self.first_post_period_.date().isoformat(),
                    n_pre=self.n_pre_, n_post=self.n_post_, seasonal=self.seasonal,
-                   unit="period")
+                   unit="period", periods_left_out=list(self.periods_left_out_))
         return out

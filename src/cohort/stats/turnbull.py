@@ -81,7 +81,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cohort.exceptions import DefinitionError
+from cohort.exceptions import DefinitionError, NotEstimable
 from cohort.stats.base import (
     ConvergenceWarning,
     Estimator,
@@ -707,7 +707,7 @@ class Turnbull(Estimator):
         left = _bounds(df, left_col)
         right = _bounds(df, right_col)
         if len(df) == 0:
-            raise DefinitionError("the analysis table has no rows: nothing to fit")
+            raise NotEstimable("no_observations", "the analysis table has no rows: nothing to fit")
         groups, labels = _group_codes(df, group_col)
         self.group_col, self.left_col, self.right_col = group_col, left_col, right_col
         self.labels_ = labels
