@@ -2,8 +2,8 @@
 
 Unit tests release real fits on the bundled comparison delivery (fitted once for the
 module) and judge every released table with the release check's own content rules; the
-build tests run the section's notebook alone on the final parameters (comparison regions)
-and on the interim ones (none), as `cohort report` runs it.
+build tests run the section's notebook alone on the final parameters and on parameters
+without a comparison delivery, as `cohort report` runs it.
 """
 
 from __future__ import annotations
@@ -93,6 +93,14 @@ def fits():
     }
 
 
+def _without_comparison_delivery():
+    """The interim parameters without a comparison delivery: the report's own delivery,
+    which holds no comparison regions."""
+    from cohort.report.params import from_mapping
+
+    return from_mapping({**load_params(INTERIM).raw, "comparison_delivery": None}, "interim without comparison")
+
+
 # ---------------------------------------------------------------------- the data
 
 
@@ -106,8 +114,8 @@ def test_the_section_reads_both_arms_of_the_comparison_delivery_and_the_reports_
     arms = arm_counts(subset.effects_population()).set_index("arm")["sites"]
     # GRO is a pilot site of the report's delivery only: the comparison delivery has AMS and UTR
     assert (arms["pilot"], arms["comparison"]) == (2, 8)
-    interim = arm_counts(Report(load_params(INTERIM)).effects_population()).set_index("arm")["sites"]
-    assert interim["comparison"] == 0, "the interim report's delivery has no comparison regions"
+    own = arm_counts(Report(_without_comparison_delivery()).effects_population()).set_index("arm")["sites"]
+    assert own["comparison"] == 0, "the report's own delivery has no comparison regions"
 
 
 def test_the_comparison_delivery_must_hold_comparison_regions(tmp_path):
@@ -124,7 +132,7 @@ def test_the_section_says_why_it_estimates_nothing(fits):
 
     final = load_params(FINAL)
     assert fits["report"].effects_status() == "ok"
-    assert Report(load_params(INTERIM)).effects_status() == "no_comparison_delivery"
+    assert Report(_without_comparison_delivery()).effects_status() == "no_comparison_delivery"
     # a pilot site of the report's delivery that the comparison delivery does not hold
     assert Report(dataclasses.replace(final, sites=("GRO",))).effects_status() == "no_pilot"
     # GLZ has 314 households: enough at the threshold 10, too few at 400
@@ -409,10 +417,10 @@ def test_the_final_reports_effects_section_releases_checked_tables_with_their_re
 
 
 @pytest.mark.slow
-def test_the_interim_report_says_it_has_no_comparison_regions_and_still_builds(tmp_path):
+def test_a_report_without_a_comparison_delivery_says_so_and_still_builds(tmp_path):
     from cohort.report.build import build_report
 
-    folder = build_report(INTERIM, jobs=1, reports_root=tmp_path, progress=False, notebooks=("07_effects",),
+    folder = build_report(_without_comparison_delivery(), jobs=1, reports_root=tmp_path, progress=False, notebooks=("07_effects",),
                           required_tables=())
     assert not (folder / "tables").exists() and not (folder / "figure-data").exists()
     page = (folder / "report.html").read_text(encoding="utf-8")

@@ -129,7 +129,7 @@ def test_the_effects_block_is_the_protocol_of_the_effect_analyses(tmp_path):
 def test_the_comparison_delivery_is_a_folder_like_the_delivery(tmp_path):
     final = load_params(ROOT / "parameters" / "final-2026.yaml")
     assert final.comparison_delivery == repo_root() / "data" / "synthetic" / "comparison"
-    assert load_params(ROOT / "parameters" / "interim-2024q4.yaml").comparison_delivery is None
+    assert load_params(ROOT / "parameters" / "interim-2024q4.yaml").comparison_delivery == final.comparison_delivery
     with pytest.raises(InputNotFoundError, match="parameter 'comparison_delivery': folder 'no/such' does not exist"):
         load_params(write(tmp_path, {**MINIMAL, "comparison_delivery": "no/such"}))
 
