@@ -87,6 +87,11 @@ BALANCE_LABELS = {
     "legal_measures": "legal measures",
     "reregistration": "re-registration",
     "safety": "safety",
+    "severity: high": "severity: high",
+    "severity: low": "severity: low",
+    "prior_reports": "prior reports",
+    "has_children": "household with children",
+    "prior_episodes": "earlier episodes",
 }
 
 
@@ -312,7 +317,7 @@ def plot_balance(
 
     height = 1.6 + 0.28 * len(terms)  # inches: the panels, and 1.1 below them for the axis text and legend
     fig, axes = plt.subplots(1, len(analyses), figsize=(6.3, height), sharey=True, squeeze=False)
-    longest = max((len(t) for t in terms), default=0)
+    longest = max((len(labels.get(t, t)) for t in terms), default=0)
     fig.subplots_adjust(left=min(0.4, 0.06 + 0.0125 * longest), right=0.98, top=1 - 0.35 / height,
                         bottom=1.1 / height, wspace=0.08)
     hidden_terms, top = [], 0.0
@@ -338,7 +343,7 @@ def plot_balance(
         number_axis(ax, language, "x")
     for ax in axes[0]:
         ax.set_xlim(0, top * 1.1)
-    axes[0][0].set_yticks(list(position.values()), list(position))
+    axes[0][0].set_yticks(list(position.values()), [labels.get(term, term) for term in position])
     axes[0][0].set_ylim(-0.7, len(terms) - 0.3)
     if ylabel:
         axes[0][0].set_ylabel(ylabel)

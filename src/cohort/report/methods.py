@@ -47,10 +47,16 @@ def _terms(terms, language: str) -> str:
     return ", ".join(names) if names else "—"
 
 
+def _count(value, language: str) -> str:
+    """A count of units as the methods text writes it: a number, or "fewer than T" where
+    the facts hold it coarsened below the threshold."""
+    return _number(int(value), language) if isinstance(value, int | float) else _fewer(value, language)
+
+
 def _fewer(value, language: str):
     """A count the release wrote as ``<T`` (below the threshold) as "fewer than T"."""
     if isinstance(value, str) and re.fullmatch(r"<\d+", value):
-        return report_text("not_estimable.fewer_than", language, threshold=value[1:])
+        return report_text("not_estimable.fewer_than", language, threshold=_number(int(value[1:]), language))
     return value
 
 
@@ -83,7 +89,8 @@ def _sentence(about: Mapping, caption: str, language: str) -> str | None:
             fields["se_text"] = report_text(
                 "methods.cox_robust", language,
                 cluster=_label("columns", cluster, language) if cluster else _label("columns", "household_id", language),
-                n_clusters=_number(int(about.get("n_clusters") or about.get("n") or 0), language),
+                # a count below the threshold comes coarsened ("<10"): say "fewer than"
+                n_clusters=_count(about.get("n_clusters") or about.get("n") or 0, language),
             )
         else:
             fields["se_text"] = report_text("methods.cox_model_based", language)
